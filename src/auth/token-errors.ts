@@ -1,0 +1,60 @@
+/**
+ * Why a bearer token was refused. The reason labels `/metrics` and the log; the message goes to the client in
+ * `error_description` (so it never contains quotes or token material).
+ */
+import { errors as joseErrors } from 'jose';
+import { InvalidTokenError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
+
+export type TokenFailureReason =
+  | 'missing'
+  | 'malformed'
+  | 'expired'
+  | 'not_yet_valid'
+  | 'audience'
+  | 'issuer'
+  | 'algorithm'
+  | 'unknown_kid'
+  | 'signature'
+  | 'claims'
+  | 'unknown_user';
+
+export class TokenRejectedError extends InvalidTokenError {
+  constructor(
+    readonly reason: TokenFailureReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Maps a jose verification error to a typed rejection. Anything unknown is rethrown (a real fault, not bad input). */
+export function classifyJoseError(err: unknown): TokenRejectedError {
+  if (err instanceof TokenRejectedError) return err;
+  if (err instanceof joseErrors.JWTExpired) return new TokenRejectedError('expired', 'The access token has expired');
+  if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    switch (err.claim) {
+      case 'nbf':
+      case 'iat':
+        return new TokenRejectedError('not_yet_valid', 'The access token is not valid yet');
+      case 'aud':
+        return new TokenRejectedError('audience', 'The access token was not issued for this resource');
+      case 'iss':
+        return new TokenRejectedError('issuer', 'The access token was not issued by a trusted issuer');
+      default:
+        return new TokenRejectedError('claims', `The access token has an invalid ${err.claim} claim`);
+    }
+  }
+  if (err instanceof joseErrors.JOSEAlgNotAllowed || err instanceof joseErrors.JOSENotSupported) {
+    return new TokenRejectedError('algorithm', 'The access token uses a signing algorithm that is not allowed');
+  }
+  if (err instanceof joseErrors.JWKSNoMatchingKey || err instanceof joseErrors.JWKSMultipleMatchingKeys) {
+    return new TokenRejectedError('unknown_kid', 'The access token was signed with an unknown key');
+  }
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) {
+    return new TokenRejectedError('signature', 'The access token signature is invalid');
+  }
+  if (err instanceof joseErrors.JWSInvalid || err instanceof joseErrors.JWTInvalid) {
+    return new TokenRejectedError('malformed', 'The access token is malformed');
+  }
+  throw err;
+}

@@ -1,0 +1,89 @@
+/**
+ * Picks the keys and rules for verifying access tokens: the built-in issuer's own keys (`AUTH_MODE=builtin`) or
+ * an external issuer's JWKS, discovered from its metadata and cached by jose (refetched on an unknown `kid`).
+ */
+import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, type JWTVerifyGetKey, type JSONWebKeySet } from 'jose';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import type { Config } from '../config/config.js';
+import type { KeyStore } from '../authserver/signing-keys.js';
+import { SIGNING_ALG } from '../authserver/signing-keys.js';
+import { verifyAccessToken } from './verify-access-token.js';
+
+const EXTERNAL_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+
+export interface TokenVerifier {
+  /** Verifies `token` for `audience` (a resource identifier); throws `TokenRejectedError`. */
+  verify(token: string, audience: string): Promise<AuthInfo>;
+}
+
+export function createTokenVerifier(deps: {
+  config: Pick<Config, 'authMode' | 'authIssuer' | 'authJwksUrl' | 'authAudience'>;
+  keys: KeyStore;
+  fetch?: typeof fetch;
+}): TokenVerifier {
+  const { config } = deps;
+  const getKey = config.authMode === 'builtin' ? localKeys(deps.keys) : remoteKeys(config.authIssuer, config.authJwksUrl, deps.fetch ?? fetch);
+  const algorithms = config.authMode === 'builtin' ? [SIGNING_ALG] : EXTERNAL_ALGORITHMS;
+  return {
+    verify(token, audience) {
+      return verifyAccessToken(token, {
+        issuer: config.authIssuer,
+        audience: config.authMode === 'external' && config.authAudience ? config.authAudience : audience,
+        algorithms,
+        getKey,
+      });
+    },
+  };
+}
+
+/** The built-in issuer's keys; an unknown `kid` reloads them once (another replica may have rotated). */
+function localKeys(keys: KeyStore): JWTVerifyGetKey {
+  let cached: { jwks: JSONWebKeySet; getKey: JWTVerifyGetKey } | undefined;
+  const current = async () => {
+    const jwks = (await keys.jwks()) as JSONWebKeySet;
+    if (cached?.jwks !== jwks) cached = { jwks, getKey: createLocalJWKSet(jwks) };
+    return cached.getKey;
+  };
+  return async (header, token) => {
+    try {
+      return await (await current())(header, token);
+    } catch (err) {
+      if (!(err instanceof joseErrors.JWKSNoMatchingKey)) throw err;
+      await keys.refresh();
+      return (await current())(header, token);
+    }
+  };
+}
+
+/** The external issuer's JWKS: `AUTH_JWKS_URL`, or `jwks_uri` from its RFC 8414 / OpenID discovery document. */
+function remoteKeys(issuer: string, jwksUrl: string | undefined, fetchFn: typeof fetch): JWTVerifyGetKey {
+  let remote: Promise<JWTVerifyGetKey> | undefined;
+  const resolve = async () => {
+    const url = jwksUrl ?? (await discoverJwksUri(issuer, fetchFn));
+    return createRemoteJWKSet(new URL(url), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000, timeoutDuration: 5_000 });
+  };
+  return async (header, token) => {
+    remote ??= resolve().catch((err) => {
+      remote = undefined; // retry discovery on the next token
+      throw err;
+    });
+    return (await remote)(header, token);
+  };
+}
+
+export async function discoverJwksUri(issuer: string, fetchFn: typeof fetch = fetch): Promise<string> {
+  const u = new URL(issuer);
+  const path = u.pathname === '/' ? '' : u.pathname.replace(/\/$/, '');
+  const candidates = [
+    `${u.origin}/.well-known/oauth-authorization-server${path}`,
+    `${u.origin}/.well-known/openid-configuration${path}`,
+    `${u.origin}${path}/.well-known/openid-configuration`,
+  ];
+  for (const url of candidates) {
+    const res = await fetchFn(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
+    if (!res?.ok) continue;
+    const doc = (await res.json().catch(() => undefined)) as { issuer?: string; jwks_uri?: string } | undefined;
+    if (doc?.jwks_uri && doc.issuer === issuer) return doc.jwks_uri;
+  }
+  throw new Error(`could not discover jwks_uri for issuer ${issuer}; set AUTH_JWKS_URL`);
+}

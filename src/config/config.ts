@@ -1,0 +1,190 @@
+/**
+ * The gateway's configuration: every variable of CONTRACT §2 parsed once with zod into a frozen `Config`.
+ * Nothing outside this folder reads `process.env`.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+const DEFAULT_CORS = ['https://chatgpt.com', 'https://chat.openai.com', 'https://claude.ai'];
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], { error: 'must be true or false' })
+  .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+
+const duration = z.string().transform((v, ctx) => {
+  const ms = parseDuration(v);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration like 90s, 30m or 24h` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const httpUrl = z
+  .string()
+  .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), { message: 'must be an http(s) URL' });
+
+const envSchema = z.object({
+  PORT: z.coerce.number({ error: 'must be a port number' }).int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PUBLIC_URL: httpUrl.optional(),
+  DATABASE_URL: z
+    .string()
+    .refine((v) => /^postgres(ql)?:\/\//.test(v), { message: 'must be a postgresql:// URL' })
+    .optional(),
+  DATA_DIR: z.string().min(1).default('./.data'),
+  AUTH_MODE: z.enum(['builtin', 'external'], { error: 'must be builtin or external' }).default('builtin'),
+  AUTH_ISSUER: httpUrl.optional(),
+  AUTH_JWKS_URL: httpUrl.optional(),
+  AUTH_AUDIENCE: z.string().min(1).optional(),
+  LOGIN_OIDC_ISSUER: httpUrl.optional(),
+  LOGIN_OIDC_CLIENT_ID: z.string().min(1).optional(),
+  LOGIN_OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+  DEV_LOGIN: bool.optional(),
+  ADMIN_API_KEY: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+  ADMIN_EMAILS: z.string().optional(),
+  ENCRYPTION_KEY: z
+    .string()
+    .refine((v) => Buffer.from(v, 'base64').length === 32, { message: 'must be 32 bytes, base64-encoded' })
+    .optional(),
+  CHAT_ID_HEADER: z
+    .string()
+    .regex(/^[A-Za-z0-9-]+$/, { message: 'must be an HTTP header name' })
+    .default('x-chat-id'),
+  SESSION_IDLE_TTL: duration.default(30 * 60_000),
+  SESSION_MAX_AGE: duration.default(24 * 3_600_000),
+  CORS_ORIGINS: z.string().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Not in CONTRACT §2 but needed by operators: how many live sessions one process keeps in memory before the
+  // least recently used are evicted (they are rebuilt from PostgreSQL on their next request).
+  SESSION_CACHE_SIZE: z.coerce.number().int().min(1).default(10_000),
+  SESSION_CACHE_TTL: duration.default(10 * 60_000),
+});
+
+type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly publicUrl: string;
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  readonly authMode: 'builtin' | 'external';
+  readonly authIssuer: string;
+  readonly authJwksUrl: string | undefined;
+  readonly authAudience: string | undefined;
+  readonly loginOidc: { readonly issuer: string; readonly clientId: string; readonly clientSecret: string | undefined } | undefined;
+  readonly devLogin: boolean;
+  readonly adminApiKey: string | undefined;
+  readonly adminEmails: readonly string[];
+  readonly encryptionKey: Buffer | undefined;
+  readonly chatIdHeader: string;
+  readonly sessionIdleTtlMs: number;
+  readonly sessionMaxAgeMs: number;
+  readonly corsOrigins: readonly string[];
+  readonly logLevel: Env['LOG_LEVEL'];
+  readonly sessionCacheSize: number;
+  readonly sessionCacheTtlMs: number;
+}
+
+/** Thrown when the environment is invalid; `message` names every bad variable and why. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function isLoopbackUrl(url: string): boolean {
+  return LOOPBACK_HOSTS.has(new URL(url).hostname);
+}
+
+function requireIssuerForExternalAuth(env: Env): string | undefined {
+  return env.AUTH_MODE === 'external' && !env.AUTH_ISSUER ? 'AUTH_ISSUER: required when AUTH_MODE=external' : undefined;
+}
+
+function requireEncryptionKeyWithPostgres(env: Env): string | undefined {
+  return env.DATABASE_URL && !env.ENCRYPTION_KEY
+    ? 'ENCRYPTION_KEY: required with DATABASE_URL (generate one with: openssl rand -base64 32)'
+    : undefined;
+}
+
+function requireCompleteLoginOidc(env: Env): string | undefined {
+  const set = [env.LOGIN_OIDC_ISSUER, env.LOGIN_OIDC_CLIENT_ID].filter(Boolean).length;
+  return set === 1 ? 'LOGIN_OIDC_ISSUER, LOGIN_OIDC_CLIENT_ID: set both or neither' : undefined;
+}
+
+function requirePublicUrlWithoutPathOrSlash(env: Env): string | undefined {
+  if (!env.PUBLIC_URL) return undefined;
+  const u = new URL(env.PUBLIC_URL);
+  if (env.PUBLIC_URL.endsWith('/')) return 'PUBLIC_URL: must not end with a slash';
+  if (u.search || u.hash) return 'PUBLIC_URL: must not have a query or fragment';
+  // Well-known URLs (RFC 8414, RFC 9728) are built at the origin's root; a path prefix would need them rewritten
+  // by the reverse proxy too. Serve the gateway at the root of its own host name instead.
+  if (u.pathname !== '/') return 'PUBLIC_URL: must be an origin without a path (e.g. https://mcp.example.com)';
+  return undefined;
+}
+
+function requireValidCorsOrigins(env: Env): string | undefined {
+  const bad = splitList(env.CORS_ORIGINS).filter((o) => !URL.canParse(o) || new URL(o).origin !== o);
+  return bad.length ? `CORS_ORIGINS: not origins (scheme://host[:port]): ${bad.join(', ')}` : undefined;
+}
+
+function splitList(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+const crossFieldRules = [
+  requireIssuerForExternalAuth,
+  requireEncryptionKeyWithPostgres,
+  requireCompleteLoginOidc,
+  requirePublicUrlWithoutPathOrSlash,
+  requireValidCorsOrigins,
+];
+
+/** Parses the environment into a frozen `Config`, or throws a `ConfigError` naming every bad variable. */
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  const raw = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const env = parsed.data;
+  const problems = crossFieldRules.map((rule) => rule(env)).filter((p): p is string => p !== undefined);
+  if (problems.length) throw new ConfigError(problems);
+
+  const publicUrl = env.PUBLIC_URL ?? `http://localhost:${env.PORT}`;
+  const corsOrigins = env.CORS_ORIGINS !== undefined ? splitList(env.CORS_ORIGINS) : DEFAULT_CORS;
+  const config: Config = {
+    port: env.PORT,
+    host: env.HOST,
+    publicUrl,
+    databaseUrl: env.DATABASE_URL,
+    dataDir: path.resolve(env.DATA_DIR),
+    authMode: env.AUTH_MODE,
+    authIssuer: env.AUTH_MODE === 'external' ? env.AUTH_ISSUER! : publicUrl,
+    authJwksUrl: env.AUTH_JWKS_URL,
+    authAudience: env.AUTH_AUDIENCE,
+    loginOidc:
+      env.LOGIN_OIDC_ISSUER && env.LOGIN_OIDC_CLIENT_ID
+        ? { issuer: env.LOGIN_OIDC_ISSUER, clientId: env.LOGIN_OIDC_CLIENT_ID, clientSecret: env.LOGIN_OIDC_CLIENT_SECRET }
+        : undefined,
+    devLogin: env.DEV_LOGIN ?? isLoopbackUrl(publicUrl),
+    adminApiKey: env.ADMIN_API_KEY,
+    adminEmails: splitList(env.ADMIN_EMAILS).map((e) => e.toLowerCase()),
+    encryptionKey: env.ENCRYPTION_KEY ? Buffer.from(env.ENCRYPTION_KEY, 'base64') : undefined,
+    chatIdHeader: env.CHAT_ID_HEADER.toLowerCase(),
+    sessionIdleTtlMs: env.SESSION_IDLE_TTL,
+    sessionMaxAgeMs: env.SESSION_MAX_AGE,
+    corsOrigins,
+    logLevel: env.LOG_LEVEL,
+    sessionCacheSize: env.SESSION_CACHE_SIZE,
+    sessionCacheTtlMs: env.SESSION_CACHE_TTL,
+  };
+  return Object.freeze(config);
+}

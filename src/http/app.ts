@@ -1,0 +1,178 @@
+/**
+ * `createApp(deps)`: the whole gateway as an Express app plus the services behind it, without listening.
+ * Tests build as many isolated apps as they like; `main.ts` wires one to a socket.
+ */
+import { randomUUID } from 'node:crypto';
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import cors from 'cors';
+import { pinoHttp } from 'pino-http';
+import { rateLimit } from 'express-rate-limit';
+import type { Config } from '../config/config.js';
+import type { Database } from '../db/database.js';
+import type { Logger } from '../observability/logger.js';
+import { createMetrics, type Metrics } from '../observability/metrics.js';
+import { createAuditLog, type AuditLog } from '../observability/audit.js';
+import { createSecretBox, type SecretBox } from '../security/secret-box.js';
+import { createKeyStore, type KeyStore } from '../authserver/signing-keys.js';
+import { createTokenVerifier, type TokenVerifier } from '../auth/token-verifier.js';
+import { bearerAuth } from '../auth/bearer-auth.js';
+import { protectedResourceRouter } from '../auth/protected-resource.js';
+import { createTeamDirectory, type TeamDirectory } from '../teams/team-directory.js';
+import { createUserDirectory, type UserDirectory } from '../teams/users.js';
+import { createSessionStore, type SessionStore } from '../sessions/session-store.js';
+import { userSessionsRouter } from '../sessions/user-sessions-router.js';
+import { startSweeper, type Sweeper } from '../sessions/sweeper.js';
+import { createSessionRuntime, type SessionRuntime } from '../mcp/session-runtime.js';
+import { mcpRouter, resolveTeam, authenticateForTeam, identify } from '../mcp/mcp-endpoint.js';
+import { jwksRouter } from '../authserver/jwks-router.js';
+import { errorRenderer, ApiError } from './errors.js';
+import { hostAndOriginCheck, isAllowedOrigin } from './host-origin.js';
+import { operationsRouter } from './operations-router.js';
+
+export interface AppDeps {
+  config: Config;
+  db: Database;
+  logger: Logger;
+  /** The 32-byte key that seals secrets at rest (see `resolveEncryptionKey`). */
+  encryptionKey: Buffer;
+  clock?: () => number;
+  metrics?: Metrics;
+  fetch?: typeof fetch;
+}
+
+export interface App {
+  readonly express: Express;
+  readonly config: Config;
+  readonly db: Database;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly box: SecretBox;
+  readonly keys: KeyStore;
+  readonly verifier: TokenVerifier;
+  readonly teams: TeamDirectory;
+  readonly users: UserDirectory;
+  readonly store: SessionStore;
+  readonly sessions: SessionRuntime;
+  readonly audit: AuditLog;
+  /** Starts background work: the session sweeper and cross-replica close notifications. */
+  start(): Promise<void>;
+  /** Stops background work and releases in-memory sessions (rows stay open: clients resume elsewhere). */
+  close(): Promise<void>;
+}
+
+const EXPOSED_HEADERS = ['Mcp-Session-Id', 'Mcp-Protocol-Version', 'WWW-Authenticate', 'Retry-After'];
+
+export function createApp(deps: AppDeps): App {
+  const { config, db, logger } = deps;
+  const clock = deps.clock ?? Date.now;
+  const metrics = deps.metrics ?? createMetrics();
+  const box = createSecretBox(deps.encryptionKey);
+  const keys = createKeyStore({ prisma: db.prisma, box, clock });
+  const verifier = createTokenVerifier({ config, keys, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
+  const teams = createTeamDirectory(db.prisma);
+  const users = createUserDirectory(db.prisma);
+  const audit = createAuditLog(db.prisma, logger);
+  const store = createSessionStore(db.prisma, { idleTtlMs: config.sessionIdleTtlMs, maxAgeMs: config.sessionMaxAgeMs }, clock);
+  const sessions = createSessionRuntime({ db, store, logger, metrics, audit, cacheSize: config.sessionCacheSize, cacheTtlMs: config.sessionCacheTtlMs, clock });
+  const authenticate = bearerAuth(verifier, metrics);
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(
+    pinoHttp({
+      logger,
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      autoLogging: { ignore: (req) => req.url === '/health' || req.url === '/ready' || req.url === '/metrics' },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug'),
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0] }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+    }),
+  );
+  app.use((req, res, next) => {
+    const end = metrics.httpDuration.startTimer();
+    res.once('finish', () => {
+      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
+      end({ method: req.method, route });
+    });
+    next();
+  });
+  app.use(
+    helmet({
+      // Discovery documents and the MCP endpoint are fetched cross-origin by browser-based clients.
+      crossOriginResourcePolicy: { policy: 'cross-origin' },
+      contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    }),
+  );
+  app.use(
+    cors({
+      origin: (origin, cb) => cb(null, origin === undefined || isAllowedOrigin(origin, config.publicUrl, config.corsOrigins)),
+      exposedHeaders: EXPOSED_HEADERS,
+      allowedHeaders: ['Authorization', 'Content-Type', 'Accept', 'Mcp-Session-Id', 'Mcp-Protocol-Version', 'Last-Event-ID', config.chatIdHeader],
+      methods: ['GET', 'POST', 'DELETE', 'PATCH', 'OPTIONS'],
+      maxAge: 600,
+    }),
+  );
+  app.use(hostAndOriginCheck(config));
+  // Generous per-IP ceiling before authentication: ChatGPT and Claude users share egress addresses.
+  app.use(
+    ['/t/:team/mcp', '/mcp', '/t/:team/sessions'],
+    rateLimit({
+      windowMs: 60_000,
+      limit: 6000,
+      standardHeaders: 'draft-8',
+      legacyHeaders: false,
+      handler: (_req, _res, next) => next(new ApiError('rate_limited', 'Too many requests from this address; slow down')),
+    }),
+  );
+
+  app.use(operationsRouter({ db, metrics }));
+  app.use(jwksRouter(keys));
+  app.use(protectedResourceRouter({ config, teams }));
+  app.use(mcpRouter({ config, teams, users, sessions, authenticate }));
+  app.use(
+    userSessionsRouter({
+      prisma: db.prisma,
+      pipeline: [resolveTeam(teams), authenticateForTeam(config, authenticate), identify(config, teams, users)],
+    }),
+  );
+  app.use((req, _res, next) => next(new ApiError('not_found', `No route for ${req.method} ${req.path}`)));
+  app.use(errorRenderer(logger));
+
+  let sweeper: Sweeper | undefined;
+  let unlisten: (() => Promise<void>) | undefined;
+  return {
+    express: app,
+    config,
+    db,
+    logger,
+    metrics,
+    box,
+    keys,
+    verifier,
+    teams,
+    users,
+    store,
+    sessions,
+    audit,
+    async start() {
+      unlisten = await sessions.listen();
+      sweeper = startSweeper({ db, store, runtime: sessions, logger, intervalMs: Math.min(60_000, Math.max(1_000, config.sessionIdleTtlMs / 4)) });
+    },
+    async close() {
+      sweeper?.stop();
+      await unlisten?.();
+      await sessions.shutdown();
+      await audit.flush();
+    },
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * The JSON API's error catalogue and the one error renderer. OAuth endpoints render their own RFC-shaped errors
+ * (`authserver/oauth-errors.ts`) and MCP endpoints JSON-RPC errors (`mcp/jsonrpc-errors.ts`); anything else that
+ * escapes a handler ends here: known errors with their status, unknown ones as a bare 500 with a request id.
+ */
+import type { ErrorRequestHandler } from 'express';
+import type { Logger } from '../observability/logger.js';
+
+export const API_ERROR_CODES = {
+  bad_request: { status: 400, description: 'The request is malformed (invalid JSON, wrong content type).' },
+  invalid_body: { status: 400, description: 'The JSON body failed validation; `details` lists each field.' },
+  invalid_query: { status: 400, description: 'A query parameter failed validation; `details` lists each.' },
+  unauthorized: { status: 401, description: 'No valid credentials were presented.' },
+  forbidden: { status: 403, description: 'The credentials are valid but may not do this.' },
+  not_found: { status: 404, description: 'No such resource (or it belongs to someone else).' },
+  team_not_found: { status: 404, description: 'No team has this slug.' },
+  method_not_allowed: { status: 405, description: 'The path does not support this method.' },
+  conflict: { status: 409, description: 'The resource already exists or changed meanwhile.' },
+  payload_too_large: { status: 413, description: 'The body exceeds the size limit.' },
+  unprocessable: { status: 422, description: 'The request is well-formed but breaks a rule (e.g. a name clash).' },
+  rate_limited: { status: 429, description: 'Too many requests; retry after the `Retry-After` seconds.' },
+  internal: { status: 500, description: 'An unexpected fault; the log has details under the request id.' },
+  unavailable: { status: 503, description: 'A dependency (the database) is unavailable; retry later.' },
+} as const;
+
+export type ApiErrorCode = keyof typeof API_ERROR_CODES;
+
+export class ApiError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = API_ERROR_CODES[code].status;
+  }
+  toJSON() {
+    return { error: { code: this.code, message: this.message, ...(this.details !== undefined ? { details: this.details } : {}) } };
+  }
+}
+
+/** body-parser's errors carry `type` and `status`; they are the client's fault and say so. */
+function fromBodyParser(err: unknown): ApiError | undefined {
+  const e = err as { type?: string; status?: number; limit?: number };
+  if (e?.type === 'entity.too.large') return new ApiError('payload_too_large', `The body is larger than ${e.limit} bytes`);
+  if (e?.type === 'entity.parse.failed') return new ApiError('bad_request', 'The body is not valid JSON');
+  if (typeof e?.type === 'string' && e.status && e.status < 500) return new ApiError('bad_request', 'The body could not be read');
+  return undefined;
+}
+
+export function errorRenderer(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const known = err instanceof ApiError ? err : fromBodyParser(err);
+    if (res.headersSent) {
+      logger.error({ err, reqId: req.id }, 'error after response started');
+      res.end();
+      return;
+    }
+    if (known) {
+      res.status(known.status).json(known.toJSON());
+      return;
+    }
+    (req.log ?? logger).error({ err }, 'unhandled error');
+    res.status(500).json(new ApiError('internal', `Internal error (request id ${String(req.id ?? 'unknown')})`).toJSON());
+  };
+}

@@ -1,0 +1,30 @@
+/**
+ * DNS-rebinding protection (Host) and the browser Origin check of CONTRACT §3: both 403 when not allowed.
+ * A loopback PUBLIC_URL allows any loopback host and port, so local tools and tests on ephemeral ports work.
+ */
+import type { RequestHandler } from 'express';
+import { isLoopbackUrl } from '../config/config.js';
+import { ApiError } from './errors.js';
+
+const LOOPBACK = /^(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/;
+const LOOPBACK_ORIGIN = /^https?:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/;
+
+export function isAllowedOrigin(origin: string, publicUrl: string, corsOrigins: readonly string[]): boolean {
+  return origin === new URL(publicUrl).origin || corsOrigins.includes(origin) || LOOPBACK_ORIGIN.test(origin);
+}
+
+export function hostAndOriginCheck(opts: { publicUrl: string; corsOrigins: readonly string[] }): RequestHandler {
+  const publicHost = new URL(opts.publicUrl).host;
+  const loopback = isLoopbackUrl(opts.publicUrl);
+  return (req, _res, next) => {
+    const host = req.headers.host ?? '';
+    if (host !== publicHost && !(loopback && LOOPBACK.test(host))) {
+      return next(new ApiError('forbidden', `Host ${JSON.stringify(host)} is not served here; use ${opts.publicUrl}`));
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined && !isAllowedOrigin(origin, opts.publicUrl, opts.corsOrigins)) {
+      return next(new ApiError('forbidden', `Origin ${JSON.stringify(origin)} is not allowed; add it to CORS_ORIGINS`));
+    }
+    next();
+  };
+}

@@ -1,0 +1,162 @@
+/**
+ * The team MCP endpoints (`/t/{team}/mcp` and the `/mcp` alias), CONTRACT §3. A request is a pipeline:
+ * resolve team → authenticate → identify user and admit to team → find or start the session → transport.
+ */
+import express, { Router, type Request, type RequestHandler, type Response } from 'express';
+import { isInitializeRequest, type InitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import type { Config } from '../config/config.js';
+import type { TeamDirectory, TeamRef } from '../teams/team-directory.js';
+import { DEFAULT_TEAM } from '../teams/team-directory.js';
+import type { UserDirectory, UserRef } from '../teams/users.js';
+import type { ProtectedEndpoint } from '../auth/bearer-auth.js';
+import { resourceMetadataUrl, teamResource } from '../auth/protected-resource.js';
+import type { TokenIdentity } from '../auth/verify-access-token.js';
+import { ApiError } from '../http/errors.js';
+import type { SessionRuntime, Principal } from './session-runtime.js';
+import type { LiveSession } from './live-session.js';
+import { toWebRequest, sendWebResponse } from './http-bridge.js';
+import { JSONRPC, sendJsonRpcError } from './jsonrpc-errors.js';
+
+export const MCP_BODY_LIMIT = '4mb';
+const CHAT_ID = /^[\x21-\x7e]{1,200}$/;
+
+interface McpLocals {
+  team: TeamRef;
+  slug: string | undefined;
+  principal: Principal;
+}
+
+export interface McpEndpointDeps {
+  config: Config;
+  teams: TeamDirectory;
+  users: UserDirectory;
+  sessions: SessionRuntime;
+  authenticate: (endpoint: ProtectedEndpoint) => RequestHandler;
+}
+
+/** Resolves `{team}` (404 when unknown) and remembers which URL form was used. */
+export function resolveTeam(teams: TeamDirectory): RequestHandler {
+  return async (req, res, next) => {
+    const slug = typeof req.params.team === 'string' ? req.params.team : undefined;
+    const team = await teams.find(slug ?? DEFAULT_TEAM);
+    if (!team) return next(new ApiError('team_not_found', `No team ${JSON.stringify(slug ?? DEFAULT_TEAM)} exists on this gateway`));
+    res.locals.team = team;
+    res.locals.slug = slug;
+    next();
+  };
+}
+
+/** Verifies the bearer token against this endpoint's resource identifier. */
+export function authenticateForTeam(config: Config, authenticate: McpEndpointDeps['authenticate']): RequestHandler {
+  return (req, res, next) => {
+    const slug = res.locals.slug as string | undefined;
+    return authenticate({ resource: teamResource(config.publicUrl, slug), resourceMetadataUrl: resourceMetadataUrl(config.publicUrl, slug) })(req, res, next);
+  };
+}
+
+/** Maps the token to a gateway user and applies the team's join policy. */
+export function identify(config: Config, teams: TeamDirectory, users: UserDirectory): RequestHandler {
+  return async (req, res, next) => {
+    const auth = req.auth as AuthInfo;
+    const identity = auth.extra as TokenIdentity;
+    const user: UserRef | undefined = await users.fromToken(identity, config.authMode === 'builtin' ? config.authIssuer : undefined);
+    if (!user) {
+      const prm = resourceMetadataUrl(config.publicUrl, res.locals.slug as string | undefined);
+      res
+        .status(401)
+        .set('WWW-Authenticate', `Bearer error="invalid_token", error_description="The token's user no longer exists", resource_metadata="${prm}"`)
+        .json({ error: 'invalid_token', error_description: "The token's user no longer exists" });
+      return;
+    }
+    const team = res.locals.team as TeamRef;
+    await teams.admit(team, user.id);
+    res.locals.principal = { team, user, clientId: auth.clientId, authInfo: auth } satisfies Principal;
+    next();
+  };
+}
+
+function chatFrom(req: Request, header: string, body: unknown): string | null | 'invalid' {
+  const fromHeader = req.headers[header];
+  const meta = (body as { params?: { _meta?: Record<string, unknown> } } | undefined)?.params?._meta?.['openai/session'];
+  const value = typeof fromHeader === 'string' ? fromHeader : typeof meta === 'string' ? meta : undefined;
+  if (value === undefined) return null;
+  return CHAT_ID.test(value) ? value : 'invalid';
+}
+
+export function mcpRouter(deps: McpEndpointDeps): Router {
+  const { config, sessions } = deps;
+  const router = Router();
+  const parseJson = express.json({ limit: MCP_BODY_LIMIT, type: ['application/json', 'application/*+json'] });
+  const json: RequestHandler = (req, res, next) =>
+    parseJson(req, res, (err?: unknown) => {
+      if (!err) return next();
+      const tooLarge = (err as { type?: string }).type === 'entity.too.large';
+      sendJsonRpcError(res, tooLarge ? 413 : 400, JSONRPC.PARSE_ERROR, tooLarge ? `Parse error: body larger than ${MCP_BODY_LIMIT}` : 'Parse error: the body is not valid JSON');
+    });
+
+  const notFound = (res: Response) =>
+    sendJsonRpcError(res, 404, JSONRPC.SESSION_NOT_FOUND, 'Session not found: it expired, was closed, or belongs to someone else. Start a new session with initialize.');
+
+  const serve = async (req: Request, res: Response, s: LiveSession, body: unknown) => {
+    await s.busy(async () => {
+      const principal = res.locals.principal as Principal;
+      const response = await s.handle(toWebRequest(req, res, config.publicUrl), body, principal.authInfo);
+      await sendWebResponse(res, response);
+    });
+  };
+
+  const post: RequestHandler = async (req, res) => {
+    const l = res.locals as McpLocals;
+    const body: unknown = req.body;
+    const sessionId = req.get('mcp-session-id');
+    const chat = chatFrom(req, config.chatIdHeader, Array.isArray(body) ? body[0] : body);
+    if (chat === 'invalid') {
+      return sendJsonRpcError(res, 400, JSONRPC.INVALID_REQUEST, `${config.chatIdHeader} must be 1–200 visible ASCII characters`);
+    }
+    if (!sessionId) {
+      const messages: unknown[] = Array.isArray(body) ? body : [body];
+      const init = messages.find((m) => isInitializeRequest(m)) as InitializeRequest | undefined;
+      if (!init) {
+        // ChatGPT opens with a `server/discover` probe; it must get 400 and leave nothing behind.
+        return sendJsonRpcError(res, 400, JSONRPC.SERVER_ERROR, 'Bad Request: no Mcp-Session-Id header; start a session with initialize');
+      }
+      const s = await sessions.create(l.principal, init, chat);
+      await serve(req, res, s, body);
+      return;
+    }
+    const s = await sessions.get(sessionId, l.principal);
+    if (!s) return notFound(res);
+    if (chat && !s.context.chat) await sessions.attachChat(s, chat);
+    await serve(req, res, s, body);
+  };
+
+  const get: RequestHandler = async (req, res) => {
+    const sessionId = req.get('mcp-session-id');
+    if (!sessionId) return sendJsonRpcError(res, 400, JSONRPC.SERVER_ERROR, 'Bad Request: Mcp-Session-Id header is required');
+    const s = await sessions.get(sessionId, (res.locals as McpLocals).principal);
+    if (!s) return notFound(res);
+    await serve(req, res, s, undefined);
+  };
+
+  const del: RequestHandler = async (req, res) => {
+    const sessionId = req.get('mcp-session-id');
+    if (!sessionId) return sendJsonRpcError(res, 400, JSONRPC.SERVER_ERROR, 'Bad Request: Mcp-Session-Id header is required');
+    const p = (res.locals as McpLocals).principal;
+    const closed = await sessions.close(sessionId, 'client_delete', { teamId: p.team.id, userId: p.user.id, clientId: p.clientId });
+    if (!closed) return notFound(res);
+    res.status(200).end();
+  };
+
+  const pipeline = [resolveTeam(deps.teams), authenticateForTeam(config, deps.authenticate), identify(config, deps.teams, deps.users)];
+  for (const path of ['/t/:team/mcp', '/mcp']) {
+    router.post(path, ...pipeline, json, post);
+    router.get(path, ...pipeline, get);
+    router.delete(path, ...pipeline, del);
+    router.all(path, (_req, res) => {
+      res.set('Allow', 'GET, POST, DELETE, OPTIONS');
+      sendJsonRpcError(res, 405, JSONRPC.SERVER_ERROR, 'Method not allowed');
+    });
+  }
+  return router;
+}

@@ -1,0 +1,32 @@
+/** pino logging. Secrets are redacted by path, so a stray header or body field never reaches a log line. */
+import { pino, type Logger, type DestinationStream } from 'pino';
+
+export type { Logger } from 'pino';
+
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'res.headers["set-cookie"]',
+  '*.authorization',
+  '*.password',
+  '*.secret',
+  '*.client_secret',
+  '*.access_token',
+  '*.refresh_token',
+  '*.code_verifier',
+  '*.token',
+  'token',
+  'secret',
+];
+
+export function createLogger(opts: { level: string; destination?: DestinationStream }): Logger {
+  return pino(
+    {
+      level: opts.level,
+      base: { service: 'switchboard' },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    opts.destination,
+  );
+}

@@ -1,0 +1,149 @@
+/**
+ * The session registry in PostgreSQL: user → chat → session. Every read is scoped by the session's owner
+ * (team, user, OAuth client) so a session id alone never reveals or reaches anyone else's session.
+ */
+import type { PrismaClient } from '../db/database.js';
+import type { Prisma } from '../generated/prisma/client.js';
+
+export type CloseReason = 'client_delete' | 'expired' | 'admin' | 'team_deleted' | 'user_removed';
+
+export interface SessionOwner {
+  teamId: string;
+  userId: string;
+  clientId: string;
+}
+
+export interface NewSession extends SessionOwner {
+  id: string;
+  chatExternalId: string | null;
+  clientName: string | null;
+  clientVersion: string | null;
+  protocolVersion: string;
+  clientCapabilities: Prisma.InputJsonValue;
+  initializeRequest: Prisma.InputJsonValue;
+}
+
+export interface StoredSession extends SessionOwner {
+  id: string;
+  chatExternalId: string | null;
+  protocolVersion: string;
+  initializeRequest: unknown;
+  logLevel: string | null;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+export interface SessionTiming {
+  idleTtlMs: number;
+  maxAgeMs: number;
+}
+
+export function expiryFor(createdAt: Date, now: number, t: SessionTiming): Date {
+  return new Date(Math.min(createdAt.getTime() + t.maxAgeMs, now + t.idleTtlMs));
+}
+
+export function createSessionStore(prisma: PrismaClient, timing: SessionTiming, clock: () => number = Date.now) {
+  async function chatId(tx: Prisma.TransactionClient, owner: SessionOwner, externalId: string): Promise<string> {
+    const now = new Date(clock());
+    const chat = await tx.chat.upsert({
+      where: { teamId_userId_externalId: { teamId: owner.teamId, userId: owner.userId, externalId } },
+      create: { teamId: owner.teamId, userId: owner.userId, externalId, firstSeenAt: now, lastSeenAt: now },
+      update: { lastSeenAt: now },
+      select: { id: true },
+    });
+    return chat.id;
+  }
+
+  return {
+    /** Records a new session (and its chat) in one transaction. */
+    async create(s: NewSession): Promise<StoredSession> {
+      const createdAt = new Date(clock());
+      const expiresAt = expiryFor(createdAt, clock(), timing);
+      await prisma.$transaction(async (tx) => {
+        const chat = s.chatExternalId ? await chatId(tx, s, s.chatExternalId) : null;
+        await tx.session.create({
+          data: {
+            id: s.id,
+            teamId: s.teamId,
+            userId: s.userId,
+            chatId: chat,
+            clientId: s.clientId,
+            clientName: s.clientName,
+            clientVersion: s.clientVersion,
+            protocolVersion: s.protocolVersion,
+            clientCapabilities: s.clientCapabilities,
+            initializeRequest: s.initializeRequest,
+            createdAt,
+            lastSeenAt: createdAt,
+            expiresAt,
+          },
+        });
+      });
+      return { ...s, logLevel: null, createdAt, expiresAt };
+    },
+
+    /** The open, unexpired session with this id that belongs to `owner`; undefined otherwise. */
+    async findOpen(id: string, owner: SessionOwner): Promise<StoredSession | undefined> {
+      const row = await prisma.session.findFirst({
+        where: { id, teamId: owner.teamId, userId: owner.userId, clientId: owner.clientId, closedAt: null, expiresAt: { gt: new Date(clock()) } },
+        include: { chat: { select: { externalId: true } } },
+      });
+      if (!row) return undefined;
+      return {
+        id: row.id,
+        teamId: row.teamId,
+        userId: row.userId,
+        clientId: row.clientId,
+        chatExternalId: row.chat?.externalId ?? null,
+        protocolVersion: row.protocolVersion,
+        initializeRequest: row.initializeRequest,
+        logLevel: row.logLevel,
+        createdAt: row.createdAt,
+        expiresAt: row.expiresAt,
+      };
+    },
+
+    /** Marks the session seen now and extends its expiry; returns the new expiry, or undefined if it is closed. */
+    async touch(id: string, createdAt: Date): Promise<Date | undefined> {
+      const now = clock();
+      const expiresAt = expiryFor(createdAt, now, timing);
+      const { count } = await prisma.session.updateMany({
+        where: { id, closedAt: null, expiresAt: { gt: new Date(now) } },
+        data: { lastSeenAt: new Date(now), expiresAt },
+      });
+      return count === 1 ? expiresAt : undefined;
+    },
+
+    async attachChat(id: string, owner: SessionOwner, externalId: string): Promise<void> {
+      await prisma.$transaction(async (tx) => {
+        const chat = await chatId(tx, owner, externalId);
+        await tx.session.updateMany({ where: { id, chatId: null }, data: { chatId: chat } });
+      });
+    },
+
+    async setLogLevel(id: string, level: string): Promise<void> {
+      await prisma.session.updateMany({ where: { id, closedAt: null }, data: { logLevel: level } });
+    },
+
+    /** Closes an open session; true if this call closed it. */
+    async close(id: string, reason: CloseReason, owner?: SessionOwner): Promise<boolean> {
+      const { count } = await prisma.session.updateMany({
+        where: { id, closedAt: null, ...(owner ?? {}) },
+        data: { closedAt: new Date(clock()), closeReason: reason },
+      });
+      return count === 1;
+    },
+
+    /** Closes every open session past its expiry; returns their ids. */
+    async closeExpired(limit = 1000): Promise<string[]> {
+      const now = new Date(clock());
+      const rows = await prisma.$queryRaw<{ id: string }[]>`
+        UPDATE sessions SET closed_at = ${now}, close_reason = 'expired'
+        WHERE id IN (SELECT id FROM sessions WHERE closed_at IS NULL AND expires_at <= ${now} LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+        RETURNING id`;
+      return rows.map((r) => r.id);
+    },
+  };
+}
+
+export type SessionStore = ReturnType<typeof createSessionStore>;

@@ -1,0 +1,43 @@
+/**
+ * Closes expired sessions (idle TTL, max age) and evicts idle in-memory sessions. Several replicas may run it:
+ * a transaction-level advisory lock lets one replica at a time sweep the table.
+ */
+import type { Database } from '../db/database.js';
+import type { Logger } from '../observability/logger.js';
+import type { SessionRuntime } from '../mcp/session-runtime.js';
+import type { SessionStore } from './session-store.js';
+
+const SWEEP_LOCK_KEY = 7593286410873497191n;
+
+export interface Sweeper {
+  /** One sweep now; returns the ids it closed. */
+  sweep(): Promise<string[]>;
+  stop(): void;
+}
+
+export function startSweeper(deps: { db: Database; store: SessionStore; runtime: SessionRuntime; logger: Logger; intervalMs: number }): Sweeper {
+  const { db, store, runtime, logger } = deps;
+  const sweep = async () => {
+    runtime.evictIdle();
+    const closed = await db.prisma.$transaction(async (tx) => {
+      const [lock] = await tx.$queryRaw<{ ok: boolean }[]>`SELECT pg_try_advisory_xact_lock(${SWEEP_LOCK_KEY}) AS ok`;
+      return lock?.ok ? store.closeExpired() : [];
+    });
+    for (const id of closed) {
+      runtime.evict(id);
+      if (db.shared) await db.sql.notify('switchboard_session_closed', id).catch(() => undefined);
+    }
+    if (closed.length) logger.info({ count: closed.length }, 'closed expired sessions');
+    return closed;
+  };
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    sweep()
+      .catch((err) => logger.warn({ err }, 'session sweep failed; will retry'))
+      .finally(() => (running = false));
+  }, deps.intervalMs);
+  timer.unref();
+  return { sweep, stop: () => clearInterval(timer) };
+}

@@ -1,0 +1,65 @@
+/**
+ * Resolving `{team}` slugs and enforcing join policies. Lookups are cached briefly (teams and memberships are read
+ * on every MCP request); admin changes take effect within the cache TTL on every replica.
+ */
+import { LRUCache } from 'lru-cache';
+import type { PrismaClient } from '../db/database.js';
+import type { JoinPolicy, MemberRole } from '../generated/prisma/client.js';
+import { ApiError } from '../http/errors.js';
+
+export const TEAM_SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+export const DEFAULT_TEAM = 'demo';
+
+export interface TeamRef {
+  id: string;
+  slug: string;
+  name: string;
+  joinPolicy: JoinPolicy;
+}
+
+export interface TeamDirectory {
+  /** The team with this slug, or undefined (also for slugs that are not valid). */
+  find(slug: string): Promise<TeamRef | undefined>;
+  /** Ensures the user may use the team: creates the membership for `open` teams, 403 for `invite` non-members. */
+  admit(team: TeamRef, userId: string): Promise<MemberRole>;
+  /** Forgets cached entries (after admin changes in this process). */
+  invalidate(slug?: string): void;
+}
+
+export function createTeamDirectory(prisma: PrismaClient, ttlMs = 15_000): TeamDirectory {
+  const teams = new LRUCache<string, TeamRef | 'none'>({ max: 10_000, ttl: ttlMs });
+  const members = new LRUCache<string, MemberRole>({ max: 100_000, ttl: ttlMs });
+  return {
+    async find(slug) {
+      if (!TEAM_SLUG.test(slug)) return undefined;
+      const hit = teams.get(slug);
+      if (hit) return hit === 'none' ? undefined : hit;
+      const row = await prisma.team.findUnique({ where: { slug }, select: { id: true, slug: true, name: true, joinPolicy: true } });
+      teams.set(slug, row ?? 'none');
+      return row ?? undefined;
+    },
+    async admit(team, userId) {
+      const key = `${team.id}:${userId}`;
+      const cached = members.get(key);
+      if (cached) return cached;
+      let membership = await prisma.membership.findUnique({ where: { teamId_userId: { teamId: team.id, userId } } });
+      if (!membership) {
+        if (team.joinPolicy !== 'open') {
+          throw new ApiError('forbidden', `Team ${team.slug} is invite-only and you are not a member; ask a team admin to add you`);
+        }
+        membership = await prisma.membership.upsert({
+          where: { teamId_userId: { teamId: team.id, userId } },
+          create: { teamId: team.id, userId },
+          update: {},
+        });
+      }
+      members.set(key, membership.role);
+      return membership.role;
+    },
+    invalidate(slug) {
+      if (slug) teams.delete(slug);
+      else teams.clear();
+      members.clear();
+    },
+  };
+}

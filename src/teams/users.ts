@@ -1,0 +1,54 @@
+/**
+ * Users are keyed by (issuer, subject). The built-in issuer puts the gateway user id in `sub`; an external
+ * issuer's subjects are mapped to users on first sight, keeping the e-mail claim current.
+ */
+import { LRUCache } from 'lru-cache';
+import type { PrismaClient } from '../db/database.js';
+
+/** Issuer namespace for users created by the dev login and the CLI (`switchboard token`), keyed by e-mail. */
+export const LOCAL_ISSUER = 'urn:switchboard:local';
+
+export interface UserRef {
+  id: string;
+  email: string | null;
+}
+
+export interface UserDirectory {
+  /** The user behind a verified token; undefined when a built-in token names a user that no longer exists. */
+  fromToken(identity: { iss: string; sub: string; email: string | undefined }, builtinIssuer: string | undefined): Promise<UserRef | undefined>;
+  /** Finds or creates the user for an upstream identity (login, CLI). */
+  upsert(issuer: string, subject: string, email: string | undefined, name?: string): Promise<UserRef>;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function createUserDirectory(prisma: PrismaClient): UserDirectory {
+  const cache = new LRUCache<string, UserRef>({ max: 50_000, ttl: 60_000 });
+  const upsert = async (issuer: string, subject: string, email: string | undefined, name?: string) => {
+    const row = await prisma.user.upsert({
+      where: { issuer_subject: { issuer, subject } },
+      create: { issuer, subject, email: email ?? null, name: name ?? null },
+      update: { ...(email ? { email } : {}), ...(name ? { name } : {}) },
+      select: { id: true, email: true },
+    });
+    return row;
+  };
+  return {
+    async fromToken(identity, builtinIssuer) {
+      const key = `${identity.iss}\n${identity.sub}`;
+      const hit = cache.get(key);
+      if (hit) return hit;
+      let user: UserRef | undefined;
+      if (builtinIssuer !== undefined && identity.iss === builtinIssuer) {
+        user = UUID.test(identity.sub)
+          ? ((await prisma.user.findUnique({ where: { id: identity.sub }, select: { id: true, email: true } })) ?? undefined)
+          : undefined;
+      } else {
+        user = await upsert(identity.iss, identity.sub, identity.email);
+      }
+      if (user) cache.set(key, user);
+      return user;
+    },
+    upsert,
+  };
+}
