@@ -7,6 +7,7 @@ import { isLoopbackUrl } from '../config/config.js';
 import { ApiError } from './errors.js';
 
 const LOOPBACK = /^(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/;
+const PROBES = new Set(['/health', '/ready', '/metrics']);
 const LOOPBACK_ORIGIN = /^https?:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/;
 
 export function isAllowedOrigin(origin: string, publicUrl: string, corsOrigins: readonly string[]): boolean {
@@ -17,6 +18,8 @@ export function hostAndOriginCheck(opts: { publicUrl: string; corsOrigins: reado
   const publicHost = new URL(opts.publicUrl).host;
   const loopback = isLoopbackUrl(opts.publicUrl);
   return (req, _res, next) => {
+    // Orchestrators probe with the pod address as Host; probes reveal nothing worth rebinding for.
+    if (PROBES.has(req.path)) return next();
     const host = req.headers.host ?? '';
     if (host !== publicHost && !(loopback && LOOPBACK.test(host))) {
       return next(new ApiError('forbidden', `Host ${JSON.stringify(host)} is not served here; use ${opts.publicUrl}`));

@@ -1,0 +1,85 @@
+/**
+ * Test gateways on ephemeral ports: a real HTTP server whose PUBLIC_URL is its own address, so real SDK clients,
+ * OAuth redirects and resource identifiers all line up.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { loadConfig } from '../../src/config/config.js';
+import type { Database } from '../../src/db/database.js';
+import { createApp, type App } from '../../src/http/app.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { ensureDemoTeam } from '../../src/teams/bootstrap.js';
+import { issueAccessToken } from '../../src/authserver/access-token.js';
+import { LOCAL_ISSUER } from '../../src/teams/users.js';
+import { teamResource } from '../../src/auth/protected-resource.js';
+
+/** Captures every log line, so tests can assert that no secret is ever logged. */
+export class LogCapture extends Writable {
+  lines: string[] = [];
+  override _write(chunk: Buffer, _enc: string, cb: () => void) {
+    this.lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    cb();
+  }
+  text() {
+    return this.lines.join('\n');
+  }
+}
+
+export interface TestGateway {
+  app: App;
+  url: string;
+  server: http.Server;
+  logs: LogCapture;
+  /** Stops listening and releases the app (not the database). */
+  close(): Promise<void>;
+}
+
+export const TEST_ENCRYPTION_KEY = randomBytes(32);
+
+export async function startTestGateway(
+  db: Database,
+  opts: { env?: Record<string, string>; clock?: () => number; encryptionKey?: Buffer; demo?: boolean } = {},
+): Promise<TestGateway> {
+  const server = http.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://127.0.0.1:${port}`;
+  const config = loadConfig({ PUBLIC_URL: url, PORT: String(port), LOG_LEVEL: 'debug', ...opts.env });
+  const logs = new LogCapture();
+  const logger = createLogger({ level: config.logLevel, destination: logs });
+  if (opts.demo !== false) await ensureDemoTeam(db.prisma);
+  const app = createApp({ config, db, logger, encryptionKey: opts.encryptionKey ?? TEST_ENCRYPTION_KEY, ...(opts.clock ? { clock: opts.clock } : {}) });
+  await app.start();
+  server.on('request', app.express);
+  return {
+    app,
+    url,
+    server,
+    logs,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await app.close();
+    },
+  };
+}
+
+/** An access token from the gateway's built-in issuer for a local user with this e-mail. */
+export async function tokenFor(
+  gw: TestGateway,
+  opts: { email: string; team?: string; clientId?: string; ttlSeconds?: number; audience?: string },
+): Promise<{ token: string; userId: string }> {
+  const user = await gw.app.users.upsert(LOCAL_ISSUER, opts.email, opts.email);
+  const token = await issueAccessToken(gw.app.keys, {
+    issuer: gw.app.config.publicUrl,
+    subject: user.id,
+    audience: opts.audience ?? teamResource(gw.app.config.publicUrl, opts.team ?? 'demo'),
+    clientId: opts.clientId ?? 'test-client',
+    scope: 'mcp',
+    email: opts.email,
+    ...(opts.ttlSeconds ? { ttlSeconds: opts.ttlSeconds } : {}),
+  });
+  return { token, userId: user.id };
+}
