@@ -136,6 +136,8 @@ export function createApp(deps: AppDeps): App {
   );
 
   app.use(operationsRouter({ db, metrics }));
+  // [authserver] the built-in authorization server mounts here (issue #3)
+  // [admin] the admin REST API mounts here (issue #5)
   app.use(jwksRouter(keys));
   app.use(protectedResourceRouter({ config, teams }));
   app.use(mcpRouter({ config, teams, users, sessions, authenticate }));

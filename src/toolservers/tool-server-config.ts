@@ -1,0 +1,125 @@
+/**
+ * A tool server's configuration (CONTRACT §4) as accepted by the CLI and the admin API: one zod schema, one set
+ * of rules, one place that writes `tool_servers` rows (secrets sealed, never returned).
+ */
+import { z } from 'zod';
+import type { PrismaClient } from '../db/database.js';
+import { Prisma } from '../generated/prisma/client.js';
+import { ApiError } from '../http/errors.js';
+import type { SecretBox } from '../security/secret-box.js';
+import { BUILTIN_PACKS } from './packs/index.js';
+
+export const TOOL_SERVER_NAME = /^[a-z0-9_-]{1,32}$/;
+const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+const remoteUrl = z
+  .string()
+  .refine((v) => URL.canParse(v), { message: 'must be a URL' })
+  .refine((v) => {
+    const u = new URL(v);
+    return u.protocol === 'https:' || (u.protocol === 'http:' && LOCAL_HOSTS.has(u.hostname));
+  }, { message: 'must be https (http is allowed only for localhost)' })
+  .refine((v) => !new URL(v).username && !new URL(v).password, { message: 'must not contain credentials; use auth.mode "static"' });
+
+export const authConfig = z.discriminatedUnion('mode', [
+  z.object({ mode: z.literal('exchange') }),
+  z.object({ mode: z.literal('passthrough') }),
+  z.object({ mode: z.literal('none') }),
+  z.object({
+    mode: z.literal('static'),
+    header: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, { message: 'must be an HTTP header name' }).default('Authorization'),
+    secret: z.string().min(1, { message: 'is required for mode "static"' }).max(4096),
+  }),
+]);
+
+const name = z.string().regex(TOOL_SERVER_NAME, { message: 'must be 1–32 of a-z, 0-9, _ and -' });
+
+export const toolServerInput = z.discriminatedUnion('kind', [
+  z.object({
+    name,
+    kind: z.literal('builtin'),
+    pack: z.string().refine((p) => BUILTIN_PACKS.has(p), { message: `unknown pack; known packs: ${[...BUILTIN_PACKS.keys()].join(', ')}` }),
+    prefix: z.boolean().default(true),
+    enabled: z.boolean().default(true),
+  }),
+  z.object({
+    name,
+    kind: z.literal('remote'),
+    url: remoteUrl,
+    auth: authConfig.default({ mode: 'exchange' }),
+    prefix: z.boolean().default(true),
+    enabled: z.boolean().default(true),
+  }),
+]);
+
+export type ToolServerInput = z.input<typeof toolServerInput>;
+export type ToolServerConfig = z.output<typeof toolServerInput>;
+
+/** The API view of a tool server: never the secret, only whether one is set. */
+export interface ToolServerJson {
+  name: string;
+  kind: 'builtin' | 'remote';
+  pack?: string;
+  url?: string;
+  auth?: { mode: string; header?: string; secretSet?: boolean };
+  prefix: boolean;
+  enabled: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+type Row = Prisma.ToolServerGetPayload<object>;
+
+export function toToolServerJson(r: Row): ToolServerJson {
+  return {
+    name: r.name,
+    kind: r.kind === 'remote' ? 'remote' : 'builtin',
+    ...(r.pack ? { pack: r.pack } : {}),
+    ...(r.url ? { url: r.url } : {}),
+    ...(r.kind === 'remote'
+      ? { auth: { mode: r.authMode, ...(r.authMode === 'static' ? { header: r.authHeader ?? 'Authorization', secretSet: r.secretEncrypted !== null } : {}) } }
+      : {}),
+    prefix: r.prefix,
+    enabled: r.enabled,
+    createdAt: r.createdAt.toISOString(),
+    updatedAt: r.updatedAt.toISOString(),
+  };
+}
+
+export function parseToolServerInput(input: unknown): ToolServerConfig {
+  const parsed = toolServerInput.safeParse(input);
+  if (!parsed.success) {
+    const details = parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message }));
+    throw new ApiError('invalid_body', `Invalid tool server: ${details.map((d) => `${d.field || '(body)'} ${d.message}`).join('; ')}`, details);
+  }
+  return parsed.data;
+}
+
+function rowData(c: ToolServerConfig, box: SecretBox) {
+  return c.kind === 'builtin'
+    ? { name: c.name, kind: 'builtin', pack: c.pack, url: null, authMode: 'none', authHeader: null, secretEncrypted: null, prefix: c.prefix, enabled: c.enabled }
+    : {
+        name: c.name,
+        kind: 'remote',
+        pack: null,
+        url: c.url,
+        authMode: c.auth.mode,
+        authHeader: c.auth.mode === 'static' ? c.auth.header : null,
+        secretEncrypted: c.auth.mode === 'static' ? box.seal(c.auth.secret) : null,
+        prefix: c.prefix,
+        enabled: c.enabled,
+      };
+}
+
+/** Adds a tool server to a team; 409 when the name is taken. */
+export async function addToolServer(prisma: PrismaClient, box: SecretBox, teamId: string, input: unknown) {
+  const c = parseToolServerInput(input);
+  try {
+    return await prisma.toolServer.create({ data: { teamId, ...rowData(c, box) } });
+  } catch (err) {
+    if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
+      throw new ApiError('conflict', `Team already has a tool server named ${c.name}`);
+    }
+    throw err;
+  }
+}
