@@ -134,10 +134,10 @@ export function createSessionStore(prisma: PrismaClient, timing: SessionTiming, 
       return count === 1;
     },
 
-    /** Closes every open session past its expiry; returns their ids. */
-    async closeExpired(limit = 1000): Promise<string[]> {
+    /** Closes every open session past its expiry; returns their ids. `db` may be a transaction. */
+    async closeExpired(db: Pick<PrismaClient, '$queryRaw'> = prisma, limit = 1000): Promise<string[]> {
       const now = new Date(clock());
-      const rows = await prisma.$queryRaw<{ id: string }[]>`
+      const rows = await db.$queryRaw<{ id: string }[]>`
         UPDATE sessions SET closed_at = ${now}, close_reason = 'expired'
         WHERE id IN (SELECT id FROM sessions WHERE closed_at IS NULL AND expires_at <= ${now} LIMIT ${limit} FOR UPDATE SKIP LOCKED)
         RETURNING id`;

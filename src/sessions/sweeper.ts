@@ -21,7 +21,7 @@ export function startSweeper(deps: { db: Database; store: SessionStore; runtime:
     runtime.evictIdle();
     const closed = await db.prisma.$transaction(async (tx) => {
       const [lock] = await tx.$queryRaw<{ ok: boolean }[]>`SELECT pg_try_advisory_xact_lock(${SWEEP_LOCK_KEY}) AS ok`;
-      return lock?.ok ? store.closeExpired() : [];
+      return lock?.ok ? store.closeExpired(tx) : [];
     });
     for (const id of closed) {
       runtime.evict(id);

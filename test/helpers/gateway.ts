@@ -51,6 +51,7 @@ export async function startTestGateway(
   const logger = createLogger({ level: config.logLevel, destination: logs });
   if (opts.demo !== false) await ensureDemoTeam(db.prisma);
   const app = createApp({ config, db, logger, encryptionKey: opts.encryptionKey ?? TEST_ENCRYPTION_KEY, ...(opts.clock ? { clock: opts.clock } : {}) });
+  await app.keys.jwks(); // as main.ts does: the signing key exists before the first request
   await app.start();
   server.on('request', app.express);
   return {

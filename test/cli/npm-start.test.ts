@@ -1,0 +1,94 @@
+/**
+ * CONTRACT §1: `npm start` with no configuration at all serves the demo team on the embedded database, and the
+ * CLI explains itself. Runs the real entry point (bin/switchboard.mjs) as a child process.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const bin = path.join(root, 'bin/switchboard.mjs');
+/** Only what a shell needs; none of the gateway's variables. */
+const bareEnv = { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp' };
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function run(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [bin, ...args], { cwd: mkdtempSync(path.join(tmpdir(), 'sb-cli-')), env: { ...bareEnv, ...env }, encoding: 'utf8', timeout: 120_000 });
+}
+
+describe('switchboard start with no configuration', () => {
+  it('is ready on the embedded database and the demo endpoint answers 401 with a working PRM URL', { timeout: 180_000 }, async () => {
+    const port = await freePort();
+    const cwd = mkdtempSync(path.join(tmpdir(), 'sb-start-'));
+    const child = spawn(process.execPath, [bin, 'start'], { cwd, env: { ...bareEnv, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      const deadline = Date.now() + 150_000;
+      let ready: Response | undefined;
+      while (Date.now() < deadline) {
+        ready = await fetch(`${base}/ready`).catch(() => undefined);
+        if (ready?.ok) break;
+        if (child.exitCode !== null) throw new Error(`gateway exited early:\n${out}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(ready?.status).toBe(200);
+      expect(await ready!.json()).toEqual({ status: 'ready', database: 'embedded' });
+      expect(out).toContain(`http://localhost:${port}/t/demo/mcp`);
+
+      const res = await fetch(`${base}/t/demo/mcp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(res.status).toBe(401);
+      const prm = /resource_metadata="([^"]+)"/.exec(res.headers.get('www-authenticate') ?? '')?.[1];
+      expect(prm).toBe(`http://localhost:${port}/.well-known/oauth-protected-resource/t/demo/mcp`);
+      const doc = await (await fetch(prm!.replace('localhost', '127.0.0.1'))).json();
+      expect(doc.resource).toBe(`http://localhost:${port}/t/demo/mcp`);
+
+      child.kill('SIGTERM');
+      const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+      expect(code).toBe(0);
+      expect(out).toContain('stopped');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('the CLI', () => {
+  it('--help lists the commands; each command has its own --help', () => {
+    const top = run(['--help']);
+    expect(top.status).toBe(0);
+    for (const c of ['start', 'migrate', 'teams create', 'token']) expect(top.stdout).toContain(c);
+    const token = run(['token', '--help']);
+    expect(token.status).toBe(0);
+    expect(token.stdout).toContain('--email');
+  });
+
+  it('bad configuration stops with one message naming every bad variable', () => {
+    const r = run(['migrate'], { PORT: 'x', AUTH_MODE: 'nope' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('Invalid configuration');
+    expect(r.stderr).toContain('PORT');
+    expect(r.stderr).toContain('AUTH_MODE');
+  });
+
+  it('an unknown command or a missing argument says how to use it', () => {
+    expect(run(['frobnicate']).status).toBe(2);
+    const r = run(['token']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--email is required');
+  });
+});
