@@ -11,6 +11,7 @@ import { resolveEncryptionKey } from './security/secret-box.js';
 import { createApp, type App } from './http/app.js';
 import { ensureDemoTeam } from './teams/bootstrap.js';
 import { teamResource } from './auth/protected-resource.js';
+import { runningGateway, recordRunningGateway, EmbeddedDatabaseBusyError } from './db/embedded-lock.js';
 
 export interface RunningGateway {
   app: App;
@@ -21,6 +22,8 @@ export interface RunningGateway {
 
 /** Opens the database the configuration names (embedded PGlite when DATABASE_URL is unset) and migrates it. */
 export async function openAndMigrate(config: Config, logger: Logger): Promise<Database> {
+  const busy = config.databaseUrl ? undefined : runningGateway(config.dataDir);
+  if (busy) throw new EmbeddedDatabaseBusyError(config.dataDir, busy);
   const db = await openDatabase({
     url: config.databaseUrl,
     dataDir: config.dataDir,
@@ -54,6 +57,7 @@ export async function startGateway(config: Config, opts: { logger?: Logger; drai
   });
   const address = server.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${address.port}`;
+  const forget = config.databaseUrl ? () => undefined : recordRunningGateway(config.dataDir, url);
 
   let stopping: Promise<void> | undefined;
   const stop = (reason = 'stop') =>
@@ -68,6 +72,7 @@ export async function startGateway(config: Config, opts: { logger?: Logger; drai
         server.closeAllConnections();
       }
       await db.close();
+      forget();
       logger.info('stopped');
     })());
   return { app, server, url, stop };

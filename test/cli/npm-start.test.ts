@@ -57,6 +57,23 @@ describe('switchboard start with no configuration', () => {
       const doc = await (await fetch(prm!.replace('localhost', '127.0.0.1'))).json();
       expect(doc.resource).toBe(`http://localhost:${port}/t/demo/mcp`);
 
+      // While it runs, the embedded database is its alone: the CLI gets tokens from it and refuses to open it.
+      const inCwd = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { cwd, env: { ...bareEnv, PORT: String(port) }, encoding: 'utf8', timeout: 60_000 });
+      const tok = inCwd(['token', '--email', 'me@example.com']);
+      expect(tok.status, tok.stderr).toBe(0);
+      const token = tok.stdout.trim();
+      expect(token.split('.')).toHaveLength(3);
+      const init = await fetch(`${base}/t/demo/mcp`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'cli-test', version: '1' } } }),
+      });
+      expect(init.status).toBe(200);
+      await init.text();
+      const mig = inCwd(['migrate']);
+      expect(mig.status).toBe(1);
+      expect(mig.stderr).toContain('serves one process only');
+
       child.kill('SIGTERM');
       const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
       expect(code).toBe(0);

@@ -1,0 +1,34 @@
+/**
+ * `POST /dev/token` — local tokens while the gateway runs on the embedded database, which the CLI cannot open
+ * itself (PGlite is single-process). Exists only with the dev login on (anyone may already log in as any e-mail
+ * then, so it grants nothing new) and answers loopback callers only.
+ */
+import express, { Router } from 'express';
+import { z } from 'zod';
+import type { Config } from '../config/config.js';
+import type { Database } from '../db/database.js';
+import { ApiError } from '../http/errors.js';
+import { mintLocalToken } from './local-token.js';
+
+const body = z.object({
+  email: z.string().min(3).max(320),
+  team: z.string().max(63).optional(),
+  admin: z.boolean().default(false),
+  ttl: z.string().max(10).default('1h'),
+  client: z.string().min(1).max(200).default('switchboard-cli'),
+});
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
+export function devTokenRouter(deps: { config: Config; db: Database; encryptionKey: Buffer }): Router {
+  const router = Router();
+  router.post('/dev/token', express.json({ limit: '4kb' }), async (req, res) => {
+    if (!LOOPBACK.has(req.socket.remoteAddress ?? '')) throw new ApiError('forbidden', 'Dev tokens are only handed out to local callers');
+    const parsed = body.safeParse(req.body);
+    if (!parsed.success) throw new ApiError('invalid_body', 'Invalid body', parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })));
+    const b = parsed.data;
+    const token = await mintLocalToken({ ...deps, email: b.email, team: b.admin ? undefined : (b.team ?? 'demo'), ttl: b.ttl, clientId: b.client });
+    res.set('Cache-Control', 'no-store').json({ access_token: token, token_type: 'Bearer' });
+  });
+  return router;
+}
