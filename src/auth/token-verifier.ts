@@ -20,9 +20,11 @@ export function createTokenVerifier(deps: {
   config: Pick<Config, 'authMode' | 'authIssuer' | 'authJwksUrl' | 'authAudience'>;
   keys: KeyStore;
   fetch?: typeof fetch;
+  jwksCooldownMs?: number;
 }): TokenVerifier {
   const { config } = deps;
-  const getKey = config.authMode === 'builtin' ? localKeys(deps.keys) : remoteKeys(config.authIssuer, config.authJwksUrl, deps.fetch ?? fetch);
+  const getKey =
+    config.authMode === 'builtin' ? localKeys(deps.keys) : remoteKeys(config.authIssuer, config.authJwksUrl, deps.fetch ?? fetch, deps.jwksCooldownMs ?? 30_000);
   const algorithms = config.authMode === 'builtin' ? [SIGNING_ALG] : EXTERNAL_ALGORITHMS;
   return {
     verify(token, audience) {
@@ -56,11 +58,12 @@ function localKeys(keys: KeyStore): JWTVerifyGetKey {
 }
 
 /** The external issuer's JWKS: `AUTH_JWKS_URL`, or `jwks_uri` from its RFC 8414 / OpenID discovery document. */
-function remoteKeys(issuer: string, jwksUrl: string | undefined, fetchFn: typeof fetch): JWTVerifyGetKey {
+function remoteKeys(issuer: string, jwksUrl: string | undefined, fetchFn: typeof fetch, cooldownMs: number): JWTVerifyGetKey {
   let remote: Promise<JWTVerifyGetKey> | undefined;
   const resolve = async () => {
     const url = jwksUrl ?? (await discoverJwksUri(issuer, fetchFn));
-    return createRemoteJWKSet(new URL(url), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000, timeoutDuration: 5_000 });
+    // jose refetches on an unknown `kid` at most once per cooldown, so forged kids cannot hammer the issuer.
+    return createRemoteJWKSet(new URL(url), { cooldownDuration: cooldownMs, cacheMaxAge: 10 * 60_000, timeoutDuration: 5_000 });
   };
   return async (header, token) => {
     remote ??= resolve().catch((err) => {

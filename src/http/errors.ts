@@ -13,9 +13,15 @@ export const API_ERROR_CODES = {
   unauthorized: { status: 401, description: 'No valid credentials were presented.' },
   forbidden: { status: 403, description: 'The credentials are valid but may not do this.' },
   not_found: { status: 404, description: 'No such resource (or it belongs to someone else).' },
+  invalid_path: { status: 400, description: 'A path parameter is malformed (e.g. not a UUID, not a valid slug or name).' },
   team_not_found: { status: 404, description: 'No team has this slug.' },
+  user_not_found: { status: 404, description: 'No user has this id (or, when adding a member, this e-mail).' },
+  member_not_found: { status: 404, description: 'The user is not a member of this team.' },
+  tool_server_not_found: { status: 404, description: 'The team has no tool server with this name.' },
+  session_not_found: { status: 404, description: 'No session has this id (or it is outside the teams you administer).' },
   method_not_allowed: { status: 405, description: 'The path does not support this method.' },
   conflict: { status: 409, description: 'The resource already exists or changed meanwhile.' },
+  session_closed: { status: 409, description: 'The session is already closed; `closeReason` in the session says why.' },
   payload_too_large: { status: 413, description: 'The body exceeds the size limit.' },
   unprocessable: { status: 422, description: 'The request is well-formed but breaks a rule (e.g. a name clash).' },
   rate_limited: { status: 429, description: 'Too many requests; retry after the `Retry-After` seconds.' },
@@ -50,8 +56,25 @@ function fromBodyParser(err: unknown): ApiError | undefined {
   return undefined;
 }
 
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300', 'P1001', 'P1002', 'P1017', 'P2024']);
+const UNREACHABLE_MESSAGE = /Connection terminated|connection timeout|timeout exceeded when trying to connect|Can't reach database|ECONNREFUSED/i;
+
+/** True when `err` (or anything in its cause chain) says the database cannot be reached right now. */
+export function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
+  if (!err || typeof err !== 'object' || depth > 5) return false;
+  const e = err as { code?: unknown; message?: unknown; cause?: unknown; meta?: { driverAdapterError?: unknown }; errors?: unknown[] };
+  if (typeof e.code === 'string' && UNREACHABLE_CODES.has(e.code)) return true;
+  if (typeof e.message === 'string' && UNREACHABLE_MESSAGE.test(e.message)) return true;
+  return [e.cause, e.meta?.driverAdapterError, ...(Array.isArray(e.errors) ? e.errors : [])].some((c) => isDatabaseUnavailable(c, depth + 1));
+}
+
 export function errorRenderer(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
+    if (!res.headersSent && isDatabaseUnavailable(err)) {
+      (req.log ?? logger).warn({ err }, 'database unavailable');
+      res.status(503).set('Retry-After', '5').json(new ApiError('unavailable', 'The database is unavailable; retry shortly').toJSON());
+      return;
+    }
     const known = err instanceof ApiError ? err : fromBodyParser(err);
     if (res.headersSent) {
       logger.error({ err, reqId: req.id }, 'error after response started');

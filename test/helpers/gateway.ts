@@ -40,7 +40,7 @@ export const TEST_ENCRYPTION_KEY = randomBytes(32);
 
 export async function startTestGateway(
   db: Database,
-  opts: { env?: Record<string, string>; clock?: () => number; encryptionKey?: Buffer; demo?: boolean } = {},
+  opts: { env?: Record<string, string>; clock?: () => number; encryptionKey?: Buffer; demo?: boolean; jwksCooldownMs?: number } = {},
 ): Promise<TestGateway> {
   const server = http.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -50,7 +50,7 @@ export async function startTestGateway(
   const logs = new LogCapture();
   const logger = createLogger({ level: config.logLevel, destination: logs });
   if (opts.demo !== false) await ensureDemoTeam(db.prisma);
-  const app = createApp({ config, db, logger, encryptionKey: opts.encryptionKey ?? TEST_ENCRYPTION_KEY, ...(opts.clock ? { clock: opts.clock } : {}) });
+  const app = createApp({ config, db, logger, encryptionKey: opts.encryptionKey ?? TEST_ENCRYPTION_KEY, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.jwksCooldownMs ? { jwksCooldownMs: opts.jwksCooldownMs } : {}) });
   await app.keys.jwks(); // as main.ts does: the signing key exists before the first request
   await app.start();
   server.on('request', app.express);
