@@ -1,0 +1,100 @@
+/**
+ * The consent step: `GET /consent` checks the team's join policy, then either skips the page (consent remembered
+ * for this user, client and team) or shows it; `POST /consent` (CSRF-checked) records Allow or Deny. Every exit is
+ * an authorization response to the client's redirect URI — a code, or `access_denied` — with `state` and `iss`.
+ */
+import { Router, type Request, type RequestHandler, type Response } from 'express';
+import { ApiError } from '../http/errors.js';
+import { AccessDenied } from './oauth-errors.js';
+import { redirectWithCode, redirectWithError } from './authorization-response.js';
+import { loadFlow, type Flow, type InteractiveDeps } from './interactive-flow.js';
+import { redirectHost } from './redirect-uris.js';
+import { splitScope } from './scopes.js';
+import { sendConsentPage, sendErrorPage } from './pages.js';
+
+/** The join policy decides before any code exists: an invite-only team's non-member gets `access_denied`. */
+async function admitted(res: Response, flow: Flow, userId: string, deps: InteractiveDeps): Promise<boolean> {
+  try {
+    await deps.teams.admit(flow.team, userId);
+    return true;
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.code !== 'forbidden') throw err;
+    deps.transactions.clear(res);
+    const denied = new AccessDenied(`Team ${flow.team.slug} is invite-only and you are not a member; ask a team admin to add you`);
+    redirectWithError(res, flow.tx.request, denied, deps.config.publicUrl);
+    return false;
+  }
+}
+
+async function issueCode(res: Response, flow: Flow, userId: string, deps: InteractiveDeps): Promise<void> {
+  const r = flow.tx.request;
+  const code = await deps.codes.issue({
+    clientId: r.clientId,
+    userId,
+    redirectUri: r.redirectUri,
+    resource: r.resource,
+    scope: r.scope,
+    codeChallenge: r.codeChallenge,
+  });
+  deps.transactions.clear(res);
+  redirectWithCode(res, r, code, deps.config.publicUrl);
+}
+
+/** The flow of a logged-in user, or undefined after answering (no transaction, or not logged in yet). */
+async function loggedInFlow(req: Request, res: Response, deps: InteractiveDeps): Promise<(Flow & { userId: string }) | undefined> {
+  const flow = await loadFlow(req, res, deps);
+  if (!flow) return undefined;
+  if (!flow.tx.userId) {
+    res.redirect(303, '/login');
+    return undefined;
+  }
+  return { ...flow, userId: flow.tx.userId };
+}
+
+function showConsent(deps: InteractiveDeps): RequestHandler {
+  return async (req, res) => {
+    const flow = await loggedInFlow(req, res, deps);
+    if (!flow || !(await admitted(res, flow, flow.userId, deps))) return;
+    const key = { userId: flow.userId, clientId: flow.client.id, teamId: flow.team.id };
+    if (!flow.tx.request.forceConsent && (await deps.consents.covers(key, flow.tx.request.scope))) {
+      return issueCode(res, flow, flow.userId, deps);
+    }
+    const user = await deps.prisma.user.findUnique({ where: { id: flow.userId }, select: { email: true } });
+    sendConsentPage(res, {
+      csrf: flow.tx.csrf,
+      clientName: flow.clientName,
+      clientId: flow.client.id,
+      redirectHost: redirectHost(flow.tx.request.redirectUri),
+      teamName: flow.team.name,
+      userEmail: user?.email ?? undefined,
+      scopes: splitScope(flow.tx.request.scope),
+      formTargets: flow.formTargets,
+    });
+  };
+}
+
+function decideConsent(deps: InteractiveDeps): RequestHandler {
+  return async (req, res) => {
+    const flow = await loggedInFlow(req, res, deps);
+    if (!flow) return;
+    const form = (req.body ?? {}) as Record<string, unknown>;
+    if (!deps.transactions.checkCsrf(flow.tx, form.csrf)) {
+      return sendErrorPage(res, 403, 'Request refused', 'The form did not carry this sign-in’s security token, so nothing was allowed. Go back to the application and connect again.');
+    }
+    if (form.decision === 'deny') {
+      deps.transactions.clear(res);
+      return redirectWithError(res, flow.tx.request, new AccessDenied('The user denied access'), deps.config.publicUrl);
+    }
+    if (form.decision !== 'allow') return sendErrorPage(res, 400, 'Invalid request', 'Choose Allow or Deny.');
+    if (!(await admitted(res, flow, flow.userId, deps))) return;
+    await deps.consents.remember({ userId: flow.userId, clientId: flow.client.id, teamId: flow.team.id }, flow.tx.request.scope);
+    await issueCode(res, flow, flow.userId, deps);
+  };
+}
+
+export function consentRouter(deps: InteractiveDeps, form: RequestHandler): Router {
+  const router = Router();
+  router.get('/consent', showConsent(deps));
+  router.post('/consent', form, decideConsent(deps));
+  return router;
+}

@@ -1,0 +1,71 @@
+/**
+ * What the login and consent steps share: their dependencies, reading the login transaction (or showing why it is
+ * gone), and re-loading the client and team it names — they may have changed since `/authorize`.
+ */
+import type { Request, Response } from 'express';
+import type { Config } from '../config/config.js';
+import type { PrismaClient } from '../db/database.js';
+import type { Logger } from '../observability/logger.js';
+import type { TeamDirectory, TeamRef } from '../teams/team-directory.js';
+import type { UserDirectory } from '../teams/users.js';
+import type { UpstreamOidc } from './upstream-oidc.js';
+import type { AuthorizationCodes } from './authorization-codes.js';
+import type { ClientRecord } from './client-metadata.js';
+import type { ClientRegistry } from './client-registry.js';
+import type { ConsentStore } from './consent-store.js';
+import type { LoginTransaction, TransactionCookie } from './login-transaction.js';
+import { sendErrorPage } from './pages.js';
+
+export interface InteractiveDeps {
+  config: Config;
+  prisma: PrismaClient;
+  logger: Logger;
+  clients: ClientRegistry;
+  teams: TeamDirectory;
+  users: UserDirectory;
+  consents: ConsentStore;
+  codes: AuthorizationCodes;
+  transactions: TransactionCookie;
+  upstream: UpstreamOidc | undefined;
+}
+
+export interface Flow {
+  tx: LoginTransaction;
+  client: ClientRecord;
+  team: TeamRef;
+  /** The client's display name: its registered name, else its id. */
+  clientName: string;
+  /** The redirect URI's origin, which forms on our pages may end up at (CSP form-action follows redirects). */
+  formTargets: string[];
+}
+
+/**
+ * The current login transaction with its client and team, or undefined after answering with an error page
+ * (no cookie: expired, blocked, or a request forged elsewhere).
+ */
+export async function loadFlow(req: Request, res: Response, deps: InteractiveDeps): Promise<Flow | undefined> {
+  const tx = await deps.transactions.read(req);
+  if (!tx) {
+    sendErrorPage(
+      res,
+      400,
+      'Sign-in expired',
+      'This sign-in has expired or your browser did not keep its cookie. Go back to the application and connect again.',
+    );
+    return undefined;
+  }
+  const client = await deps.clients.find(tx.request.clientId).catch(() => undefined);
+  const team = await deps.teams.find(tx.request.teamSlug);
+  if (!client || !team) {
+    deps.transactions.clear(res);
+    sendErrorPage(res, 400, 'Sign-in no longer valid', 'The application or the team of this sign-in no longer exists.');
+    return undefined;
+  }
+  return {
+    tx,
+    client,
+    team,
+    clientName: client.name ?? client.id,
+    formTargets: [new URL(tx.request.redirectUri).origin],
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * The login step: `GET|POST /login` (the dev form: any e-mail address, users keyed by LOCAL_ISSUER + e-mail) and
+ * `GET /login/oidc` → upstream identity provider → `GET /login/oidc/callback` (users keyed by issuer + subject).
+ * Either way the user id goes into the login transaction and the browser moves on to `/consent`.
+ */
+import { Router, type Request, type RequestHandler, type Response } from 'express';
+import { z } from 'zod';
+import { LOCAL_ISSUER } from '../teams/users.js';
+import { UpstreamLoginError } from './upstream-oidc.js';
+import { loadFlow, type Flow, type InteractiveDeps } from './interactive-flow.js';
+import { sendErrorPage, sendLoginPage } from './pages.js';
+
+const email = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(254)
+  .regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$|^[^\s@]+@localhost$/);
+
+function renderLogin(res: Response, flow: Flow, deps: InteractiveDeps, error?: string): void {
+  sendLoginPage(
+    res,
+    {
+      csrf: flow.tx.csrf,
+      clientName: flow.clientName,
+      teamName: flow.team.name,
+      devLogin: deps.config.devLogin,
+      oidcHost: deps.upstream && deps.config.loginOidc ? new URL(deps.config.loginOidc.issuer).host : undefined,
+      formTargets: flow.formTargets,
+      ...(error ? { error } : {}),
+    },
+    error ? 400 : 200,
+  );
+}
+
+/** Records the logged-in user in the transaction and moves on to consent (303: the browser follows with GET). */
+async function loggedIn(res: Response, flow: Flow, userId: string, deps: InteractiveDeps): Promise<void> {
+  const { upstream: _upstream, ...rest } = flow.tx;
+  await deps.transactions.save(res, { ...rest, userId });
+  res.set('Cache-Control', 'no-store').redirect(303, '/consent');
+}
+
+function showLogin(deps: InteractiveDeps): RequestHandler {
+  return async (req, res) => {
+    const flow = await loadFlow(req, res, deps);
+    if (!flow) return;
+    if (!deps.config.devLogin && deps.upstream) return res.redirect(302, '/login/oidc');
+    if (!deps.config.devLogin) {
+      return sendErrorPage(res, 503, 'Login is not configured', 'This gateway has no login method: its operator must set LOGIN_OIDC_ISSUER (or DEV_LOGIN for local use).');
+    }
+    renderLogin(res, flow, deps);
+  };
+}
+
+function devLogin(deps: InteractiveDeps): RequestHandler {
+  return async (req: Request, res) => {
+    if (!deps.config.devLogin) return sendErrorPage(res, 404, 'Not found', 'The development login is switched off on this gateway.');
+    const flow = await loadFlow(req, res, deps);
+    if (!flow) return;
+    const form = (req.body ?? {}) as Record<string, unknown>;
+    if (!deps.transactions.checkCsrf(flow.tx, form.csrf)) {
+      return sendErrorPage(res, 403, 'Request refused', 'The form did not carry this sign-in’s security token. Go back to the application and connect again.');
+    }
+    const parsed = email.safeParse(form.email);
+    if (!parsed.success) return renderLogin(res, flow, deps, 'Enter a valid e-mail address.');
+    const user = await deps.users.upsert(LOCAL_ISSUER, parsed.data, parsed.data);
+    await loggedIn(res, flow, user.id, deps);
+  };
+}
+
+function startOidc(deps: InteractiveDeps): RequestHandler {
+  return async (req, res) => {
+    if (!deps.upstream) return sendErrorPage(res, 404, 'Not found', 'Login through an identity provider is not configured on this gateway.');
+    const flow = await loadFlow(req, res, deps);
+    if (!flow) return;
+    try {
+      const { redirectUrl, state } = await deps.upstream.begin();
+      await deps.transactions.save(res, { ...flow.tx, upstream: state });
+      res.set('Cache-Control', 'no-store').redirect(303, redirectUrl);
+    } catch (err) {
+      if (!(err instanceof UpstreamLoginError)) throw err;
+      (req.log ?? deps.logger).warn({ reason: err.reason, detail: err.detail }, 'upstream login could not start');
+      sendErrorPage(res, 502, 'Sign-in unavailable', err.message);
+    }
+  };
+}
+
+function finishOidc(deps: InteractiveDeps): RequestHandler {
+  return async (req, res) => {
+    if (!deps.upstream) return sendErrorPage(res, 404, 'Not found', 'Login through an identity provider is not configured on this gateway.');
+    const flow = await loadFlow(req, res, deps);
+    if (!flow) return;
+    if (!flow.tx.upstream) return sendErrorPage(res, 400, 'Sign-in expired', 'This sign-in was not started here. Go back to the application and connect again.');
+    try {
+      const id = await deps.upstream.complete(new URL(req.originalUrl, deps.config.publicUrl), flow.tx.upstream);
+      // Only a verified address is kept: e-mail decides admin rights (ADMIN_EMAILS) and is shown to tool servers.
+      const user = await deps.users.upsert(id.issuer, id.subject, id.emailVerified ? id.email?.toLowerCase() : undefined, id.name);
+      await loggedIn(res, flow, user.id, deps);
+    } catch (err) {
+      if (!(err instanceof UpstreamLoginError)) throw err;
+      (req.log ?? deps.logger).warn({ reason: err.reason, detail: err.detail }, 'upstream login failed');
+      const { upstream: _upstream, ...rest } = flow.tx;
+      await deps.transactions.save(res, rest);
+      sendErrorPage(res, 400, 'Sign-in failed', err.message);
+    }
+  };
+}
+
+export function loginRouter(deps: InteractiveDeps, form: RequestHandler): Router {
+  const router = Router();
+  router.get('/login', showLogin(deps));
+  router.post('/login', form, devLogin(deps));
+  router.get('/login/oidc', startOidc(deps));
+  router.get('/login/oidc/callback', finishOidc(deps));
+  return router;
+}

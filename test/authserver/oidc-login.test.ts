@@ -1,0 +1,82 @@
+/**
+ * Login through an upstream OpenID provider (a real `oidc-provider` on loopback) inside the authorization flow:
+ * `/login` goes straight to the IdP when the dev login is off, the callback at `/login/oidc/callback` logs the
+ * user in by issuer + subject (keeping only a verified e-mail), and the flow continues to consent and the code.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import type { TestGateway } from '../helpers/gateway.js';
+import { authorizeUrl, FetchBrowser, freePort, hiddenField, newPkce, registerClient, startOAuthGateway, tokenRequest } from '../helpers/oauth-client.js';
+import { loginViaFetch, startOidcProvider, type OidcProviderFixture } from '../fixtures/oidc-provider.js';
+import { decodeJwt } from 'jose';
+
+let tdb: TestDatabase;
+let gw: TestGateway;
+let idp: OidcProviderFixture;
+const REDIRECT = 'https://claude.ai/api/mcp/auth_callback';
+
+beforeAll(async () => {
+  tdb = await createTestDatabase();
+  const port = await freePort();
+  idp = await startOidcProvider({
+    clients: [{ client_id: 'gateway', client_secret: 'gateway-secret-0123456789', redirect_uris: [`http://127.0.0.1:${port}/login/oidc/callback`] }],
+    accounts: {
+      alice: { email: 'Alice@Corp.example', email_verified: true, name: 'Alice' },
+      bob: { email: 'bob@corp.example', email_verified: false, name: 'Bob' },
+    },
+  });
+  gw = await startOAuthGateway(tdb.db, {
+    port,
+    env: { DEV_LOGIN: 'false', LOGIN_OIDC_ISSUER: idp.issuer, LOGIN_OIDC_CLIENT_ID: 'gateway', LOGIN_OIDC_CLIENT_SECRET: 'gateway-secret-0123456789' },
+  });
+});
+afterAll(async () => {
+  await gw?.close();
+  await idp?.close();
+  await tdb?.drop();
+});
+
+async function loginAs(login: string): Promise<{ response: URL; pkce: { verifier: string }; clientId: string }> {
+  const reg = await registerClient(gw.url, { client_name: 'Claude', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none' });
+  const clientId = reg.body.client_id as string;
+  const pkce = newPkce();
+  const browser = new FetchBrowser((u) => u.origin === idp.issuer || u.origin === 'https://claude.ai');
+  const toIdp = await browser.navigate(authorizeUrl(gw.url, { client_id: clientId, redirect_uri: REDIRECT, state: 'st', code_challenge: pkce.challenge, resource: `${gw.url}/mcp` }));
+  if (!('redirect' in toIdp)) throw new Error(`expected a redirect to the IdP, got ${toIdp.status}`);
+  expect(toIdp.redirect.origin).toBe(idp.issuer);
+  expect(browser.visited).toEqual(['GET /authorize', 'GET /login', 'GET /login/oidc']);
+  const callback = await loginViaFetch(toIdp.redirect, login);
+  expect(callback.href.startsWith(`${gw.url}/login/oidc/callback?`)).toBe(true);
+  const consent = await browser.navigate(callback);
+  if ('redirect' in consent) throw new Error('expected the consent page');
+  expect(consent.body).toContain('claude.ai');
+  const done = await browser.navigate(new URL('/consent', gw.url), { csrf: hiddenField(consent.body, 'csrf')!, decision: 'allow' });
+  if (!('redirect' in done)) throw new Error(`expected the redirect to the client, got ${done.status}`);
+  return { response: done.redirect, pkce, clientId };
+}
+
+describe('upstream OpenID Connect login', () => {
+  it('logs in by issuer + subject with the verified e-mail; the token names that user', async () => {
+    const { response, pkce, clientId } = await loginAs('alice');
+    expect(response.searchParams.get('iss')).toBe(gw.url);
+    const tokens = await tokenRequest(gw.url, { grant_type: 'authorization_code', code: response.searchParams.get('code')!, code_verifier: pkce.verifier, redirect_uri: REDIRECT, client_id: clientId });
+    expect(tokens.status).toBe(200);
+    const user = await tdb.db.prisma.user.findUniqueOrThrow({ where: { issuer_subject: { issuer: idp.issuer, subject: 'alice' } } });
+    expect(user).toMatchObject({ email: 'alice@corp.example', name: 'Alice' });
+    expect(decodeJwt(tokens.body.access_token as string)).toMatchObject({ sub: user.id, email: 'alice@corp.example', aud: `${gw.url}/mcp` });
+  });
+
+  it('an unverified e-mail is not kept', async () => {
+    await loginAs('bob');
+    const user = await tdb.db.prisma.user.findUniqueOrThrow({ where: { issuer_subject: { issuer: idp.issuer, subject: 'bob' } } });
+    expect(user.email).toBeNull();
+  });
+
+  it('a callback without a login transaction, or a forged one, shows an error page', async () => {
+    const res = await fetch(`${gw.url}/login/oidc/callback?code=x&state=y`, { redirect: 'manual' });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('location')).toBeNull();
+    const dev = await fetch(`${gw.url}/login`, { method: 'POST', body: new URLSearchParams({ email: 'x@example.com' }), redirect: 'manual' });
+    expect(dev.status).toBe(404);
+  });
+});
