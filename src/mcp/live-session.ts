@@ -113,12 +113,15 @@ export class LiveSession {
     await this.server.sendToolListChanged().catch(() => undefined);
   }
 
-  /** Releases memory and upstream connections; open streams end. The session row is not touched. */
-  async shutdown(): Promise<void> {
+  /**
+   * Releases memory and upstream connections; open streams end. The session row is not touched. `end`: the session
+   * is over (closed, expired), so upstream sessions are ended too rather than kept for rehydration.
+   */
+  async shutdown(opts: { end?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.transport.close().catch(() => undefined);
     await this.server.close().catch(() => undefined);
-    await this.aggregator.close().catch(() => undefined);
+    await this.aggregator.close(opts).catch(() => undefined);
   }
 }

@@ -3,6 +3,7 @@
  * resolve team → authenticate → identify user and admit to team → find or start the session → transport.
  */
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
+import { rateLimit } from 'express-rate-limit';
 import { isInitializeRequest, type InitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { Config } from '../config/config.js';
@@ -74,6 +75,24 @@ export function identify(config: Config, teams: TeamDirectory, users: UserDirect
     res.locals.principal = { team, user, clientId: auth.clientId, authInfo: auth } satisfies Principal;
     next();
   };
+}
+
+/**
+ * Per-user ceiling after authentication. The per-IP limit before it is generous because ChatGPT and Claude users
+ * share egress addresses; this one stops a single user (or a leaked token) from starving the others.
+ */
+export const PER_USER_REQUESTS_PER_MINUTE = 1200;
+
+function perUserLimit(): RequestHandler {
+  return rateLimit({
+    windowMs: 60_000,
+    limit: PER_USER_REQUESTS_PER_MINUTE,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    keyGenerator: (_req, res) => `user:${(res.locals.principal as Principal).user.id}`,
+    handler: (_req, res) =>
+      sendJsonRpcError(res, 429, JSONRPC.SERVER_ERROR, `Too many requests: at most ${PER_USER_REQUESTS_PER_MINUTE} per minute per user`, { 'Retry-After': '60' }),
+  });
 }
 
 function chatFrom(req: Request, header: string, body: unknown): string | null | 'invalid' {
@@ -148,7 +167,7 @@ export function mcpRouter(deps: McpEndpointDeps): Router {
     res.status(200).end();
   };
 
-  const pipeline = [resolveTeam(deps.teams), authenticateForTeam(config, deps.authenticate), identify(config, deps.teams, deps.users)];
+  const pipeline = [resolveTeam(deps.teams), authenticateForTeam(config, deps.authenticate), identify(config, deps.teams, deps.users), perUserLimit()];
   for (const path of ['/t/:team/mcp', '/mcp']) {
     router.post(path, ...pipeline, json, post);
     router.get(path, ...pipeline, get);

@@ -15,11 +15,14 @@ import type { SessionStore, SessionOwner, CloseReason, StoredSession } from '../
 import type { TeamRef } from '../teams/team-directory.js';
 import type { UserRef } from '../teams/users.js';
 import { createAggregator } from '../toolservers/aggregator.js';
-import { connectToolServers, loadToolServers } from '../toolservers/connect-tool-servers.js';
+import { connectToolServers, loadToolServers, type UpstreamDeps } from '../toolservers/connect-tool-servers.js';
 import { LiveSession } from './live-session.js';
 import { createSessionServer } from './session-server.js';
+import { createSessionDownstream } from './session-downstream.js';
 
 export const SESSION_CLOSED_CHANNEL = 'switchboard_session_closed';
+/** NOTIFY payload `<replica>:<team id>`: that team's tool-server configuration changed (admin API). */
+export const TOOLS_CHANGED_CHANNEL = 'switchboard_tools_changed';
 
 export interface SessionRuntimeDeps {
   db: Database;
@@ -31,6 +34,8 @@ export interface SessionRuntimeDeps {
   /** In-memory sessions idle this long (no request, no open stream) are evicted. */
   cacheTtlMs: number;
   clock?: () => number;
+  /** Signing keys, secret box and PUBLIC_URL for remote tool servers; without them remote tool servers are skipped. */
+  upstream?: Omit<UpstreamDeps, 'prisma'>;
 }
 
 export interface Principal {
@@ -59,13 +64,16 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
   async function build(id: string, p: Principal, chat: string | null, createdAt: Date, expiresAt: Date, onInitialized?: (sid: string) => Promise<void>) {
     const context = { sessionId: id, team: p.team, user: p.user, clientId: p.clientId, chat };
     const defs = await loadToolServers(db.prisma, p.team.id);
-    const aggregator = createAggregator(connectToolServers(defs, context, logger), {
+    const hub = createSessionDownstream();
+    const remote = deps.upstream ? { deps: { ...deps.upstream, prisma: db.prisma }, downstream: hub.downstream } : undefined;
+    const aggregator = createAggregator(connectToolServers(defs, context, logger, remote), {
       logger,
       onFailure: (server) => metrics.upstreamFailures.inc({ server }),
     });
     let session: LiveSession | undefined;
     const server = createSessionServer(aggregator, {
       onSetLevel: async (level: LoggingLevel) => {
+        hub.setLogLevel(level);
         if (session && !session.replayingNow) await store.setLogLevel(id, level);
       },
       onToolCall: (tool, outcome, durationMs) => {
@@ -83,6 +91,7 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
         });
       },
     });
+    hub.attach(server);
     session = await LiveSession.start({ id, context, teamId: p.team.id, createdAt, expiresAt, server, aggregator, ...(onInitialized ? { onInitialized } : {}) });
     return session;
   }
@@ -106,6 +115,16 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
     metrics.sessionsRehydrated.inc();
     logger.debug({ sessionId: row.id }, 'session rehydrated');
     return s;
+  }
+
+  // Tells this process's own tool-change announcements apart from other replicas' (NOTIFY reaches the sender too).
+  const replica = randomUUID();
+  function applyToolsChanged(teamId: string) {
+    for (const s of [...live.values()]) {
+      if (s.teamId !== teamId || s.isClosed) continue;
+      if (s.inFlight === 0) live.delete(s.id);
+      else void s.toolsChanged();
+    }
   }
 
   return {
@@ -192,6 +211,8 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
     /** Ends a session for good, on every replica. Returns false if it was not open (or not `owner`'s). */
     async close(id: string, reason: CloseReason, owner?: SessionOwner): Promise<boolean> {
       const closed = await store.close(id, reason, owner);
+      // Over for good: upstream sessions are closed too (eviction alone keeps them for rehydration).
+      if (closed) await live.peek(id)?.shutdown({ end: true });
       this.evict(id);
       if (closed) {
         metrics.sessionsClosed.inc({ reason });
@@ -199,6 +220,21 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
         if (db.shared) await db.sql.notify(SESSION_CLOSED_CHANNEL, id).catch((err) => logger.warn({ err }, 'could not announce session close'));
       }
       return closed;
+    },
+
+    /** The sessions of this team held in memory by this process. */
+    liveSessionsOfTeam(teamId: string): LiveSession[] {
+      return [...live.values()].filter((s) => s.teamId === teamId && !s.isClosed);
+    },
+
+    /**
+     * The team's tool servers changed (admin API). Here and, through NOTIFY, on every replica: a live session that is
+     * serving a request or stream is told `tools/list_changed`; an idle one is evicted, so its next request rebuilds
+     * it with the new tool servers. (A busy session keeps the tool servers it was built with until it is rebuilt.)
+     */
+    async toolsChanged(teamId: string): Promise<void> {
+      applyToolsChanged(teamId);
+      if (db.shared) await db.sql.notify(TOOLS_CHANGED_CHANNEL, `${replica}:${teamId}`).catch((err) => logger.warn({ err }, 'could not announce tool change'));
     },
 
     /** Drops the in-memory copy only (the row stays; the session can be rehydrated). */
@@ -215,7 +251,18 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
     /** Follows session closes announced by other replicas. */
     async listen(): Promise<() => Promise<void>> {
       if (!db.shared) return async () => undefined;
-      return db.sql.listen(SESSION_CLOSED_CHANNEL, (id) => live.delete(id));
+      const closes = await db.sql.listen(SESSION_CLOSED_CHANNEL, (id) => {
+        void live.peek(id)?.shutdown({ end: true });
+        live.delete(id);
+      });
+      const tools = await db.sql.listen(TOOLS_CHANGED_CHANNEL, (payload) => {
+        const [from, teamId] = payload.split(':');
+        if (from !== replica && teamId) applyToolsChanged(teamId);
+      });
+      return async () => {
+        await closes();
+        await tools();
+      };
     },
 
     /** Releases every in-memory session (shutdown); their rows stay open so clients can resume elsewhere. */

@@ -1,48 +1,96 @@
 /**
  * The MCP server a session talks to: one per session, built from the team's tool servers as the session's user.
- * Low-level `Server` rather than `McpServer`, because tools come from tool servers at run time, not from code.
+ * Low-level `Server` rather than `McpServer`, because tools, prompts and resources come from tool servers at run
+ * time, not from code. Each handler hands the aggregator a `CallContext` built from the SDK's request `extra`, so
+ * progress, logs, cancellation and nested requests of a forwarded call travel with it.
  */
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
   CallToolRequestSchema,
+  CompleteRequestSchema,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
+  ReadResourceRequestSchema,
+  RootsListChangedNotificationSchema,
   SetLevelRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
   type LoggingLevel,
+  type ServerCapabilities,
+  type ServerNotification,
+  type ServerRequest,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { Aggregator } from '../toolservers/aggregator.js';
+import { isUpstreamFailure, type Aggregator } from '../toolservers/aggregator.js';
+import type { CallContext } from '../toolservers/types.js';
+import { requestDownstream } from './session-downstream.js';
 
 export const SERVER_INFO = { name: 'switchboard', title: 'Switchboard MCP gateway', version: '0.1.0' };
 
+export type ToolCallOutcome = 'ok' | 'tool_error' | 'upstream_error' | 'error';
+
 export interface SessionServerHooks {
   onSetLevel(level: LoggingLevel): Promise<void>;
-  onToolCall(tool: string, outcome: 'ok' | 'tool_error' | 'error', durationMs: number): void;
+  onToolCall(tool: string, outcome: ToolCallOutcome, durationMs: number): void;
+}
+
+type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+function callContext(extra: Extra): CallContext {
+  const { progressToken, ...meta } = extra._meta ?? {};
+  return {
+    authInfo: extra.authInfo,
+    signal: extra.signal,
+    downstream: requestDownstream(extra),
+    ...(progressToken !== undefined ? { progressToken } : {}),
+    ...(Object.keys(meta).length > 0 ? { meta } : {}),
+  };
 }
 
 export function createSessionServer(aggregator: Aggregator, hooks: SessionServerHooks, instructions?: string): Server {
-  const server = new Server(SERVER_INFO, {
-    capabilities: { tools: { listChanged: true }, logging: {} },
-    ...(instructions ? { instructions } : {}),
-  });
-  server.setRequestHandler(ListToolsRequestSchema, async (_req, extra) => ({
-    tools: await aggregator.listTools({ authInfo: extra.authInfo, signal: extra.signal }),
-  }));
+  // Teams with remote tool servers may have prompts, resources and completions; built-in packs have tools only.
+  const capabilities: ServerCapabilities = aggregator.hasRemote
+    ? { tools: { listChanged: true }, prompts: { listChanged: true }, resources: { subscribe: true, listChanged: true }, completions: {}, logging: {} }
+    : { tools: { listChanged: true }, logging: {} };
+  const server = new Server(SERVER_INFO, { capabilities, ...(instructions ? { instructions } : {}) });
+
+  server.setRequestHandler(ListToolsRequestSchema, async (_req, extra) => ({ tools: await aggregator.listTools(callContext(extra)) }));
   server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
     const started = performance.now();
     try {
-      const result = await aggregator.callTool(req.params.name, req.params.arguments, { authInfo: extra.authInfo, signal: extra.signal });
-      hooks.onToolCall(req.params.name, result.isError ? 'tool_error' : 'ok', performance.now() - started);
+      const result = await aggregator.callTool(req.params.name, req.params.arguments, callContext(extra));
+      hooks.onToolCall(req.params.name, isUpstreamFailure(result) ? 'upstream_error' : result.isError ? 'tool_error' : 'ok', performance.now() - started);
       return result;
     } catch (err) {
       hooks.onToolCall(req.params.name, 'error', performance.now() - started);
       throw err;
     }
   });
+
+  if (aggregator.hasRemote) {
+    server.setRequestHandler(ListPromptsRequestSchema, async (_req, extra) => ({ prompts: await aggregator.listPrompts(callContext(extra)) }));
+    server.setRequestHandler(GetPromptRequestSchema, (req, extra) => aggregator.getPrompt(req.params.name, req.params.arguments, callContext(extra)));
+    server.setRequestHandler(ListResourcesRequestSchema, async (_req, extra) => ({ resources: await aggregator.listResources(callContext(extra)) }));
+    server.setRequestHandler(ListResourceTemplatesRequestSchema, async (_req, extra) => ({
+      resourceTemplates: await aggregator.listResourceTemplates(callContext(extra)),
+    }));
+    server.setRequestHandler(ReadResourceRequestSchema, (req, extra) => aggregator.readResource(req.params.uri, callContext(extra)));
+    server.setRequestHandler(SubscribeRequestSchema, async (req, extra) => (await aggregator.subscribeResource(req.params.uri, callContext(extra)), {}));
+    server.setRequestHandler(UnsubscribeRequestSchema, async (req, extra) => (await aggregator.unsubscribeResource(req.params.uri, callContext(extra)), {}));
+    server.setRequestHandler(CompleteRequestSchema, (req, extra) => aggregator.complete(req.params, callContext(extra)));
+    server.setNotificationHandler(RootsListChangedNotificationSchema, () => aggregator.rootsChanged());
+  }
+
   // Replaces the SDK's own setLevel handler to persist the level (rehydration restores it). The SDK filters
   // `sendLoggingMessage` by its private per-session map, so that map is kept up to date here as well.
   const levels = (server as unknown as { _loggingLevels?: Map<string | undefined, LoggingLevel> })._loggingLevels;
   server.setRequestHandler(SetLevelRequestSchema, async (req, extra) => {
     levels?.set(extra.sessionId, req.params.level);
     await hooks.onSetLevel(req.params.level);
+    await aggregator.setLogLevel(req.params.level);
     return {};
   });
   return server;

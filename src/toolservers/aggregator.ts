@@ -1,19 +1,60 @@
 /**
- * Presents several tool servers as one: names become `{server}__{tool}` (or pass through for `prefix: false`),
- * calls are routed back, and a failing tool server drops out of the list without hiding the others.
+ * Presents several tool servers as one: names become `{server}__{name}` and resource URIs
+ * `switchboard://{server}/…` (see `namespacing.ts`), or pass through for `prefix: false`; requests are routed back.
+ * A failing tool server drops out of every list (logged and counted) without hiding the others, and a call to it
+ * is a tool error naming it. Errors an upstream answers with (JSON-RPC errors) reach the client unchanged.
  */
-import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ErrorCode,
+  McpError,
+  type CallToolResult,
+  type CompleteRequest,
+  type CompleteResult,
+  type GetPromptResult,
+  type LoggingLevel,
+  type Prompt,
+  type ReadResourceResult,
+  type Resource,
+  type ResourceTemplate,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { CallContext, ToolServerConnection } from './types.js';
 import { toolError } from './packs/pack.js';
+import { prefixName, splitName, unwrapUri, wrapUri, wrapUriTemplate } from './namespacing.js';
 
-export const NAMESPACE_SEPARATOR = '__';
+export { NAMESPACE_SEPARATOR } from './namespacing.js';
 
 export interface Aggregator {
   listTools(call: CallContext): Promise<Tool[]>;
   callTool(name: string, args: Record<string, unknown> | undefined, call: CallContext): Promise<CallToolResult>;
-  close(): Promise<void>;
+  listPrompts(call: CallContext): Promise<Prompt[]>;
+  getPrompt(name: string, args: Record<string, string> | undefined, call: CallContext): Promise<GetPromptResult>;
+  listResources(call: CallContext): Promise<Resource[]>;
+  listResourceTemplates(call: CallContext): Promise<ResourceTemplate[]>;
+  readResource(uri: string, call: CallContext): Promise<ReadResourceResult>;
+  subscribeResource(uri: string, call: CallContext): Promise<void>;
+  unsubscribeResource(uri: string, call: CallContext): Promise<void>;
+  complete(params: CompleteRequest['params'], call: CallContext): Promise<CompleteResult>;
+  setLogLevel(level: LoggingLevel): Promise<void>;
+  rootsChanged(): Promise<void>;
+  /** Whether any tool server may have prompts, resources or completions (remote ones). */
+  readonly hasRemote: boolean;
+  close(opts?: { end?: boolean }): Promise<void>;
 }
+
+/** Results of calls whose tool server failed (rather than answered with a tool error): audited as such. */
+const upstreamFailures = new WeakSet<CallToolResult>();
+export function isUpstreamFailure(result: CallToolResult): boolean {
+  return upstreamFailures.has(result);
+}
+
+/** An error the upstream answered with, as opposed to one raised on the gateway's side of the connection. */
+function isUpstreamAnswer(err: unknown): err is McpError {
+  return err instanceof McpError && err.code !== ErrorCode.RequestTimeout && err.code !== ErrorCode.ConnectionClosed;
+}
+
+type Kind = 'tool' | 'prompt' | 'resource';
 
 export function createAggregator(
   connections: ToolServerConnection[],
@@ -21,59 +62,146 @@ export function createAggregator(
 ): Aggregator {
   const byName = new Map(connections.map((c) => [c.name, c]));
   const passthrough = connections.filter((c) => !c.prefix);
-  /** Tool name → server, for `prefix: false` servers (filled by listTools). */
-  const unprefixedOwner = new Map<string, ToolServerConnection>();
+  /** Names and URIs of `prefix: false` servers → their server (filled by the lists). */
+  const owners: Record<Kind, Map<string, ToolServerConnection>> = { tool: new Map(), prompt: new Map(), resource: new Map() };
 
-  function route(name: string): { server: ToolServerConnection; tool: string } | undefined {
-    const owner = unprefixedOwner.get(name);
-    if (owner) return { server: owner, tool: name };
-    const i = name.indexOf(NAMESPACE_SEPARATOR);
-    if (i > 0) {
-      const server = byName.get(name.slice(0, i));
-      if (server?.prefix) return { server, tool: name.slice(i + NAMESPACE_SEPARATOR.length) };
+  function failed(c: ToolServerConnection, what: string, err: unknown) {
+    opts.logger.warn({ err, toolServer: c.name }, `tool server failed to ${what}; leaving it out`);
+    opts.onFailure?.(c.name, err);
+  }
+
+  /** Every connection's items, namespaced; a failing connection contributes nothing. */
+  async function gather<T>(what: string, list: (c: ToolServerConnection) => Promise<T[]> | undefined, rename: (c: ToolServerConnection, item: T) => T, key?: { kind: Kind; of: (t: T) => string }): Promise<T[]> {
+    const lists = await Promise.all(
+      connections.map(async (c) => {
+        try {
+          return { c, items: (await list(c)) ?? [] };
+        } catch (err) {
+          failed(c, what, err);
+          return { c, items: [] as T[] };
+        }
+      }),
+    );
+    const out: T[] = [];
+    const seen = new Set<string>();
+    for (const { c, items } of lists) {
+      for (const item of items) {
+        const renamed = c.prefix ? rename(c, item) : item;
+        if (key) {
+          const k = key.of(renamed);
+          if (seen.has(k)) {
+            opts.logger.warn({ toolServer: c.name, [key.kind]: k }, `duplicate ${key.kind} name from an unprefixed tool server; hidden`);
+            continue;
+          }
+          seen.add(k);
+          if (!c.prefix) owners[key.kind].set(k, c);
+        }
+        out.push(renamed);
+      }
     }
-    if (passthrough.length === 1) return { server: passthrough[0]!, tool: name };
+    return out;
+  }
+
+  function routeName(kind: Kind, name: string): { server: ToolServerConnection; name: string } | undefined {
+    const owner = owners[kind].get(name);
+    if (owner) return { server: owner, name };
+    const split = splitName(name);
+    const server = split && byName.get(split.server);
+    if (split && server?.prefix) return { server, name: split.name };
+    if (passthrough.length === 1) return { server: passthrough[0]!, name };
     return undefined;
   }
 
+  function routeUri(uri: string): { server: ToolServerConnection; uri: string } | undefined {
+    const unwrapped = unwrapUri(uri);
+    const server = unwrapped && byName.get(unwrapped.server);
+    if (unwrapped && server?.prefix) return { server, uri: unwrapped.uri };
+    const owner = owners.resource.get(uri);
+    if (owner) return { server: owner, uri };
+    if (passthrough.length === 1) return { server: passthrough[0]!, uri };
+    return undefined;
+  }
+
+  /** Runs a routed request; a failure of the tool server itself becomes an error naming it. */
+  async function forward<T>(server: ToolServerConnection, what: string, fn: () => Promise<T> | undefined): Promise<T> {
+    try {
+      const r = await fn();
+      if (r === undefined) throw new McpError(ErrorCode.MethodNotFound, `Tool server ${server.name} does not support ${what}`);
+      return r;
+    } catch (err) {
+      if (isUpstreamAnswer(err) || (err instanceof Error && err.name === 'AbortError')) throw err;
+      failed(server, what, err);
+      throw new McpError(ErrorCode.InternalError, `Tool server ${server.name} failed: ${err instanceof Error ? err.message : 'unknown error'}`);
+    }
+  }
+
+  const resourceKey = { kind: 'resource' as const, of: (r: { uri: string }) => r.uri };
+
   return {
-    async listTools(call) {
-      const lists = await Promise.all(
-        connections.map(async (c) => {
-          try {
-            return { c, tools: await c.listTools(call) };
-          } catch (err) {
-            opts.logger.warn({ err, toolServer: c.name }, 'tool server failed to list tools; leaving it out');
-            opts.onFailure?.(c.name, err);
-            return { c, tools: [] as Tool[] };
-          }
-        }),
-      );
-      const out: Tool[] = [];
-      for (const { c, tools } of lists) {
-        for (const t of tools) {
-          if (c.prefix) out.push({ ...t, name: `${c.name}${NAMESPACE_SEPARATOR}${t.name}` });
-          else {
-            unprefixedOwner.set(t.name, c);
-            out.push(t);
-          }
-        }
-      }
-      return out;
-    },
+    hasRemote: connections.some((c) => c.listPrompts !== undefined),
+    listTools: (call) => gather('list tools', (c) => c.listTools(call), (c, t) => ({ ...t, name: prefixName(c.name, t.name) }), { kind: 'tool', of: (t) => t.name }),
     async callTool(name, args, call) {
-      const target = route(name);
+      const target = routeName('tool', name);
       if (!target) return toolError(`Unknown tool ${name}`);
       try {
-        return await target.server.callTool(target.tool, args, call);
+        return await target.server.callTool(target.name, args, call);
       } catch (err) {
-        opts.logger.warn({ err, toolServer: target.server.name, tool: target.tool }, 'tool call failed');
-        opts.onFailure?.(target.server.name, err);
-        return toolError(`Tool server ${target.server.name} failed: ${err instanceof Error ? err.message : 'unknown error'}`);
+        if (isUpstreamAnswer(err) || call.signal.aborted) throw err;
+        failed(target.server, 'call a tool', err);
+        const result = toolError(`Tool server ${target.server.name} failed: ${err instanceof Error ? err.message : 'unknown error'}`);
+        upstreamFailures.add(result);
+        return result;
       }
     },
-    async close() {
-      await Promise.allSettled(connections.map((c) => c.close()));
+    listPrompts: (call) => gather('list prompts', (c) => c.listPrompts?.(call), (c, p) => ({ ...p, name: prefixName(c.name, p.name) }), { kind: 'prompt', of: (p) => p.name }),
+    async getPrompt(name, args, call) {
+      const target = routeName('prompt', name);
+      if (!target) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt ${name}`);
+      return forward(target.server, 'prompts', () => target.server.getPrompt?.(target.name, args, call));
+    },
+    listResources: (call) => gather('list resources', (c) => c.listResources?.(call), (c, r) => ({ ...r, uri: wrapUri(c.name, r.uri) }), resourceKey),
+    listResourceTemplates: (call) =>
+      gather('list resource templates', (c) => c.listResourceTemplates?.(call), (c, t) => ({ ...t, uriTemplate: wrapUriTemplate(c.name, t.uriTemplate) })),
+    async readResource(uri, call) {
+      const target = routeUri(uri);
+      if (!target) throw new McpError(ErrorCode.InvalidParams, `Unknown resource ${uri}`);
+      const r = await forward(target.server, 'resources', () => target.server.readResource?.(target.uri, call));
+      if (!target.server.prefix) return r;
+      return { ...r, contents: r.contents.map((c) => ({ ...c, uri: wrapUri(target.server.name, c.uri) })) };
+    },
+    async subscribeResource(uri, call) {
+      const target = routeUri(uri);
+      if (!target) throw new McpError(ErrorCode.InvalidParams, `Unknown resource ${uri}`);
+      await forward(target.server, 'resource subscriptions', async () => (await target.server.subscribeResource?.(target.uri, call), true));
+    },
+    async unsubscribeResource(uri, call) {
+      const target = routeUri(uri);
+      if (!target) throw new McpError(ErrorCode.InvalidParams, `Unknown resource ${uri}`);
+      await forward(target.server, 'resource subscriptions', async () => (await target.server.unsubscribeResource?.(target.uri, call), true));
+    },
+    async complete(params, call) {
+      const ref = params.ref;
+      const target =
+        ref.type === 'ref/prompt'
+          ? (() => {
+              const t = routeName('prompt', ref.name);
+              return t && { server: t.server, ref: { ...ref, name: t.name } };
+            })()
+          : (() => {
+              const t = routeUri(ref.uri);
+              return t && { server: t.server, ref: { ...ref, uri: t.uri } };
+            })();
+      if (!target) return { completion: { values: [], hasMore: false } };
+      return forward(target.server, 'completions', () => target.server.complete?.({ ...params, ref: target.ref }, call));
+    },
+    async setLogLevel(level) {
+      await Promise.allSettled(connections.map((c) => c.setLogLevel?.(level)));
+    },
+    async rootsChanged() {
+      await Promise.allSettled(connections.map((c) => c.rootsChanged?.()));
+    },
+    async close(o) {
+      await Promise.allSettled(connections.map((c) => c.close(o)));
     },
   };
 }

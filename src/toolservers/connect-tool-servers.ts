@@ -1,24 +1,49 @@
 /**
- * Builds a session's tool-server connections from the team's configured tool servers. Remote servers are added by
- * the upstream client (issue #4); until then a remote definition is skipped with a warning.
+ * Builds a session's tool-server connections from the team's configured tool servers: built-in packs in-process,
+ * remote servers through a lazily connected upstream client that acts as the session's user.
  */
 import type { PrismaClient } from '../db/database.js';
 import type { Logger } from '../observability/logger.js';
+import type { KeyStore } from '../authserver/signing-keys.js';
+import type { SecretBox } from '../security/secret-box.js';
+import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { BUILTIN_PACKS } from './packs/index.js';
 import { packConnection } from './packs/pack.js';
-import type { SessionContext, ToolServerConnection, ToolServerDefinition } from './types.js';
+import type { SessionContext, SessionDownstream, ToolServerConnection, ToolServerDefinition } from './types.js';
+import { upstreamCredentials } from './upstream-credentials.js';
+import { UpstreamClient, DEFAULT_UPSTREAM_TIMEOUTS, type UpstreamTimeouts } from './upstream-client.js';
+import { relayUpstreamNotification, upstreamConnection } from './upstream-connection.js';
+import { upstreamSessionStore } from './upstream-sessions.js';
 
 export async function loadToolServers(prisma: PrismaClient, teamId: string): Promise<ToolServerDefinition[]> {
   const rows = await prisma.toolServer.findMany({
     where: { teamId, enabled: true },
     orderBy: { name: 'asc' },
-    select: { name: true, kind: true, pack: true, url: true, prefix: true },
+    select: { name: true, kind: true, pack: true, url: true, prefix: true, authMode: true, authHeader: true, secretEncrypted: true },
   });
   return rows.map((r) => ({ ...r, kind: r.kind === 'remote' ? 'remote' : 'builtin' }));
 }
 
-export function connectToolServers(defs: ToolServerDefinition[], session: SessionContext, logger: Logger): ToolServerConnection[] {
+/** What remote tool servers need besides the session: signing keys, the secret box, where the gateway is. */
+export interface UpstreamDeps {
+  prisma: PrismaClient;
+  keys: KeyStore;
+  box: SecretBox;
+  /** PUBLIC_URL: the `iss` of exchange tokens. */
+  publicUrl: string;
+  timeouts?: Partial<UpstreamTimeouts>;
+  fetch?: FetchLike;
+  clock?: () => number;
+}
+
+export function connectToolServers(
+  defs: ToolServerDefinition[],
+  session: SessionContext,
+  logger: Logger,
+  remote?: { deps: UpstreamDeps; downstream: SessionDownstream },
+): ToolServerConnection[] {
   const out: ToolServerConnection[] = [];
+  const sessions = remote ? upstreamSessionStore(remote.deps.prisma, session.sessionId, logger) : undefined;
   for (const def of defs) {
     if (def.kind === 'builtin') {
       const pack = def.pack ? BUILTIN_PACKS.get(def.pack) : undefined;
@@ -27,8 +52,34 @@ export function connectToolServers(defs: ToolServerDefinition[], session: Sessio
         continue;
       }
       out.push(packConnection(pack, { name: def.name, prefix: def.prefix, session }));
-    } else {
-      logger.warn({ toolServer: def.name }, 'remote tool servers are not supported yet; tool server skipped');
+      continue;
+    }
+    if (!remote || !sessions || !def.url) {
+      logger.warn({ toolServer: def.name }, 'remote tool server without upstream support or URL; tool server skipped');
+      continue;
+    }
+    const { deps, downstream } = remote;
+    const timeouts = { ...DEFAULT_UPSTREAM_TIMEOUTS, ...deps.timeouts };
+    try {
+      const credentials = upstreamCredentials(
+        { mode: def.authMode, url: def.url, header: def.authHeader, secretEncrypted: def.secretEncrypted },
+        session,
+        { keys: deps.keys, box: deps.box, issuer: deps.publicUrl, ...(deps.clock ? { clock: deps.clock } : {}) },
+      );
+      const client = new UpstreamClient({
+        name: def.name,
+        url: def.url,
+        credentials,
+        sessions,
+        downstream,
+        logger,
+        timeouts,
+        onNotification: (n) => relayUpstreamNotification(def, downstream, n),
+        ...(deps.fetch ? { fetch: deps.fetch } : {}),
+      });
+      out.push(upstreamConnection({ name: def.name, prefix: def.prefix, client, timeouts }));
+    } catch (err) {
+      logger.warn({ err, toolServer: def.name }, 'remote tool server misconfigured; tool server skipped');
     }
   }
   return out;

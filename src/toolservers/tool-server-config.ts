@@ -8,6 +8,7 @@ import { Prisma } from '../generated/prisma/client.js';
 import { ApiError } from '../http/errors.js';
 import type { SecretBox } from '../security/secret-box.js';
 import { BUILTIN_PACKS } from './packs/index.js';
+import { assertNoNameClash } from './name-clash.js';
 
 export const TOOL_SERVER_NAME = /^[a-z0-9_-]{1,32}$/;
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -95,7 +96,7 @@ export function parseToolServerInput(input: unknown): ToolServerConfig {
   return parsed.data;
 }
 
-function rowData(c: ToolServerConfig, box: SecretBox) {
+export function rowData(c: ToolServerConfig, box: SecretBox) {
   return c.kind === 'builtin'
     ? { name: c.name, kind: 'builtin', pack: c.pack, url: null, authMode: 'none', authHeader: null, secretEncrypted: null, prefix: c.prefix, enabled: c.enabled }
     : {
@@ -111,9 +112,11 @@ function rowData(c: ToolServerConfig, box: SecretBox) {
       };
 }
 
-/** Adds a tool server to a team; 409 when the name is taken. */
+/** Adds a tool server to a team; 409 when the name is taken or its tool names clash with another's. */
 export async function addToolServer(prisma: PrismaClient, box: SecretBox, teamId: string, input: unknown) {
   const c = parseToolServerInput(input);
+  const others = await prisma.toolServer.findMany({ where: { teamId }, select: { name: true, kind: true, pack: true, prefix: true } });
+  assertNoNameClash({ name: c.name, kind: c.kind, pack: c.kind === 'builtin' ? c.pack : null, prefix: c.prefix }, others);
   try {
     return await prisma.toolServer.create({ data: { teamId, ...rowData(c, box) } });
   } catch (err) {

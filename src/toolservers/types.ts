@@ -1,9 +1,24 @@
 /**
- * What a session's MCP server needs from a tool server, whatever it is: a built-in pack running in-process or,
- * later, a remote MCP server reached as the user. The aggregator only ever sees `ToolServerConnection`s.
+ * What a session's MCP server needs from a tool server, whatever it is: a built-in pack running in-process or a
+ * remote MCP server reached as the user. The aggregator only ever sees `ToolServerConnection`s.
  */
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
+import type {
+  CallToolResult,
+  ClientCapabilities,
+  CompleteRequest,
+  CompleteResult,
+  GetPromptResult,
+  LoggingLevel,
+  Prompt,
+  ReadResourceResult,
+  Resource,
+  ResourceTemplate,
+  Result,
+  ServerNotification,
+  ServerRequest,
+  Tool,
+} from '@modelcontextprotocol/sdk/types.js';
 
 /** Who and where a session is; read at call time (the chat may be attached after initialize). */
 export interface SessionContext {
@@ -14,10 +29,37 @@ export interface SessionContext {
   readonly chat: string | null;
 }
 
-/** Per-call context: the request's own credentials and cancellation. */
+/**
+ * The MCP client on the other side of the gateway. A request-scoped one sends on the stream of the request being
+ * served (progress, logs and nested requests of a tool call); the session-wide one on the session's own stream.
+ */
+export interface Downstream {
+  notify(notification: ServerNotification): Promise<void>;
+  /** Sends a request to the client and resolves with its raw result (errors are the client's own). */
+  request(request: ServerRequest, opts: { signal?: AbortSignal; timeoutMs?: number }): Promise<Result>;
+}
+
+/** The session-wide downstream, plus what tool servers announce outside any request. */
+export interface SessionDownstream extends Downstream {
+  /** What the client declared in `initialize` (undefined before it). */
+  clientCapabilities(): ClientCapabilities | undefined;
+  /** The log level the client asked for, if any. */
+  logLevel(): LoggingLevel | undefined;
+  listChanged(kind: 'tools' | 'prompts' | 'resources'): void;
+  /** `uri` as the client knows it (already namespaced). */
+  resourceUpdated(uri: string): void;
+}
+
+/** Per-call context: the request's own credentials, cancellation and downstream stream. */
 export interface CallContext {
   readonly authInfo: AuthInfo | undefined;
   readonly signal: AbortSignal;
+  /** Where notifications and nested requests caused by this call go; the session's stream when absent. */
+  readonly downstream?: Downstream;
+  /** The client's `_meta.progressToken` of the request being served, if it asked for progress. */
+  readonly progressToken?: string | number;
+  /** The client's other `_meta` of the request being served, passed on unchanged. */
+  readonly meta?: Record<string, unknown>;
 }
 
 export interface ToolServerConnection {
@@ -27,7 +69,20 @@ export interface ToolServerConnection {
   readonly prefix: boolean;
   listTools(call: CallContext): Promise<Tool[]>;
   callTool(name: string, args: Record<string, unknown> | undefined, call: CallContext): Promise<CallToolResult>;
-  close(): Promise<void>;
+  /** Prompts, resources and completions: remote tool servers only (built-in packs have none). */
+  listPrompts?(call: CallContext): Promise<Prompt[]>;
+  getPrompt?(name: string, args: Record<string, string> | undefined, call: CallContext): Promise<GetPromptResult>;
+  listResources?(call: CallContext): Promise<Resource[]>;
+  listResourceTemplates?(call: CallContext): Promise<ResourceTemplate[]>;
+  readResource?(uri: string, call: CallContext): Promise<ReadResourceResult>;
+  subscribeResource?(uri: string, call: CallContext): Promise<void>;
+  unsubscribeResource?(uri: string, call: CallContext): Promise<void>;
+  complete?(params: CompleteRequest['params'], call: CallContext): Promise<CompleteResult>;
+  /** The client changed its log level / roots: passed on to tool servers already connected. */
+  setLogLevel?(level: LoggingLevel): Promise<void>;
+  rootsChanged?(): Promise<void>;
+  /** `end`: the session is over for good (close upstream sessions too), not merely evicted from memory. */
+  close(opts?: { end?: boolean }): Promise<void>;
 }
 
 /** A tool-server row as the runtime needs it. */
@@ -37,4 +92,7 @@ export interface ToolServerDefinition {
   readonly pack: string | null;
   readonly url: string | null;
   readonly prefix: boolean;
+  readonly authMode?: string;
+  readonly authHeader?: string | null;
+  readonly secretEncrypted?: string | null;
 }

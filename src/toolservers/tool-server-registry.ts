@@ -1,0 +1,75 @@
+/**
+ * Listing, changing and removing a team's tool servers (adding is `addToolServer` in `tool-server-config.ts`),
+ * shared by the CLI and the admin API. Changes apply to sessions started afterwards.
+ */
+import { z } from 'zod';
+import type { PrismaClient } from '../db/database.js';
+import { ApiError } from '../http/errors.js';
+import type { SecretBox } from '../security/secret-box.js';
+import { assertNoNameClash } from './name-clash.js';
+import { parseToolServerInput, rowData, toToolServerJson, authConfig, type ToolServerJson } from './tool-server-config.js';
+
+/** The team's tool servers by name, secrets never included. */
+export async function listToolServers(prisma: PrismaClient, teamId: string): Promise<ToolServerJson[]> {
+  const rows = await prisma.toolServer.findMany({ where: { teamId }, orderBy: { name: 'asc' } });
+  return rows.map(toToolServerJson);
+}
+
+export async function getToolServer(prisma: PrismaClient, teamId: string, name: string): Promise<ToolServerJson> {
+  const row = await prisma.toolServer.findUnique({ where: { teamId_name: { teamId, name } } });
+  if (!row) throw new ApiError('tool_server_not_found', `The team has no tool server named ${name}`);
+  return toToolServerJson(row);
+}
+
+/** Removes a tool server; 404 when there is none by that name. */
+export async function removeToolServer(prisma: PrismaClient, teamId: string, name: string): Promise<void> {
+  const { count } = await prisma.toolServer.deleteMany({ where: { teamId, name } });
+  if (count === 0) throw new ApiError('tool_server_not_found', `The team has no tool server named ${name}`);
+}
+
+/** A change to a tool server: any of its settings but its name and kind. */
+export const toolServerPatch = z
+  .object({
+    pack: z.string().optional(),
+    url: z.string().optional(),
+    // A static secret may be left out to keep the stored one.
+    auth: z.union([authConfig, z.object({ mode: z.literal('static'), header: z.string().optional() })]).optional(),
+    prefix: z.boolean().optional(),
+    enabled: z.boolean().optional(),
+  })
+  .strict();
+
+export type ToolServerPatch = z.input<typeof toolServerPatch>;
+
+const KEEP_SECRET = '\u0000keep';
+
+/** Applies a change with the same validation as adding (and the same clash check); 404 when unknown. */
+export async function updateToolServer(prisma: PrismaClient, box: SecretBox, teamId: string, name: string, patch: unknown): Promise<ToolServerJson> {
+  const parsed = toolServerPatch.safeParse(patch);
+  if (!parsed.success) {
+    const details = parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message }));
+    throw new ApiError('invalid_body', `Invalid change: ${details.map((d) => `${d.field || '(body)'} ${d.message}`).join('; ')}`, details);
+  }
+  const p = parsed.data;
+  const row = await prisma.toolServer.findUnique({ where: { teamId_name: { teamId, name } } });
+  if (!row) throw new ApiError('tool_server_not_found', `The team has no tool server named ${name}`);
+
+  const currentAuth = row.authMode === 'static' ? { mode: 'static', header: row.authHeader ?? 'Authorization', secret: KEEP_SECRET } : { mode: row.authMode };
+  let auth: Record<string, unknown> = p.auth ? { ...p.auth } : currentAuth;
+  if (auth.mode === 'static' && !('secret' in auth && auth.secret)) {
+    if (row.authMode !== 'static' || !row.secretEncrypted) throw new ApiError('invalid_body', 'Invalid change: auth.secret is required for mode "static"');
+    auth = { header: row.authHeader ?? 'Authorization', ...auth, secret: KEEP_SECRET };
+  }
+  const merged =
+    row.kind === 'builtin'
+      ? { name, kind: 'builtin', pack: p.pack ?? row.pack, prefix: p.prefix ?? row.prefix, enabled: p.enabled ?? row.enabled }
+      : { name, kind: 'remote', url: p.url ?? row.url, auth, prefix: p.prefix ?? row.prefix, enabled: p.enabled ?? row.enabled };
+  const c = parseToolServerInput(merged);
+  const others = await prisma.toolServer.findMany({ where: { teamId, NOT: { name } }, select: { name: true, kind: true, pack: true, prefix: true } });
+  assertNoNameClash({ name, kind: c.kind, pack: c.kind === 'builtin' ? c.pack : null, prefix: c.prefix }, others);
+
+  const data = rowData(c, box);
+  if (c.kind === 'remote' && c.auth.mode === 'static' && c.auth.secret === KEEP_SECRET) data.secretEncrypted = row.secretEncrypted;
+  const updated = await prisma.toolServer.update({ where: { id: row.id }, data });
+  return toToolServerJson(updated);
+}

@@ -1,0 +1,257 @@
+/**
+ * One SDK `Client` per (session, remote tool server), over Streamable HTTP: created on first use, reused, closed
+ * with the session. Its upstream session id is stored with the gateway session so a rebuilt session resumes it
+ * (the SDK skips `initialize` when the transport starts with a session id; the stored initialize result stands in
+ * for it). An upstream that forgot the session (404) gets a fresh `initialize`, transparently, and the request is
+ * sent again.
+ *
+ * Forwarding: a request the gateway sends upstream runs inside an AsyncLocalStorage scope naming the downstream
+ * request it serves. The SDK reads the upstream's response stream within that async context, so whatever arrives
+ * on that stream — log messages, nested sampling/elicitation/roots requests — is handed to the same downstream
+ * request, and so reaches the client on the right stream with ids the SDKs map on each side. Messages on the
+ * upstream's standalone stream have no scope and go to the session's own stream.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ListRootsRequestSchema,
+  LoggingMessageNotificationSchema,
+  PromptListChangedNotificationSchema,
+  ResourceListChangedNotificationSchema,
+  ResourceUpdatedNotificationSchema,
+  ToolListChangedNotificationSchema,
+  type ClientCapabilities,
+  type Implementation,
+  type LoggingLevel,
+  type Result,
+  type ServerCapabilities,
+  type ServerNotification,
+  type ServerRequest,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from '../observability/logger.js';
+import type { UpstreamCredentials } from './upstream-credentials.js';
+import type { UpstreamSessionStore } from './upstream-sessions.js';
+import type { Downstream, SessionDownstream } from './types.js';
+
+export const UPSTREAM_CLIENT_INFO: Implementation = { name: 'switchboard', version: '0.1.0' };
+
+export interface UpstreamTimeouts {
+  /** Budget for `initialize`. */
+  connectMs: number;
+  /** Budget for one request without progress (progress notifications restart it)… */
+  callMs: number;
+  /** …and in total, progress or not. */
+  maxCallMs: number;
+}
+
+export const DEFAULT_UPSTREAM_TIMEOUTS: UpstreamTimeouts = { connectMs: 10_000, callMs: 60_000, maxCallMs: 10 * 60_000 };
+
+export interface UpstreamClientOptions {
+  name: string;
+  url: string;
+  credentials: UpstreamCredentials;
+  sessions: UpstreamSessionStore;
+  downstream: SessionDownstream;
+  logger: Logger;
+  timeouts: UpstreamTimeouts;
+  /** Called with every notification from the upstream that is not request-scoped (list changes, updates). */
+  onNotification?: (n: ServerNotification) => void;
+  fetch?: FetchLike;
+}
+
+/** The downstream request an upstream request serves. */
+export interface RequestScope {
+  auth: AuthInfo | undefined;
+  downstream: Downstream | undefined;
+}
+
+interface Connected {
+  client: Client;
+  transport: StreamableHTTPClientTransport;
+}
+
+/** The upstream answered 404 for our session id: it expired or the upstream restarted. */
+function isSessionGone(err: unknown): boolean {
+  return err instanceof StreamableHTTPError && err.code === 404;
+}
+
+/** Only what the client itself can do is offered upstream, so an upstream asks only for what can be answered. */
+function forwardedCapabilities(c: ClientCapabilities | undefined): ClientCapabilities {
+  return {
+    ...(c?.sampling ? { sampling: c.sampling } : {}),
+    ...(c?.elicitation ? { elicitation: c.elicitation } : {}),
+    ...(c?.roots ? { roots: c.roots } : {}),
+  };
+}
+
+export class UpstreamClient {
+  private readonly scope = new AsyncLocalStorage<RequestScope>();
+  private current: Promise<Connected> | undefined;
+  /** After a 404 the stored session id is stale: the next connection initializes. */
+  private resumeStored = true;
+  private closed = false;
+  /** The credentials of the latest client request: used for what is sent outside one (initialize, streams). */
+  private lastAuth: AuthInfo | undefined;
+
+  constructor(private readonly opts: UpstreamClientOptions) {}
+
+  /**
+   * Runs `fn` against the upstream on behalf of a downstream request; a lost upstream session is re-initialized
+   * once and `fn` runs again (the upstream never saw the first attempt: it answered 404 without handling it).
+   */
+  async run<T>(scope: RequestScope, fn: (client: Client) => Promise<T>): Promise<T> {
+    if (scope.auth) this.lastAuth = scope.auth;
+    const connecting = this.connection();
+    const { client } = await connecting;
+    try {
+      return await this.scope.run(scope, () => fn(client));
+    } catch (err) {
+      if (!isSessionGone(err)) throw err;
+      if (this.current === connecting) await this.reset('upstream session expired (404)');
+    }
+    const { client: fresh } = await this.connection();
+    return this.scope.run(scope, () => fn(fresh));
+  }
+
+  /** Releases the connection; `end` also closes the upstream session (DELETE), as the gateway session ended. */
+  async close(opts: { end?: boolean } = {}): Promise<void> {
+    this.closed = true;
+    const c = this.current;
+    this.current = undefined;
+    if (!c) return;
+    const conn = await c.catch(() => undefined);
+    if (!conn) return;
+    if (opts.end && conn.transport.sessionId) {
+      await Promise.race([conn.transport.terminateSession().catch(() => undefined), new Promise((r) => setTimeout(r, 2_000).unref())]);
+      await this.opts.sessions.forget(this.opts.name);
+    }
+    await conn.client.close().catch(() => undefined);
+  }
+
+  private connection(): Promise<Connected> {
+    if (this.closed) return Promise.reject(new Error(`tool server ${this.opts.name}: session closed`));
+    if (!this.current) {
+      // Outside any request scope: the connection's standalone stream belongs to the session, not to a request.
+      const p = this.scope.exit(() => this.open());
+      this.current = p;
+      p.catch(() => {
+        if (this.current === p) this.current = undefined;
+      });
+    }
+    return this.current;
+  }
+
+  private async reset(why: string): Promise<void> {
+    this.opts.logger.info({ toolServer: this.opts.name }, `${why}; re-initializing`);
+    const old = this.current;
+    this.current = undefined;
+    this.resumeStored = false;
+    await old?.then((c) => c.client.close()).catch(() => undefined);
+  }
+
+  private async open(): Promise<Connected> {
+    const { opts } = this;
+    const stored = this.resumeStored ? await opts.sessions.load(opts.name) : undefined;
+    const client = new Client(UPSTREAM_CLIENT_INFO, { capabilities: forwardedCapabilities(opts.downstream.clientCapabilities()) });
+    this.wire(client);
+    const transport = new StreamableHTTPClientTransport(new URL(opts.url), {
+      fetch: this.authorizedFetch(),
+      ...(stored ? { sessionId: stored.id } : {}),
+    });
+    if (stored) {
+      if (stored.protocolVersion) transport.setProtocolVersion(stored.protocolVersion);
+      restoreInitializeResult(client, stored);
+      await client.connect(transport);
+      // The SDK opens the standalone stream only after its own `initialize`; a resumed session opens it here.
+      openStandaloneStream(transport, (err) => opts.logger.debug({ err, toolServer: opts.name }, 'upstream standalone stream not opened'));
+      opts.logger.debug({ toolServer: opts.name, upstreamSession: stored.id }, 'resumed upstream session');
+      return { client, transport };
+    }
+    await client.connect(transport, { timeout: opts.timeouts.connectMs });
+    if (transport.sessionId) {
+      await opts.sessions.save(opts.name, {
+        id: transport.sessionId,
+        ...(transport.protocolVersion ? { protocolVersion: transport.protocolVersion } : {}),
+        capabilities: (client.getServerCapabilities() ?? {}) as Record<string, unknown>,
+        ...(client.getServerVersion() ? { serverInfo: client.getServerVersion()! } : {}),
+        ...(client.getInstructions() ? { instructions: client.getInstructions()! } : {}),
+      });
+    }
+    const level = opts.downstream.logLevel();
+    if (level && client.getServerCapabilities()?.logging) {
+      await client.setLoggingLevel(level).catch((err: unknown) => opts.logger.debug({ err, toolServer: opts.name }, 'upstream refused logging/setLevel'));
+    }
+    return { client, transport };
+  }
+
+  /** Passes the client's log level on to a connected upstream. */
+  async setLogLevel(level: LoggingLevel): Promise<void> {
+    if (!this.current) return;
+    const { client } = await this.current;
+    if (client.getServerCapabilities()?.logging) await client.setLoggingLevel(level);
+  }
+
+  async rootsChanged(): Promise<void> {
+    if (!this.current) return;
+    const { client } = await this.current;
+    await client.sendRootsListChanged();
+  }
+
+  /** The client's headers, from scratch, with this request's credentials. */
+  private authorizedFetch(): FetchLike {
+    const base = this.opts.fetch ?? fetch;
+    return async (url, init) => {
+      const headers = new Headers(init?.headers);
+      headers.delete('authorization');
+      for (const [k, v] of Object.entries(await this.opts.credentials.headers(this.scope.getStore()?.auth ?? this.lastAuth))) headers.set(k, v);
+      // The SDK passes one long-lived signal to every fetch, and fetch only drops its abort listener when the
+      // request is garbage-collected: a per-request signal that follows it keeps listeners from piling up.
+      const signal = init?.signal ? AbortSignal.any([init.signal]) : undefined;
+      return base(url, { ...init, headers, ...(signal ? { signal } : {}) });
+    };
+  }
+
+  /** Upstream → client: notifications and requests, to the request they belong to or to the session. */
+  private wire(client: Client): void {
+    const { opts } = this;
+    const target = (): Downstream => this.scope.getStore()?.downstream ?? opts.downstream;
+    const forward = async (n: ServerNotification) => {
+      await target()
+        .notify(n)
+        .catch((err: unknown) => opts.logger.debug({ err, toolServer: opts.name, method: n.method }, 'could not forward a notification'));
+    };
+    client.setNotificationHandler(LoggingMessageNotificationSchema, forward);
+    for (const schema of [ToolListChangedNotificationSchema, PromptListChangedNotificationSchema, ResourceListChangedNotificationSchema, ResourceUpdatedNotificationSchema]) {
+      client.setNotificationHandler(schema, async (n) => opts.onNotification?.(n));
+    }
+    client.fallbackNotificationHandler = async (n) => forward(n as ServerNotification);
+
+    const relay = async (request: { method: string; params?: unknown }, extra: { signal: AbortSignal }): Promise<Result> =>
+      target().request(request as ServerRequest, { signal: extra.signal, timeoutMs: opts.timeouts.maxCallMs });
+    const caps = (client as unknown as { _capabilities?: ClientCapabilities })._capabilities;
+    if (caps?.sampling) client.setRequestHandler(CreateMessageRequestSchema, (r, extra) => relay(r, extra) as never);
+    if (caps?.elicitation) client.setRequestHandler(ElicitRequestSchema, (r, extra) => relay(r, extra) as never);
+    if (caps?.roots) client.setRequestHandler(ListRootsRequestSchema, (r, extra) => relay(r, extra) as never);
+
+    client.onerror = (err) => opts.logger.debug({ err, toolServer: opts.name }, 'upstream transport error');
+  }
+}
+
+/** A resumed client skips `initialize`; what the upstream said then is restored from the stored record. */
+function restoreInitializeResult(client: Client, stored: { capabilities?: Record<string, unknown> | undefined; serverInfo?: Implementation | undefined; instructions?: string | undefined }): void {
+  const c = client as unknown as { _serverCapabilities?: ServerCapabilities; _serverVersion?: Implementation; _instructions?: string };
+  c._serverCapabilities = (stored.capabilities ?? {}) as ServerCapabilities;
+  if (stored.serverInfo) c._serverVersion = stored.serverInfo;
+  if (stored.instructions) c._instructions = stored.instructions;
+}
+
+function openStandaloneStream(transport: StreamableHTTPClientTransport, onError: (err: unknown) => void): void {
+  const t = transport as unknown as { _startOrAuthSse?: (o: { resumptionToken?: string }) => Promise<void> };
+  if (typeof t._startOrAuthSse !== 'function') return;
+  t._startOrAuthSse({}).catch(onError);
+}
