@@ -59,6 +59,12 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Not in CONTRACT §2 but needed by operators: how many live sessions one process keeps in memory before the
   // least recently used are evicted (they are rebuilt from PostgreSQL on their next request).
+  // Not in CONTRACT §2: behind a reverse proxy, which hops to trust for the client address (express "trust proxy":
+  // a hop count, or a comma list of addresses/subnets). Per-IP rate limits count the wrong address without it.
+  TRUST_PROXY: z
+    .string()
+    .regex(/^(\d{1,2}|false|true|[0-9a-fA-F:.,/ ]+|loopback|linklocal|uniquelocal)$/, { message: 'must be a hop count, true/false, or a comma list of addresses/subnets' })
+    .optional(),
   SESSION_CACHE_SIZE: z.coerce.number().int().min(1).default(10_000),
   SESSION_CACHE_TTL: duration.default(10 * 60_000),
 });
@@ -85,6 +91,7 @@ export interface Config {
   readonly sessionMaxAgeMs: number;
   readonly corsOrigins: readonly string[];
   readonly logLevel: Env['LOG_LEVEL'];
+  readonly trustProxy: boolean | number | string;
   readonly sessionCacheSize: number;
   readonly sessionCacheTtlMs: number;
 }
@@ -130,6 +137,12 @@ function requirePublicUrlWithoutPathOrSlash(env: Env): string | undefined {
 function requireValidCorsOrigins(env: Env): string | undefined {
   const bad = splitList(env.CORS_ORIGINS).filter((o) => !URL.canParse(o) || new URL(o).origin !== o);
   return bad.length ? `CORS_ORIGINS: not origins (scheme://host[:port]): ${bad.join(', ')}` : undefined;
+}
+
+function parseTrustProxy(value: string | undefined): boolean | number | string {
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  return /^\d+$/.test(value) ? Number(value) : value;
 }
 
 function splitList(value: string | undefined): string[] {
@@ -183,6 +196,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     sessionMaxAgeMs: env.SESSION_MAX_AGE,
     corsOrigins,
     logLevel: env.LOG_LEVEL,
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
     sessionCacheSize: env.SESSION_CACHE_SIZE,
     sessionCacheTtlMs: env.SESSION_CACHE_TTL,
   };

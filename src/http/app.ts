@@ -26,6 +26,9 @@ import { startSweeper, type Sweeper } from '../sessions/sweeper.js';
 import { createSessionRuntime, type SessionRuntime } from '../mcp/session-runtime.js';
 import { mcpRouter, resolveTeam, authenticateForTeam, identify } from '../mcp/mcp-endpoint.js';
 import { jwksRouter } from '../authserver/jwks-router.js';
+import { devTokenRouter } from '../authserver/dev-token-router.js';
+import { authServerRouter, type AuthServerOptions } from '../authserver/router.js';
+import { adminRouter } from '../admin/admin-router.js';
 import { errorRenderer, ApiError } from './errors.js';
 import { hostAndOriginCheck, isAllowedOrigin } from './host-origin.js';
 import { operationsRouter } from './operations-router.js';
@@ -39,6 +42,10 @@ export interface AppDeps {
   clock?: () => number;
   metrics?: Metrics;
   fetch?: typeof fetch;
+  /** Minimum time between JWKS refetches of an external issuer (default 30 s; tests shorten it). */
+  jwksCooldownMs?: number;
+  /** Options of the built-in authorization server (test-only switches among them); see `AuthServerOptions`. */
+  authServer?: AuthServerOptions;
 }
 
 export interface App {
@@ -69,17 +76,27 @@ export function createApp(deps: AppDeps): App {
   const metrics = deps.metrics ?? createMetrics();
   const box = createSecretBox(deps.encryptionKey);
   const keys = createKeyStore({ prisma: db.prisma, box, clock });
-  const verifier = createTokenVerifier({ config, keys, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
+  const verifier = createTokenVerifier({ config, keys, ...(deps.fetch ? { fetch: deps.fetch } : {}), ...(deps.jwksCooldownMs ? { jwksCooldownMs: deps.jwksCooldownMs } : {}) });
   const teams = createTeamDirectory(db.prisma);
   const users = createUserDirectory(db.prisma);
   const audit = createAuditLog(db.prisma, logger);
   const store = createSessionStore(db.prisma, { idleTtlMs: config.sessionIdleTtlMs, maxAgeMs: config.sessionMaxAgeMs }, clock);
-  const sessions = createSessionRuntime({ db, store, logger, metrics, audit, cacheSize: config.sessionCacheSize, cacheTtlMs: config.sessionCacheTtlMs, clock });
+  const sessions = createSessionRuntime({
+    db,
+    store,
+    logger,
+    metrics,
+    audit,
+    cacheSize: config.sessionCacheSize,
+    cacheTtlMs: config.sessionCacheTtlMs,
+    clock,
+    upstream: { keys, box, publicUrl: config.publicUrl, clock },
+  });
   const authenticate = bearerAuth(verifier, metrics);
 
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
+  app.set('trust proxy', config.trustProxy);
   app.use(
     pinoHttp({
       logger,
@@ -137,7 +154,25 @@ export function createApp(deps: AppDeps): App {
 
   app.use(operationsRouter({ db, metrics }));
   // [authserver] the built-in authorization server mounts here (issue #3)
+  if (config.devLogin && config.authMode === 'builtin') app.use(devTokenRouter({ config, db, encryptionKey: deps.encryptionKey }));
+  if (config.authMode === 'builtin') {
+    app.use(
+      authServerRouter({
+        config,
+        prisma: db.prisma,
+        keys,
+        teams,
+        users,
+        logger,
+        encryptionKey: deps.encryptionKey,
+        clock,
+        ...(deps.fetch ? { fetch: deps.fetch } : {}),
+        ...(deps.authServer ? { options: deps.authServer } : {}),
+      }),
+    );
+  }
   // [admin] the admin REST API mounts here (issue #5)
+  app.use('/admin/v1', adminRouter({ config, db, box, teams, users, sessions, audit, logger, clock, verifier }));
   app.use(jwksRouter(keys));
   app.use(protectedResourceRouter({ config, teams }));
   app.use(mcpRouter({ config, teams, users, sessions, authenticate }));

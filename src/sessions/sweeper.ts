@@ -1,5 +1,6 @@
 /**
- * Closes expired sessions (idle TTL, max age) and evicts idle in-memory sessions. Several replicas may run it:
+ * Closes expired sessions (idle TTL, max age), evicts idle in-memory sessions and deletes long-expired
+ * authorization codes and refresh tokens. Several replicas may run it:
  * a transaction-level advisory lock lets one replica at a time sweep the table.
  */
 import type { Database } from '../db/database.js';
@@ -21,7 +22,12 @@ export function startSweeper(deps: { db: Database; store: SessionStore; runtime:
     runtime.evictIdle();
     const closed = await db.prisma.$transaction(async (tx) => {
       const [lock] = await tx.$queryRaw<{ ok: boolean }[]>`SELECT pg_try_advisory_xact_lock(${SWEEP_LOCK_KEY}) AS ok`;
-      return lock?.ok ? store.closeExpired(tx) : [];
+      if (!lock?.ok) return [];
+      // Expired OAuth artifacts are dead weight; a day of grace keeps them for looking into incidents.
+      const cutoff = new Date(Date.now() - 86_400_000);
+      await tx.authorizationCode.deleteMany({ where: { expiresAt: { lt: cutoff } } });
+      await tx.refreshToken.deleteMany({ where: { expiresAt: { lt: cutoff } } });
+      return store.closeExpired(tx);
     });
     for (const id of closed) {
       runtime.evict(id);

@@ -58,6 +58,13 @@ describe('loadConfig', () => {
     expect(msg(() => loadConfig({ CORS_ORIGINS: 'https://ok.example,not an origin' }))).toContain('not an origin');
   });
 
+  it('parses TRUST_PROXY as express expects it', () => {
+    expect(loadConfig({}).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '1' }).trustProxy).toBe(1);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).trustProxy).toBe('10.0.0.0/8, 127.0.0.1');
+    expect(() => loadConfig({ TRUST_PROXY: 'everyone!' })).toThrow(/TRUST_PROXY/);
+  });
+
   it('parses durations', () => {
     expect(parseDuration('90s')).toBe(90_000);
     expect(parseDuration('30m')).toBe(1_800_000);

@@ -70,6 +70,32 @@ describe('expiry', () => {
   });
 });
 
+describe('cleanup', () => {
+  it('the sweeper deletes authorization codes and refresh tokens expired for more than a day, and only those', async () => {
+    const user = await gw.app.users.upsert('urn:test', 'cleanup', 'c@example.com');
+    const old = new Date(Date.now() - 2 * 86_400_000);
+    const fresh = new Date(Date.now() + 60_000);
+    const base = { clientId: 'c', userId: user.id, resource: `${gw.url}/t/demo/mcp`, scope: 'mcp' };
+    await tdb.db.prisma.authorizationCode.createMany({
+      data: [
+        { ...base, codeHash: 'old-code', redirectUri: 'http://127.0.0.1/cb', codeChallenge: 'x', expiresAt: old },
+        { ...base, codeHash: 'new-code', redirectUri: 'http://127.0.0.1/cb', codeChallenge: 'x', expiresAt: fresh },
+      ],
+    });
+    await tdb.db.prisma.refreshToken.createMany({
+      data: [
+        { ...base, tokenHash: 'old-rt', familyId: 'f1', expiresAt: old },
+        { ...base, tokenHash: 'new-rt', familyId: 'f2', expiresAt: fresh },
+      ],
+    });
+    const s = sweeper();
+    await s.sweep();
+    s.stop();
+    expect((await tdb.db.prisma.authorizationCode.findMany({ where: { clientId: 'c' } })).map((c) => c.codeHash)).toEqual(['new-code']);
+    expect((await tdb.db.prisma.refreshToken.findMany({ where: { clientId: 'c' } })).map((c) => c.tokenHash)).toEqual(['new-rt']);
+  });
+});
+
 describe('GET /t/{team}/sessions', () => {
   it("lists the caller's own sessions in the team, newest first, and nobody else's", async () => {
     now = Date.now();
