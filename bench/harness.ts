@@ -41,7 +41,7 @@ export async function benchGateway(db: Database, env: Record<string, string> = {
   const server = http.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const config = loadConfig({ PUBLIC_URL: url, LOG_LEVEL: 'warn', ...env });
+  const config = loadConfig({ PUBLIC_URL: url, LOG_LEVEL: 'warn', USER_RATE_LIMIT: '0', ...env });
   await ensureDemoTeam(db.prisma);
   const app = createApp({ config, db, logger: createLogger({ level: 'warn' }), encryptionKey: randomBytes(32) });
   await app.keys.jwks();

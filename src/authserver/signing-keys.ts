@@ -39,6 +39,7 @@ export function createKeyStore(deps: { prisma: PrismaClient; box: SecretBox; clo
   let keys: LoadedKey[] | undefined;
   let loading: Promise<LoadedKey[]> | undefined;
   let lastRefresh = 0;
+  let published: { from: LoadedKey[]; jwks: { keys: JWK[] } } | undefined;
 
   async function createKey(db: Pick<PrismaClient, 'signingKey'> = prisma): Promise<string> {
     const { publicKey, privateKey } = await generateKeyPair(SIGNING_ALG, { extractable: true });
@@ -108,7 +109,10 @@ export function createKeyStore(deps: { prisma: PrismaClient; box: SecretBox; clo
 
   return {
     async jwks() {
-      return { keys: (await current()).map((k) => k.publicJwk) };
+      // The same object until the keys change: verifiers cache imported keys per JWKS object.
+      const loaded = await current();
+      if (published?.from !== loaded) published = { from: loaded, jwks: { keys: loaded.map((k) => k.publicJwk) } };
+      return published.jwks;
     },
     async sign(payload, opts) {
       const active = (await current()).find((k) => k.retiredAt === null);

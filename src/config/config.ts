@@ -65,6 +65,8 @@ const envSchema = z.object({
     .string()
     .regex(/^(\d{1,2}|false|true|[0-9a-fA-F:.,/ ]+|loopback|linklocal|uniquelocal)$/, { message: 'must be a hop count, true/false, or a comma list of addresses/subnets' })
     .optional(),
+  // Not in CONTRACT §2: MCP requests per minute one user may make (after authentication); 0 turns it off.
+  USER_RATE_LIMIT: z.coerce.number({ error: 'must be a number of requests per minute' }).int().min(0).default(3000),
   SESSION_CACHE_SIZE: z.coerce.number().int().min(1).default(10_000),
   SESSION_CACHE_TTL: duration.default(10 * 60_000),
 });
@@ -92,6 +94,7 @@ export interface Config {
   readonly corsOrigins: readonly string[];
   readonly logLevel: Env['LOG_LEVEL'];
   readonly trustProxy: boolean | number | string;
+  readonly userRateLimitPerMinute: number;
   readonly sessionCacheSize: number;
   readonly sessionCacheTtlMs: number;
 }
@@ -197,6 +200,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     corsOrigins,
     logLevel: env.LOG_LEVEL,
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
+    userRateLimitPerMinute: env.USER_RATE_LIMIT,
     sessionCacheSize: env.SESSION_CACHE_SIZE,
     sessionCacheTtlMs: env.SESSION_CACHE_TTL,
   };

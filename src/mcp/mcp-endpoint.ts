@@ -81,17 +81,16 @@ export function identify(config: Config, teams: TeamDirectory, users: UserDirect
  * Per-user ceiling after authentication. The per-IP limit before it is generous because ChatGPT and Claude users
  * share egress addresses; this one stops a single user (or a leaked token) from starving the others.
  */
-export const PER_USER_REQUESTS_PER_MINUTE = 1200;
-
-function perUserLimit(): RequestHandler {
+function perUserLimit(perMinute: number): RequestHandler {
+  if (perMinute === 0) return (_req, _res, next) => next();
   return rateLimit({
     windowMs: 60_000,
-    limit: PER_USER_REQUESTS_PER_MINUTE,
+    limit: perMinute,
     standardHeaders: 'draft-8',
     legacyHeaders: false,
     keyGenerator: (_req, res) => `user:${(res.locals.principal as Principal).user.id}`,
     handler: (_req, res) =>
-      sendJsonRpcError(res, 429, JSONRPC.SERVER_ERROR, `Too many requests: at most ${PER_USER_REQUESTS_PER_MINUTE} per minute per user`, { 'Retry-After': '60' }),
+      sendJsonRpcError(res, 429, JSONRPC.SERVER_ERROR, `Too many requests: at most ${perMinute} per minute per user`, { 'Retry-After': '60' }),
   });
 }
 
@@ -167,7 +166,7 @@ export function mcpRouter(deps: McpEndpointDeps): Router {
     res.status(200).end();
   };
 
-  const pipeline = [resolveTeam(deps.teams), authenticateForTeam(config, deps.authenticate), identify(config, deps.teams, deps.users), perUserLimit()];
+  const pipeline = [resolveTeam(deps.teams), authenticateForTeam(config, deps.authenticate), identify(config, deps.teams, deps.users), perUserLimit(config.userRateLimitPerMinute)];
   for (const path of ['/t/:team/mcp', '/mcp']) {
     router.post(path, ...pipeline, json, post);
     router.get(path, ...pipeline, get);

@@ -45,10 +45,11 @@ export function expiryFor(createdAt: Date, now: number, t: SessionTiming): Date 
 export function createSessionStore(prisma: PrismaClient, timing: SessionTiming, clock: () => number = Date.now) {
   async function chatId(tx: Prisma.TransactionClient, owner: SessionOwner, externalId: string): Promise<string> {
     const now = new Date(clock());
-    const chat = await tx.chat.upsert({
+    // Parallel initializes of one chat must not race on the unique key: insert-if-absent, then touch and read.
+    await tx.chat.createMany({ data: [{ teamId: owner.teamId, userId: owner.userId, externalId, firstSeenAt: now, lastSeenAt: now }], skipDuplicates: true });
+    const chat = await tx.chat.update({
       where: { teamId_userId_externalId: { teamId: owner.teamId, userId: owner.userId, externalId } },
-      create: { teamId: owner.teamId, userId: owner.userId, externalId, firstSeenAt: now, lastSeenAt: now },
-      update: { lastSeenAt: now },
+      data: { lastSeenAt: now },
       select: { id: true },
     });
     return chat.id;

@@ -47,11 +47,9 @@ export function createTeamDirectory(prisma: PrismaClient, ttlMs = 15_000): TeamD
         if (team.joinPolicy !== 'open') {
           throw new ApiError('forbidden', `Team ${team.slug} is invite-only and you are not a member; ask a team admin to add you`);
         }
-        membership = await prisma.membership.upsert({
-          where: { teamId_userId: { teamId: team.id, userId } },
-          create: { teamId: team.id, userId },
-          update: {},
-        });
+        // Several first requests of one user arrive together (ChatGPT sends in parallel): insert-if-absent, then read.
+        await prisma.membership.createMany({ data: [{ teamId: team.id, userId }], skipDuplicates: true });
+        membership = await prisma.membership.findUniqueOrThrow({ where: { teamId_userId: { teamId: team.id, userId } } });
       }
       members.set(key, membership.role);
       return membership.role;

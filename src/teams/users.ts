@@ -25,13 +25,13 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function createUserDirectory(prisma: PrismaClient): UserDirectory {
   const cache = new LRUCache<string, UserRef>({ max: 50_000, ttl: 60_000 });
   const upsert = async (issuer: string, subject: string, email: string | undefined, name?: string) => {
-    const row = await prisma.user.upsert({
-      where: { issuer_subject: { issuer, subject } },
-      create: { issuer, subject, email: email ?? null, name: name ?? null },
-      update: { ...(email ? { email } : {}), ...(name ? { name } : {}) },
-      select: { id: true, email: true },
-    });
-    return row;
+    // Insert-if-absent then update: safe when the same new user's first requests arrive together.
+    await prisma.user.createMany({ data: [{ issuer, subject, email: email ?? null, name: name ?? null }], skipDuplicates: true });
+    const where = { issuer_subject: { issuer, subject } };
+    const changes = { ...(email ? { email } : {}), ...(name ? { name } : {}) };
+    return Object.keys(changes).length
+      ? prisma.user.update({ where, data: changes, select: { id: true, email: true } })
+      : prisma.user.findUniqueOrThrow({ where, select: { id: true, email: true } });
   };
   return {
     async fromToken(identity, builtinIssuer) {

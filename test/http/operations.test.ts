@@ -87,3 +87,23 @@ describe('operations endpoints', () => {
     expect(big.status).toBe(413);
   });
 });
+
+describe('per-user rate limit', () => {
+  it('USER_RATE_LIMIT caps one user after authentication with a JSON-RPC 429, without touching others', async () => {
+    const tdb2 = await createTestDatabase();
+    const limited = await startTestGateway(tdb2.db, { env: { USER_RATE_LIMIT: '3' } });
+    try {
+      const a = await tokenFor(limited, { email: 'busy@example.com' });
+      const b = await tokenFor(limited, { email: 'calm@example.com' });
+      const post = (token: string) => request(limited.app.express).post('/t/demo/mcp').set('authorization', `Bearer ${token}`).set('accept', 'application/json, text/event-stream').send({ jsonrpc: '2.0', id: 1, method: 'server/discover' });
+      for (let i = 0; i < 3; i++) expect((await post(a.token)).status).toBe(400);
+      const refused = await post(a.token);
+      expect(refused.status).toBe(429);
+      expect(refused.body.error.message).toContain('per minute per user');
+      expect((await post(b.token)).status).toBe(400);
+    } finally {
+      await limited.close();
+      await tdb2.drop();
+    }
+  });
+});

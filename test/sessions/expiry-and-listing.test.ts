@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { startTestGateway, tokenFor, type TestGateway } from '../helpers/gateway.js';
-import { connectClient, rawPost } from '../helpers/mcp-client.js';
+import { connectClient, rawPost, INIT } from '../helpers/mcp-client.js';
 import { startSweeper } from '../../src/sessions/sweeper.js';
 
 let tdb: TestDatabase;
@@ -24,9 +24,10 @@ const sweeper = () => startSweeper({ db: tdb.db, store: gw.app.store, runtime: g
 describe('expiry', () => {
   it('an idle session is closed by the sweeper after SESSION_IDLE_TTL, and then answers 404', async () => {
     const { token } = await tokenFor(gw, { email: 'idle@example.com' });
-    const { client, transport } = await connectClient(`${gw.url}/t/demo/mcp`, token);
-    const sid = transport.sessionId!;
-    await client.close(); // no background GET stream may touch the session while the clock moves
+    // A raw initialize: an SDK client would keep a background GET stream that touches the session.
+    const init = await rawPost(`${gw.url}/t/demo/mcp`, INIT, { authorization: `Bearer ${token}` });
+    const sid = init.headers.get('mcp-session-id')!;
+    await init.text();
     const s = sweeper();
     now += 9 * 60_000;
     expect(await s.sweep()).not.toContain(sid);
