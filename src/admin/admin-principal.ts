@@ -1,0 +1,91 @@
+/**
+ * Who is calling the admin API. Knows nothing of Express: `resolveAdminPrincipal(authorization, deps)` returns an
+ * `AdminPrincipal` or throws `AdminAuthError` (rendered as 401 with a `WWW-Authenticate` challenge).
+ *
+ * - `Authorization: Bearer $ADMIN_API_KEY` (compared in constant time) → platform admin.
+ * - An access token whose audience is `PUBLIC_URL/admin` → its user; a platform admin when the user's e-mail is in
+ *   ADMIN_EMAILS (built-in issuer: the e-mail the gateway stored at login; external issuer: the token's `email`
+ *   claim, and only with `email_verified: true`), and an admin of every team where their membership role is admin.
+ */
+import { decodeJwt } from 'jose';
+import type { Config } from '../config/config.js';
+import type { PrismaClient } from '../db/database.js';
+import type { TokenVerifier } from '../auth/token-verifier.js';
+import type { TokenIdentity } from '../auth/verify-access-token.js';
+import { TokenRejectedError } from '../auth/token-errors.js';
+import type { UserDirectory } from '../teams/users.js';
+import { safeEqual } from '../security/secret-box.js';
+
+export interface AdminPrincipal {
+  readonly kind: 'api_key' | 'user';
+  /** Platform admins may do everything. */
+  readonly platform: boolean;
+  readonly userId: string | null;
+  readonly email: string | null;
+  /** Slug → id of the teams this principal administers through a membership with role admin. */
+  readonly adminTeams: ReadonlyMap<string, string>;
+  /** How audit records name this principal: `api_key` or `user:<id>`. */
+  readonly actor: string;
+}
+
+/** No usable credentials. `tokenGiven` decides whether the challenge carries `error="invalid_token"`. */
+export class AdminAuthError extends Error {
+  constructor(
+    readonly tokenGiven: boolean,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AdminAuthError';
+  }
+}
+
+export interface AdminPrincipalDeps {
+  config: Pick<Config, 'publicUrl' | 'authMode' | 'authIssuer' | 'adminApiKey' | 'adminEmails'>;
+  verifier: TokenVerifier;
+  users: UserDirectory;
+  prisma: PrismaClient;
+}
+
+export function adminAudience(publicUrl: string): string {
+  return `${publicUrl}/admin`;
+}
+
+const BEARER = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)[ ]*$/i;
+
+export async function resolveAdminPrincipal(authorization: string | undefined, deps: AdminPrincipalDeps): Promise<AdminPrincipal> {
+  if (!authorization) throw new AdminAuthError(false, 'Credentials are required: send Authorization: Bearer <admin API key or access token>');
+  const token = BEARER.exec(authorization)?.[1];
+  if (!token) throw new AdminAuthError(true, 'The Authorization header must be "Bearer <token>"');
+  const { config } = deps;
+  if (config.adminApiKey !== undefined && safeEqual(token, config.adminApiKey)) {
+    return { kind: 'api_key', platform: true, userId: null, email: null, adminTeams: new Map(), actor: 'api_key' };
+  }
+  let identity: TokenIdentity;
+  try {
+    identity = (await deps.verifier.verify(token, adminAudience(config.publicUrl))).extra as TokenIdentity;
+  } catch (err) {
+    if (err instanceof TokenRejectedError) throw new AdminAuthError(true, err.message);
+    throw err;
+  }
+  const builtin = config.authMode === 'builtin';
+  const user = await deps.users.fromToken(identity, builtin ? config.authIssuer : undefined);
+  if (!user) throw new AdminAuthError(true, "The token's user no longer exists");
+  const email = (builtin ? user.email : verifiedEmail(token, identity))?.toLowerCase() ?? null;
+  const memberships = await deps.prisma.membership.findMany({
+    where: { userId: user.id, role: 'admin' },
+    select: { team: { select: { id: true, slug: true } } },
+  });
+  return {
+    kind: 'user',
+    platform: email !== null && config.adminEmails.includes(email),
+    userId: user.id,
+    email: user.email,
+    adminTeams: new Map(memberships.map((m) => [m.team.slug, m.team.id])),
+    actor: `user:${user.id}`,
+  };
+}
+
+/** An external issuer's `email` claim counts only when the same (already verified) token says it is verified. */
+function verifiedEmail(token: string, identity: TokenIdentity): string | undefined {
+  return identity.email !== undefined && decodeJwt(token).email_verified === true ? identity.email : undefined;
+}

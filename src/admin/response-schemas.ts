@@ -1,0 +1,156 @@
+/**
+ * The admin API's response shapes (and the error envelope with the whole error catalogue), for the OpenAPI document
+ * and for tests that check every answer against them. Strict, so an undocumented field fails those tests.
+ */
+import 'zod-openapi';
+import { z } from 'zod';
+import { API_ERROR_CODES, type ApiErrorCode } from '../http/errors.js';
+import type { SessionJson } from '../sessions/session-json.js';
+import type { ToolServerJson } from '../toolservers/tool-server-config.js';
+import { EXAMPLE_SESSION_ID, EXAMPLE_USER_ID, memberRole } from './request-schemas.js';
+
+const EXAMPLE_TEAM_ID = '0b7d5a43-5c1e-4f7e-9a51-3f2b8c6d9e10';
+const timestamp = z.iso.datetime().meta({ example: '2026-05-04T09:30:00.000Z' });
+
+export const teamJson = z
+  .strictObject({
+    id: z.uuid(),
+    slug: z.string(),
+    name: z.string(),
+    joinPolicy: z.enum(['open', 'invite']),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  })
+  .meta({
+    id: 'Team',
+    example: { id: EXAMPLE_TEAM_ID, slug: 'acme', name: 'Acme Inc.', joinPolicy: 'invite', createdAt: '2026-05-04T09:30:00.000Z', updatedAt: '2026-05-04T09:30:00.000Z' },
+  });
+
+export const memberJson = z
+  .strictObject({ userId: z.uuid(), email: z.string().nullable(), name: z.string().nullable(), role: memberRole, createdAt: timestamp })
+  .meta({ id: 'Member', example: { userId: EXAMPLE_USER_ID, email: 'grace@example.com', name: null, role: 'admin', createdAt: '2026-05-04T09:30:00.000Z' } });
+
+export const toolServerJson = z
+  .strictObject({
+    name: z.string(),
+    kind: z.enum(['builtin', 'remote']),
+    pack: z.string().optional(),
+    url: z.string().optional(),
+    auth: z
+      .strictObject({ mode: z.string(), header: z.string().optional(), secretSet: z.boolean().optional() })
+      .optional()
+      .meta({ description: 'Remote servers only. The secret itself is never returned; `secretSet` says whether one is stored.' }),
+    prefix: z.boolean(),
+    enabled: z.boolean(),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  })
+  .meta({
+    id: 'ToolServer',
+    example: {
+      name: 'github',
+      kind: 'remote',
+      url: 'https://mcp.example.com/mcp',
+      auth: { mode: 'static', header: 'Authorization', secretSet: true },
+      prefix: true,
+      enabled: true,
+      createdAt: '2026-05-04T09:30:00.000Z',
+      updatedAt: '2026-05-04T09:30:00.000Z',
+    },
+  });
+
+export const sessionJson = z
+  .strictObject({
+    id: z.string(),
+    team: z.string(),
+    userId: z.uuid(),
+    userEmail: z.string().nullable(),
+    chatId: z.string().nullable(),
+    clientId: z.string(),
+    clientName: z.string().nullable(),
+    clientVersion: z.string().nullable(),
+    protocolVersion: z.string(),
+    status: z.enum(['active', 'closed']),
+    createdAt: timestamp,
+    lastSeenAt: timestamp,
+    closedAt: timestamp.nullable(),
+    closeReason: z.string().nullable().meta({ description: 'client_delete, expired, admin, team_deleted or user_removed' }),
+  })
+  .meta({
+    id: 'Session',
+    example: {
+      id: EXAMPLE_SESSION_ID,
+      team: 'acme',
+      userId: EXAMPLE_USER_ID,
+      userEmail: 'ada@example.com',
+      chatId: 'chat-42',
+      clientId: 'https://claude.ai/oauth/mcp-oauth-client-metadata',
+      clientName: 'claude-ai',
+      clientVersion: '0.1.0',
+      protocolVersion: '2025-11-25',
+      status: 'active',
+      createdAt: '2026-05-04T09:30:00.000Z',
+      lastSeenAt: '2026-05-04T09:41:12.000Z',
+      closedAt: null,
+      closeReason: null,
+    },
+  });
+
+export const userJson = z
+  .strictObject({
+    id: z.uuid(),
+    email: z.string().nullable(),
+    name: z.string().nullable(),
+    issuer: z.string(),
+    subject: z.string(),
+    createdAt: timestamp,
+    memberships: z.array(z.strictObject({ team: z.string(), role: memberRole })),
+  })
+  .meta({
+    id: 'User',
+    example: {
+      id: EXAMPLE_USER_ID,
+      email: 'ada@example.com',
+      name: null,
+      issuer: 'urn:switchboard:local',
+      subject: 'ada@example.com',
+      createdAt: '2026-05-04T09:30:00.000Z',
+      memberships: [{ team: 'acme', role: 'member' }],
+    },
+  });
+
+export function listOf<T extends z.ZodType>(item: T, id: string) {
+  return z
+    .strictObject({
+      items: z.array(item),
+      nextCursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null on the last page' }),
+    })
+    .meta({ id });
+}
+
+const errorCode = z.enum(Object.keys(API_ERROR_CODES) as [ApiErrorCode, ...ApiErrorCode[]]).meta({
+  id: 'ErrorCode',
+  description: Object.entries(API_ERROR_CODES)
+    .map(([code, e]) => `- \`${code}\` (${e.status}): ${e.description}`)
+    .join('\n'),
+});
+
+export const errorJson = z
+  .strictObject({
+    error: z.strictObject({
+      code: errorCode,
+      message: z.string(),
+      details: z
+        .array(z.strictObject({ field: z.string(), message: z.string() }))
+        .optional()
+        .meta({ description: 'For invalid bodies, queries and path parameters: one entry per offending field' }),
+    }),
+  })
+  .meta({ id: 'Error', example: { error: { code: 'invalid_body', message: 'Invalid body', details: [{ field: 'slug', message: 'must be 1–63 lowercase letters, digits or dashes' }] } } });
+
+// Compile-time proof that the response schemas describe what the code returns.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const sessionShapeMatches: Same<z.infer<typeof sessionJson>, SessionJson> = true;
+const toolServerShapeMatches: Same<Omit<z.infer<typeof toolServerJson>, 'auth'>, Omit<ToolServerJson, 'auth'>> = true;
+void sessionShapeMatches;
+void toolServerShapeMatches;

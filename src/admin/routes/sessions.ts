@@ -1,0 +1,70 @@
+/** Sessions of any user or team: `/teams/{team}/sessions`, `/users/{userId}/sessions`, `/sessions/{sessionId}`. */
+import { ApiError } from '../../http/errors.js';
+import { listSessions } from '../../sessions/session-list.js';
+import { toSessionJson } from '../../sessions/session-json.js';
+import { endSession, findSessionFor } from '../sessions-service.js';
+import { findTeam } from '../teams-service.js';
+import { defineRoute } from '../route.js';
+import { noQuery, sessionPath, sessionsQuery, teamPath, userPath } from '../request-schemas.js';
+import { listOf, sessionJson } from '../response-schemas.js';
+
+const listed = 'Newest first; the cursor is a keyset, so pages have neither duplicates nor gaps while new sessions appear.';
+const sessionList = listOf(sessionJson, 'SessionList');
+
+export const sessionRoutes = [
+  defineRoute({
+    key: 'GET /teams/{team}/sessions',
+    operationId: 'listTeamSessions',
+    tag: 'Sessions',
+    summary: 'List a team’s sessions',
+    description: listed,
+    params: teamPath,
+    query: sessionsQuery,
+    success: { status: 200, description: 'A page of sessions', schema: sessionList },
+    errors: ['team_not_found'],
+    async handle({ deps, params, query }) {
+      const team = await findTeam(deps, params.team);
+      return listSessions(deps.db.prisma, { teamId: team.id }, query, deps.clock());
+    },
+  }),
+  defineRoute({
+    key: 'GET /users/{userId}/sessions',
+    operationId: 'listUserSessions',
+    tag: 'Sessions',
+    summary: 'List a user’s sessions in every team',
+    description: listed,
+    params: userPath,
+    query: sessionsQuery,
+    success: { status: 200, description: 'A page of sessions', schema: sessionList },
+    errors: ['user_not_found'],
+    async handle({ deps, params, query }) {
+      const user = await deps.db.prisma.user.findUnique({ where: { id: params.userId }, select: { id: true } });
+      if (!user) throw new ApiError('user_not_found', `No user ${params.userId}`);
+      return listSessions(deps.db.prisma, { userId: user.id }, query, deps.clock());
+    },
+  }),
+  defineRoute({
+    key: 'GET /sessions/{sessionId}',
+    operationId: 'getSession',
+    tag: 'Sessions',
+    summary: 'Get a session',
+    params: sessionPath,
+    query: noQuery,
+    success: { status: 200, description: 'The session', schema: sessionJson },
+    errors: ['session_not_found'],
+    handle: async ({ deps, params, principal }) => toSessionJson(await findSessionFor(deps, principal, params.sessionId), deps.clock()),
+  }),
+  defineRoute({
+    key: 'DELETE /sessions/{sessionId}',
+    operationId: 'endSession',
+    tag: 'Sessions',
+    summary: 'End a session for good',
+    description:
+      'Closes it on every replica (close reason `admin`): its open streams end and the client’s next request gets 404 wherever it lands. An audit record names who ended it. Answers the closed session.',
+    params: sessionPath,
+    query: noQuery,
+    success: { status: 200, description: 'The session, now closed', schema: sessionJson },
+    errors: ['session_not_found', 'session_closed'],
+    handle: ({ deps, params, principal }) => endSession(deps, principal, params.sessionId),
+  }),
+];

@@ -1,0 +1,71 @@
+/** `/teams/{team}/tool-servers`. */
+import { createToolServer, getToolServer, listToolServers, removeToolServer, updateToolServer } from '../tool-servers-service.js';
+import { defineRoute } from '../route.js';
+import { listQuery, noQuery, teamPath, toolServerCreateBody, toolServerPatchBody, toolServerPath } from '../request-schemas.js';
+import { listOf, toolServerJson } from '../response-schemas.js';
+
+const appliesTo = 'New sessions use the change at once; live sessions of the team are sent `notifications/tools/list_changed`.';
+
+export const toolServerRoutes = [
+  defineRoute({
+    key: 'GET /teams/{team}/tool-servers',
+    operationId: 'listToolServers',
+    tag: 'Tool servers',
+    summary: 'List a team’s tool servers',
+    description: 'By name. Secrets are never returned; `auth.secretSet` says whether one is stored.',
+    params: teamPath,
+    query: listQuery,
+    success: { status: 200, description: 'A page of tool servers', schema: listOf(toolServerJson, 'ToolServerList') },
+    errors: ['team_not_found'],
+    handle: ({ deps, params, query }) => listToolServers(deps, params.team, query),
+  }),
+  defineRoute({
+    key: 'POST /teams/{team}/tool-servers',
+    operationId: 'addToolServer',
+    tag: 'Tool servers',
+    summary: 'Add a tool server',
+    description: `The same code as the CLI. Unknown fields are refused. ${appliesTo}`,
+    params: teamPath,
+    query: noQuery,
+    body: toolServerCreateBody,
+    success: { status: 201, description: 'The new tool server', schema: toolServerJson },
+    errors: ['invalid_body', 'team_not_found', 'conflict'],
+    handle: ({ deps, params, body, principal }) => createToolServer(deps, principal, params.team, body),
+  }),
+  defineRoute({
+    key: 'GET /teams/{team}/tool-servers/{name}',
+    operationId: 'getToolServer',
+    tag: 'Tool servers',
+    summary: 'Get a tool server',
+    params: toolServerPath,
+    query: noQuery,
+    success: { status: 200, description: 'The tool server', schema: toolServerJson },
+    errors: ['team_not_found', 'tool_server_not_found'],
+    handle: ({ deps, params }) => getToolServer(deps, params.team, params.name),
+  }),
+  defineRoute({
+    key: 'PATCH /teams/{team}/tool-servers/{name}',
+    operationId: 'updateToolServer',
+    tag: 'Tool servers',
+    summary: 'Change a tool server',
+    description: `Fields not sent keep their value; \`auth\` is replaced as a whole except that a static secret (and header) not sent is kept. Name and kind are immutable (422). The same code as the CLI. ${appliesTo}`,
+    params: toolServerPath,
+    query: noQuery,
+    body: toolServerPatchBody,
+    success: { status: 200, description: 'The changed tool server', schema: toolServerJson },
+    errors: ['invalid_body', 'team_not_found', 'tool_server_not_found', 'conflict', 'unprocessable'],
+    handle: ({ deps, params, body, principal }) => updateToolServer(deps, principal, params.team, params.name, body),
+  }),
+  defineRoute({
+    key: 'DELETE /teams/{team}/tool-servers/{name}',
+    operationId: 'removeToolServer',
+    tag: 'Tool servers',
+    summary: 'Remove a tool server',
+    description: appliesTo,
+    params: toolServerPath,
+    query: noQuery,
+    success: { status: 204, description: 'Removed' },
+    errors: ['team_not_found', 'tool_server_not_found'],
+    handle: ({ deps, params, principal }) => removeToolServer(deps, principal, params.team, params.name),
+  }),
+];

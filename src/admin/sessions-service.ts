@@ -1,0 +1,49 @@
+/**
+ * Sessions as admins see them: any user's, any team's, and ending them for good. Closing goes through
+ * `SessionRuntime.close`, which marks the row, drops this process's copy (closing its open streams) and NOTIFYs the
+ * other replicas, which drop theirs — so the client's next request gets 404 wherever it lands.
+ */
+import type { Prisma } from '../generated/prisma/client.js';
+import type { CloseReason } from '../sessions/session-store.js';
+import { sessionJsonInclude, toSessionJson, type SessionJson } from '../sessions/session-json.js';
+import { ApiError } from '../http/errors.js';
+import type { AdminPrincipal } from './admin-principal.js';
+import { mayAdministerTeam } from './authorization.js';
+import type { AdminDeps } from './route.js';
+
+/** The session with this id if `p` may see it; 404 `session_not_found` otherwise (nothing is revealed). */
+export async function findSessionFor(deps: AdminDeps, p: AdminPrincipal, id: string) {
+  const row = await deps.db.prisma.session.findUnique({ where: { id }, include: sessionJsonInclude });
+  if (!row || !mayAdministerTeam(p, row.teamId)) throw new ApiError('session_not_found', `No session ${id}`);
+  return row;
+}
+
+/** Ends one session on every replica, with an audit record naming who did it. 409 when it was already closed. */
+export async function endSession(deps: AdminDeps, p: AdminPrincipal, id: string): Promise<SessionJson> {
+  const row = await findSessionFor(deps, p, id);
+  const closed = await deps.sessions.close(id, 'admin');
+  if (!closed) {
+    const json = toSessionJson(row, deps.clock());
+    throw new ApiError('session_closed', `Session ${id} is already closed (${json.closeReason ?? 'closed'})`);
+  }
+  deps.audit.record({
+    teamId: row.teamId,
+    actor: p.actor,
+    userId: row.userId,
+    sessionId: id,
+    chat: row.chat?.externalId ?? null,
+    action: 'admin.session_end',
+    target: id,
+    outcome: 'ok',
+  });
+  const after = await deps.db.prisma.session.findUniqueOrThrow({ where: { id }, include: sessionJsonInclude });
+  return toSessionJson(after, deps.clock());
+}
+
+/** Ends every open session matching `where` (a team being deleted, a member being removed); returns how many. */
+export async function endSessionsWhere(deps: AdminDeps, where: Prisma.SessionWhereInput, reason: CloseReason): Promise<number> {
+  const open = await deps.db.prisma.session.findMany({ where: { AND: [where, { closedAt: null }] }, select: { id: true } });
+  let ended = 0;
+  for (const { id } of open) if (await deps.sessions.close(id, reason)) ended++;
+  return ended;
+}
