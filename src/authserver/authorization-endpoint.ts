@@ -94,14 +94,14 @@ async function validate(q: AuthorizeQuery, repeated: string[], client: ClientRec
   const prompt = (q.prompt ?? '').split(' ').filter(Boolean);
   // We keep no user session between authorizations, so there is never a login to reuse silently.
   if (prompt.includes('none')) throw new LoginRequired('The user must log in; prompt=none cannot be honoured');
-  const { resource, team } = await resolveResource(q.resource, deps.config.publicUrl, deps.teams);
+  // The login and consent steps resolve the resource again: the team may be gone by then.
+  const { resource } = await resolveResource(q.resource, deps.config.publicUrl, deps.teams);
   return {
     clientId: client.id,
     redirectUri,
     ...(q.state !== undefined ? { state: q.state } : {}),
     codeChallenge: q.code_challenge,
     resource,
-    teamSlug: team.slug,
     scope: grantedScope(q.scope),
     forceConsent: prompt.includes('consent'),
   };

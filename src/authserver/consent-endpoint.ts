@@ -2,25 +2,33 @@
  * The consent step: `GET /consent` checks the team's join policy, then either skips the page (consent remembered
  * for this user, client and team) or shows it; `POST /consent` (CSRF-checked) records Allow or Deny. Every exit is
  * an authorization response to the client's redirect URI — a code, or `access_denied` — with `state` and `iss`.
+ * For the admin API (`PUBLIC_URL/admin`) there is no team: no join policy, and consent is per (user, client, admin).
  */
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { ApiError } from '../http/errors.js';
 import { AccessDenied } from './oauth-errors.js';
 import { redirectWithCode, redirectWithError } from './authorization-response.js';
+import { ADMIN_CONSENT_TEAM_ID, type ConsentKey } from './consent-store.js';
 import { loadFlow, type Flow, type InteractiveDeps } from './interactive-flow.js';
 import { redirectHost } from './redirect-uris.js';
 import { splitScope } from './scopes.js';
 import { sendConsentPage, sendErrorPage } from './pages.js';
 
-/** The join policy decides before any code exists: an invite-only team's non-member gets `access_denied`. */
+/**
+ * The join policy decides before any code exists: an invite-only team's non-member gets `access_denied`. The admin
+ * API has no join policy: anyone may hold an admin-audience token, and the admin API decides on every call what its
+ * user may do (platform admin by ADMIN_EMAILS, team admin by membership role) — for others it grants nothing.
+ */
 async function admitted(res: Response, flow: Flow, userId: string, deps: InteractiveDeps): Promise<boolean> {
+  const { target } = flow;
+  if (target.kind === 'admin') return true;
   try {
-    await deps.teams.admit(flow.team, userId);
+    await deps.teams.admit(target.team, userId);
     return true;
   } catch (err) {
     if (!(err instanceof ApiError) || err.code !== 'forbidden') throw err;
     deps.transactions.clear(res);
-    const denied = new AccessDenied(`Team ${flow.team.slug} is invite-only and you are not a member; ask a team admin to add you`);
+    const denied = new AccessDenied(`Team ${target.team.slug} is invite-only and you are not a member; ask a team admin to add you`);
     redirectWithError(res, flow.tx.request, denied, deps.config.publicUrl);
     return false;
   }
@@ -40,6 +48,11 @@ async function issueCode(res: Response, flow: Flow, userId: string, deps: Intera
   redirectWithCode(res, r, code, deps.config.publicUrl);
 }
 
+/** Remembered consent is per (user, client, team), and per (user, client, admin API) under a sentinel team id. */
+function consentKey(flow: Flow & { userId: string }): ConsentKey {
+  return { userId: flow.userId, clientId: flow.client.id, teamId: flow.target.kind === 'team' ? flow.target.team.id : ADMIN_CONSENT_TEAM_ID };
+}
+
 /** The flow of a logged-in user, or undefined after answering (no transaction, or not logged in yet). */
 async function loggedInFlow(req: Request, res: Response, deps: InteractiveDeps): Promise<(Flow & { userId: string }) | undefined> {
   const flow = await loadFlow(req, res, deps);
@@ -55,8 +68,7 @@ function showConsent(deps: InteractiveDeps): RequestHandler {
   return async (req, res) => {
     const flow = await loggedInFlow(req, res, deps);
     if (!flow || !(await admitted(res, flow, flow.userId, deps))) return;
-    const key = { userId: flow.userId, clientId: flow.client.id, teamId: flow.team.id };
-    if (!flow.tx.request.forceConsent && (await deps.consents.covers(key, flow.tx.request.scope))) {
+    if (!flow.tx.request.forceConsent && (await deps.consents.covers(consentKey(flow), flow.tx.request.scope))) {
       return issueCode(res, flow, flow.userId, deps);
     }
     const user = await deps.prisma.user.findUnique({ where: { id: flow.userId }, select: { email: true } });
@@ -65,7 +77,7 @@ function showConsent(deps: InteractiveDeps): RequestHandler {
       clientName: flow.clientName,
       clientId: flow.client.id,
       redirectHost: redirectHost(flow.tx.request.redirectUri),
-      teamName: flow.team.name,
+      teamName: flow.teamName,
       userEmail: user?.email ?? undefined,
       scopes: splitScope(flow.tx.request.scope),
       formTargets: flow.formTargets,
@@ -87,7 +99,7 @@ function decideConsent(deps: InteractiveDeps): RequestHandler {
     }
     if (form.decision !== 'allow') return sendErrorPage(res, 400, 'Invalid request', 'Choose Allow or Deny.');
     if (!(await admitted(res, flow, flow.userId, deps))) return;
-    await deps.consents.remember({ userId: flow.userId, clientId: flow.client.id, teamId: flow.team.id }, flow.tx.request.scope);
+    await deps.consents.remember(consentKey(flow), flow.tx.request.scope);
     await issueCode(res, flow, flow.userId, deps);
   };
 }

@@ -1,7 +1,12 @@
 /**
  * Server-rendered pages of the authorization server: escaping, the shared layout, and the headers every page gets —
  * a strict Content-Security-Policy (no script at all, styles only from our own static stylesheet, forms only to
- * ourselves and to the client's redirect origin), no caching, no framing, no referrer.
+ * ourselves and to the client's redirect origin), no caching, no framing, and no referrer for other origins.
+ *
+ * The referrer policy is `same-origin`, not `no-referrer`: under `no-referrer` browsers send `Origin: null` with a
+ * form POST (Fetch, "serializing a request origin"), which the gateway's Origin check refuses with 403 — the login
+ * and consent forms would fail in every real browser. `same-origin` keeps the real Origin on our own form posts and
+ * still sends nothing (no referrer, no query with `state`) to the client, the identity provider or anyone else.
  */
 import type { Response } from 'express';
 
@@ -44,7 +49,7 @@ function layout(title: string, body: Html): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>${escapeHtml(title)} · Switchboard</title>
 <link rel="stylesheet" href="${STYLESHEET_PATH}">
 </head>
@@ -74,7 +79,7 @@ export function sendPage(res: Response, opts: PageOptions): void {
         "base-uri 'none'",
       ].join('; '),
       'X-Frame-Options': 'DENY',
-      'Referrer-Policy': 'no-referrer',
+      'Referrer-Policy': 'same-origin',
     })
     .send(layout(opts.title, opts.body));
 }
@@ -94,5 +99,5 @@ button.secondary{background:transparent;color:inherit;border-color:#888}
 button:focus-visible,.button:focus-visible,input:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}
 .note{font-size:.9rem;opacity:.85}
 .error{border-left:4px solid #c81e1e;padding-left:.75rem}
-code{overflow-wrap:anywhere}
+code{overflow-wrap:anywhere;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono",monospace;font-size:.9em}
 `;

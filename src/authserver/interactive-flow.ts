@@ -1,12 +1,12 @@
 /**
  * What the login and consent steps share: their dependencies, reading the login transaction (or showing why it is
- * gone), and re-loading the client and team it names — they may have changed since `/authorize`.
+ * gone), and re-loading the client and the team (or admin API) it names — they may have changed since `/authorize`.
  */
 import type { Request, Response } from 'express';
 import type { Config } from '../config/config.js';
 import type { PrismaClient } from '../db/database.js';
 import type { Logger } from '../observability/logger.js';
-import type { TeamDirectory, TeamRef } from '../teams/team-directory.js';
+import type { TeamDirectory } from '../teams/team-directory.js';
 import type { UserDirectory } from '../teams/users.js';
 import type { UpstreamOidc } from './upstream-oidc.js';
 import type { AuthorizationCodes } from './authorization-codes.js';
@@ -14,7 +14,9 @@ import type { ClientRecord } from './client-metadata.js';
 import type { ClientRegistry } from './client-registry.js';
 import type { ConsentStore } from './consent-store.js';
 import type { LoginTransaction, TransactionCookie } from './login-transaction.js';
+import { InvalidTarget } from './oauth-errors.js';
 import { sendErrorPage } from './pages.js';
+import { resolveResource, type ResolvedResource } from './resource-indicator.js';
 
 export interface InteractiveDeps {
   config: Config;
@@ -32,7 +34,10 @@ export interface InteractiveDeps {
 export interface Flow {
   tx: LoginTransaction;
   client: ClientRecord;
-  team: TeamRef;
+  /** The team endpoint the authorization is for, or the admin API. */
+  target: ResolvedResource;
+  /** The team's display name; undefined for the admin API. */
+  teamName: string | undefined;
   /** The client's display name: its registered name, else its id. */
   clientName: string;
   /** The redirect URI's origin, which forms on our pages may end up at (CSP form-action follows redirects). */
@@ -55,8 +60,11 @@ export async function loadFlow(req: Request, res: Response, deps: InteractiveDep
     return undefined;
   }
   const client = await deps.clients.find(tx.request.clientId).catch(() => undefined);
-  const team = await deps.teams.find(tx.request.teamSlug);
-  if (!client || !team) {
+  const target = await resolveResource(tx.request.resource, deps.config.publicUrl, deps.teams).catch((err: unknown) => {
+    if (err instanceof InvalidTarget) return undefined;
+    throw err;
+  });
+  if (!client || !target) {
     deps.transactions.clear(res);
     sendErrorPage(res, 400, 'Sign-in no longer valid', 'The application or the team of this sign-in no longer exists.');
     return undefined;
@@ -64,7 +72,8 @@ export async function loadFlow(req: Request, res: Response, deps: InteractiveDep
   return {
     tx,
     client,
-    team,
+    target,
+    teamName: target.kind === 'team' ? target.team.name : undefined,
     clientName: client.name ?? client.id,
     formTargets: [new URL(tx.request.redirectUri).origin],
   };

@@ -23,7 +23,7 @@ function renderLogin(res: Response, flow: Flow, deps: InteractiveDeps, error?: s
     {
       csrf: flow.tx.csrf,
       clientName: flow.clientName,
-      teamName: flow.team.name,
+      teamName: flow.teamName,
       devLogin: deps.config.devLogin,
       oidcHost: deps.upstream && deps.config.loginOidc ? new URL(deps.config.loginOidc.issuer).host : undefined,
       formTargets: flow.formTargets,

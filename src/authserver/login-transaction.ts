@@ -19,8 +19,8 @@ const authorizationRequestSchema = z.object({
   redirectUri: z.string(),
   state: z.string().optional(),
   codeChallenge: z.string(),
+  /** A resource `resolveResource` accepted: a team endpoint or the admin API. */
   resource: z.string(),
-  teamSlug: z.string(),
   scope: z.string(),
   forceConsent: z.boolean(),
 });

@@ -5,6 +5,7 @@
  */
 import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from '../observability/logger.js';
+import { isDataException } from '../http/errors.js';
 
 export const OAUTH_ERROR_CODES = {
   invalid_request: { status: 400, rfc: 'RFC 6749 §4.1.2.1, §5.2' },
@@ -136,6 +137,8 @@ export function oauthJsonErrors(logger: Logger): ErrorRequestHandler {
     if (typeof parserError?.type === 'string' && parserError.status && parserError.status < 500) {
       return sendOAuthError(res, new InvalidRequest(parserError.type === 'entity.too.large' ? 'The request body is too large' : 'The request body could not be parsed'));
     }
+    // A value PostgreSQL refuses (e.g. a NUL character in client metadata) is the client's fault, not ours.
+    if (isDataException(err)) return sendOAuthError(res, new InvalidRequest('A parameter holds a value that cannot be stored (e.g. a NUL character)'));
     (req.log ?? logger).error({ err }, 'authorization server fault');
     sendOAuthError(res, new OAuthError('server_error', `Internal error (request id ${String(req.id ?? 'unknown')})`, { expose: true }));
   };

@@ -9,7 +9,8 @@ import { html, sendPage, type Html } from './html.js';
 export interface LoginPageModel {
   csrf: string;
   clientName: string;
-  teamName: string;
+  /** The team's name; undefined when the client asks for the admin API. */
+  teamName: string | undefined;
   devLogin: boolean;
   /** The upstream identity provider's host, when OIDC login is configured. */
   oidcHost: string | undefined;
@@ -32,7 +33,11 @@ export function sendLoginPage(res: Response, m: LoginPageModel, status = 200): v
     title: 'Sign in',
     formTargets: m.formTargets,
     body: html`<h1>Sign in to connect ${m.clientName}</h1>
-<p>${m.clientName} wants to use the MCP tools of the team <strong>${m.teamName}</strong>. Sign in first.</p>
+${
+  m.teamName === undefined
+    ? html`<p>${m.clientName} wants to use the gateway’s <strong>admin API</strong> as you. Sign in first.</p>`
+    : html`<p>${m.clientName} wants to use the MCP tools of the team <strong>${m.teamName}</strong>. Sign in first.</p>`
+}
 ${m.error ? html`<p class="error" role="alert">${m.error}</p>` : undefined}
 ${oidc}
 ${m.devLogin ? devForm : undefined}`,
@@ -44,7 +49,8 @@ export interface ConsentPageModel {
   clientName: string;
   clientId: string;
   redirectHost: string;
-  teamName: string;
+  /** The team's name; undefined when the client asks for the admin API. */
+  teamName: string | undefined;
   userEmail: string | undefined;
   scopes: string[];
   formTargets: string[];
@@ -54,17 +60,24 @@ const SCOPE_TEXT: Record<string, string> = {
   mcp: 'Use the team’s MCP tools, prompts and resources as you',
   offline_access: 'Stay connected when you are not using it (refresh tokens)',
 };
+/** For the admin API, `mcp` is just the default scope; what the token allows is the user's admin rights. */
+const ADMIN_SCOPE_TEXT: Record<string, string> = {
+  ...SCOPE_TEXT,
+  mcp: 'Use the admin API as you: manage whatever your account administers (teams, members, tool servers, sessions)',
+};
 
 export function sendConsentPage(res: Response, m: ConsentPageModel): void {
-  const scopes: Html[] = m.scopes.map((s) => html`<li>${SCOPE_TEXT[s] ?? s}</li>`);
+  const admin = m.teamName === undefined;
+  const texts = admin ? ADMIN_SCOPE_TEXT : SCOPE_TEXT;
+  const scopes: Html[] = m.scopes.map((s) => html`<li>${texts[s] ?? s}</li>`);
   sendPage(res, {
     title: 'Allow access?',
     formTargets: m.formTargets,
-    body: html`<h1>Allow ${m.clientName} to access ${m.teamName}?</h1>
+    body: html`<h1>Allow ${m.clientName} to access ${admin ? 'the admin API' : m.teamName}?</h1>
 <dl>
   <dt>Application</dt><dd>${m.clientName} <span class="note">(client <code>${m.clientId}</code>)</span></dd>
   <dt>Sends you back to</dt><dd><code>${m.redirectHost}</code></dd>
-  <dt>Team</dt><dd>${m.teamName}</dd>
+  ${admin ? html`<dt>Access to</dt><dd>The gateway’s admin API</dd>` : html`<dt>Team</dt><dd>${m.teamName}</dd>`}
   ${m.userEmail ? html`<dt>Signed in as</dt><dd>${m.userEmail}</dd>` : undefined}
 </dl>
 <p>It will be able to:</p>

@@ -1,7 +1,8 @@
 /**
  * `POST /token` (RFC 6749 §3.2, OAuth 2.1): parse → authenticate the client → per-client limit → load the grant
  * (code or refresh token) → per-user limit → issue → render. Codes are PKCE- and redirect-bound and single use;
- * refresh tokens rotate on every use; access tokens are ES256 JWTs whose `aud` is the team resource.
+ * refresh tokens rotate on every use; access tokens are ES256 JWTs whose `aud` is the team resource (or the admin
+ * API's, `PUBLIC_URL/admin`).
  */
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
@@ -17,7 +18,7 @@ import { pkceMatches } from './authorization-codes.js';
 import { authenticateClient } from './client-auth.js';
 import type { ClientRecord } from './client-metadata.js';
 import type { ClientRegistry } from './client-registry.js';
-import { InvalidGrant, InvalidRequest, InvalidScope, OAuthError, UnauthorizedClient, UnsupportedGrantType } from './oauth-errors.js';
+import { InvalidGrant, InvalidRequest, InvalidScope, InvalidTarget, OAuthError, UnauthorizedClient, UnsupportedGrantType } from './oauth-errors.js';
 import type { Limiters } from './rate-limits.js';
 import type { RefreshTokens } from './refresh-tokens.js';
 import { matchRedirectUri } from './redirect-uris.js';
@@ -106,15 +107,21 @@ function loadGrant(deps: TokenDeps): RequestHandler {
   };
 }
 
-/** The team behind the grant's resource, with the user still admitted to it (membership may have been removed). */
+/**
+ * The team behind the grant's resource, with the user still admitted to it (membership may have been removed). An
+ * admin-API grant has no team to check: the admin API judges the user's rights on every call.
+ */
 async function checkAccess(grant: Grant, deps: TokenDeps): Promise<{ email: string | null }> {
-  const { team } = await resolveResource(grant.row.resource, deps.config.publicUrl, deps.teams).catch(() => {
-    throw new InvalidGrant('The team of this grant no longer exists');
+  const target = await resolveResource(grant.row.resource, deps.config.publicUrl, deps.teams).catch((err: unknown) => {
+    // Only "no such team" condemns the grant; a database hiccup must not revoke a refresh-token family.
+    if (err instanceof InvalidTarget) throw new InvalidGrant('The team of this grant no longer exists');
+    throw err;
   });
   const user = await deps.prisma.user.findUnique({ where: { id: grant.row.userId }, select: { email: true } });
   if (!user) throw new InvalidGrant('The user of this grant no longer exists');
+  if (target.kind === 'admin') return user;
   try {
-    await deps.teams.admit(team, grant.row.userId);
+    await deps.teams.admit(target.team, grant.row.userId);
   } catch (err) {
     if (err instanceof ApiError && err.code === 'forbidden') throw new InvalidGrant('The user is no longer a member of this team');
     throw err;

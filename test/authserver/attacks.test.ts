@@ -162,7 +162,8 @@ describe('resource indicators', () => {
     ['unknown team', 'TEAM/t/nope/mcp'],
     ['foreign host', 'https://evil.example/t/demo/mcp'],
     ['trailing slash', 'TEAM/t/demo/mcp/'],
-    ['admin API', 'TEAM/admin'],
+    // PUBLIC_URL/admin itself is a resource (the admin API; admin-resource.test.ts), but nothing below it.
+    ['admin API sub-path', 'TEAM/admin/v1'],
     ['team path without /mcp', 'TEAM/t/demo'],
   ])('%s → invalid_target redirect with iss, nothing issued', async (_name, resource) => {
     const url = authorizeUrl(gw.url, { client_id: clientId, redirect_uri: REDIRECT, state: 'st', code_challenge: newPkce().challenge, resource: resource?.replace('TEAM', gw.url) });

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config/config.js';
 import type { Database } from '../../src/db/database.js';
-import { createApp, type App } from '../../src/http/app.js';
+import { createApp, type App, type AppDeps } from '../../src/http/app.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { ensureDemoTeam } from '../../src/teams/bootstrap.js';
 import { issueAccessToken } from '../../src/authserver/access-token.js';
@@ -40,17 +40,35 @@ export const TEST_ENCRYPTION_KEY = randomBytes(32);
 
 export async function startTestGateway(
   db: Database,
-  opts: { env?: Record<string, string>; clock?: () => number; encryptionKey?: Buffer; demo?: boolean; jwksCooldownMs?: number } = {},
+  opts: {
+    env?: Record<string, string>;
+    clock?: () => number;
+    encryptionKey?: Buffer;
+    demo?: boolean;
+    jwksCooldownMs?: number;
+    /** Options of the authorization server (e.g. the test-only `allowPrivateCimdHosts`). */
+    authServer?: AppDeps['authServer'];
+    /** A fixed port (for a gateway whose URL another fixture must know before it starts). */
+    port?: number;
+  } = {},
 ): Promise<TestGateway> {
   const server = http.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => server.listen(opts.port ?? 0, '127.0.0.1', () => r()));
   const port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
   const config = loadConfig({ PUBLIC_URL: url, PORT: String(port), LOG_LEVEL: 'debug', ...opts.env });
   const logs = new LogCapture();
   const logger = createLogger({ level: config.logLevel, destination: logs });
   if (opts.demo !== false) await ensureDemoTeam(db.prisma);
-  const app = createApp({ config, db, logger, encryptionKey: opts.encryptionKey ?? TEST_ENCRYPTION_KEY, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.jwksCooldownMs ? { jwksCooldownMs: opts.jwksCooldownMs } : {}) });
+  const app = createApp({
+    config,
+    db,
+    logger,
+    encryptionKey: opts.encryptionKey ?? TEST_ENCRYPTION_KEY,
+    ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.jwksCooldownMs ? { jwksCooldownMs: opts.jwksCooldownMs } : {}),
+    ...(opts.authServer ? { authServer: opts.authServer } : {}),
+  });
   await app.keys.jwks(); // as main.ts does: the signing key exists before the first request
   await app.start();
   server.on('request', app.express);

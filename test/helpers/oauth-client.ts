@@ -9,49 +9,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
-import { loadConfig } from '../../src/config/config.js';
-import type { Database } from '../../src/db/database.js';
-import { createApp, type AppDeps } from '../../src/http/app.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { ensureDemoTeam } from '../../src/teams/bootstrap.js';
-import { LogCapture, TEST_ENCRYPTION_KEY, type TestGateway } from './gateway.js';
+import { startTestGateway } from './gateway.js';
 
-/** Like `startTestGateway`, with options of the authorization server (e.g. the test-only `allowPrivateCimdHosts`). */
-export async function startOAuthGateway(
-  db: Database,
-  opts: { env?: Record<string, string>; authServer?: AppDeps['authServer']; clock?: () => number; port?: number } = {},
-): Promise<TestGateway> {
-  const server = http.createServer();
-  await new Promise<void>((r) => server.listen(opts.port ?? 0, '127.0.0.1', () => r()));
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://127.0.0.1:${port}`;
-  const config = loadConfig({ PUBLIC_URL: url, PORT: String(port), LOG_LEVEL: 'debug', ...opts.env });
-  const logs = new LogCapture();
-  const logger = createLogger({ level: config.logLevel, destination: logs });
-  await ensureDemoTeam(db.prisma);
-  const app = createApp({
-    config,
-    db,
-    logger,
-    encryptionKey: TEST_ENCRYPTION_KEY,
-    ...(opts.authServer ? { authServer: opts.authServer } : {}),
-    ...(opts.clock ? { clock: opts.clock } : {}),
-  });
-  await app.keys.jwks();
-  await app.start();
-  server.on('request', app.express);
-  return {
-    app,
-    url,
-    server,
-    logs,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-      await app.close();
-    },
-  };
-}
+/** A test gateway with options of the authorization server; see `startTestGateway`. */
+export const startOAuthGateway: typeof startTestGateway = startTestGateway;
 
 /** A free port on 127.0.0.1 (for a gateway whose URL another fixture must know before it starts). */
 export async function freePort(): Promise<number> {
