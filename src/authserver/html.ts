@@ -63,7 +63,8 @@ ${body.html}
 }
 
 export function sendPage(res: Response, opts: PageOptions): void {
-  const targets = [...new Set(opts.formTargets ?? [])].filter((o) => /^https?:\/\/[^\s;,'"]+$/.test(o));
+  // Origins, or scheme sources (`cursor:`) for native apps' private-use redirect URIs.
+  const targets = [...new Set(opts.formTargets ?? [])].filter((o) => /^https?:\/\/[^\s;,'"]+$/.test(o) || /^[a-z][a-z0-9+.-]*:$/.test(o));
   res
     .status(opts.status ?? 200)
     .set({

@@ -2,6 +2,7 @@
  * What the login and consent steps share: their dependencies, reading the login transaction (or showing why it is
  * gone), and re-loading the client and the team (or admin API) it names — they may have changed since `/authorize`.
  */
+import { formTargetFor } from './redirect-uris.js';
 import type { Request, Response } from 'express';
 import type { Config } from '../config/config.js';
 import type { PrismaClient } from '../db/database.js';
@@ -75,6 +76,6 @@ export async function loadFlow(req: Request, res: Response, deps: InteractiveDep
     target,
     teamName: target.kind === 'team' ? target.team.name : undefined,
     clientName: client.name ?? client.id,
-    formTargets: [new URL(tx.request.redirectUri).origin],
+    formTargets: [formTargetFor(tx.request.redirectUri)],
   };
 }

@@ -1,7 +1,8 @@
 /**
  * Which redirect URIs a client may register, and whether a requested one matches a registered one.
- * Registration accepts https URLs and loopback http URLs on any port (RFC 8252 §7.3), never credentials,
- * fragments or other schemes. Matching is exact string comparison, except that a registered loopback URI matches
+ * Registration accepts https URLs, loopback http URLs on any port (RFC 8252 §7.3) and private-use schemes of native
+ * apps (RFC 8252 §7.1, e.g. Cursor's `cursor://anysphere.cursor-mcp/oauth/callback`; PKCE is always required, so
+ * an app that claims another's scheme gets no token); never credentials, fragments or browser-dangerous schemes. Matching is exact string comparison, except that a registered loopback URI matches
  * the same URI on another port (native apps and the MCP Inspector pick a free port at run time).
  */
 
@@ -18,7 +19,21 @@ export function redirectUriProblem(uri: string): string | undefined {
   if (url.username || url.password) return 'must not contain credentials';
   if (url.protocol === 'https:') return url.hostname ? undefined : 'has no host';
   if (url.protocol === 'http:') return LOOPBACK_HOSTS.has(url.hostname) ? undefined : 'http is only allowed for loopback (localhost, 127.0.0.1, [::1])';
-  return `scheme ${url.protocol} is not allowed; use https (or http on a loopback address)`;
+  if (isPrivateUseScheme(url.protocol)) return undefined;
+  return `scheme ${url.protocol} is not allowed; use https, http on a loopback address, or an app's own scheme`;
+}
+
+/** Schemes a browser would interpret itself (script, local files, other protocols) are never redirect targets. */
+const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'file:', 'vbscript:', 'blob:', 'about:', 'filesystem:', 'ftp:', 'ws:', 'wss:', 'mailto:', 'tel:', 'sms:']);
+
+function isPrivateUseScheme(protocol: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:$/.test(protocol) && !FORBIDDEN_SCHEMES.has(protocol);
+}
+
+/** What a CSP `form-action` must allow for forms that end at this redirect URI: its origin, or its scheme. */
+export function formTargetFor(uri: string): string {
+  const url = new URL(uri);
+  return url.protocol === 'https:' || url.protocol === 'http:' ? url.origin : url.protocol;
 }
 
 export function isLoopbackRedirect(uri: string): boolean {
@@ -47,5 +62,7 @@ function sameTail(a: string, b: string): boolean {
 
 /** The host a person sees on the consent page for a redirect URI. */
 export function redirectHost(uri: string): string {
-  return URL.parse(uri)?.host ?? uri;
+  const url = URL.parse(uri);
+  if (!url) return uri;
+  return url.protocol === 'https:' || url.protocol === 'http:' ? url.host : `${url.protocol}//${url.host}`;
 }
