@@ -62,7 +62,9 @@ export async function resolveAdminPrincipal(authorization: string | undefined, d
   }
   let identity: TokenIdentity;
   try {
-    identity = (await deps.verifier.verify(token, adminAudience(config.publicUrl))).extra as TokenIdentity;
+    // Exact: with AUTH_AUDIENCE (external mode) every MCP token carries the same audience, and an MCP token (which
+    // passthrough tool servers receive) must not double as an admin API token.
+    identity = (await deps.verifier.verify(token, adminAudience(config.publicUrl), { exactAudience: true })).extra as TokenIdentity;
   } catch (err) {
     if (err instanceof TokenRejectedError) throw new AdminAuthError(true, err.message);
     throw err;

@@ -12,8 +12,11 @@ import { verifyAccessToken } from './verify-access-token.js';
 const EXTERNAL_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
 export interface TokenVerifier {
-  /** Verifies `token` for `audience` (a resource identifier); throws `TokenRejectedError`. */
-  verify(token: string, audience: string): Promise<AuthInfo>;
+  /**
+   * Verifies `token` for `audience` (a resource identifier); throws `TokenRejectedError`. `exactAudience`: ignore
+   * the AUTH_AUDIENCE override (the admin API must never accept the MCP endpoints' shared audience).
+   */
+  verify(token: string, audience: string, opts?: { exactAudience?: boolean }): Promise<AuthInfo>;
 }
 
 export function createTokenVerifier(deps: {
@@ -27,10 +30,10 @@ export function createTokenVerifier(deps: {
     config.authMode === 'builtin' ? localKeys(deps.keys) : remoteKeys(config.authIssuer, config.authJwksUrl, deps.fetch ?? fetch, deps.jwksCooldownMs ?? 30_000);
   const algorithms = config.authMode === 'builtin' ? [SIGNING_ALG] : EXTERNAL_ALGORITHMS;
   return {
-    verify(token, audience) {
+    verify(token, audience, opts) {
       return verifyAccessToken(token, {
         issuer: config.authIssuer,
-        audience: config.authMode === 'external' && config.authAudience ? config.authAudience : audience,
+        audience: config.authMode === 'external' && config.authAudience && !opts?.exactAudience ? config.authAudience : audience,
         algorithms,
         getKey,
       });

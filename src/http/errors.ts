@@ -49,11 +49,27 @@ export class ApiError extends Error {
 
 /** body-parser's errors carry `type` and `status`; they are the client's fault and say so. */
 function fromBodyParser(err: unknown): ApiError | undefined {
-  const e = err as { type?: string; status?: number; limit?: number };
+  const e = err as { type?: string; status?: number; limit?: number; expose?: boolean };
   if (e?.type === 'entity.too.large') return new ApiError('payload_too_large', `The body is larger than ${e.limit} bytes`);
   if (e?.type === 'entity.parse.failed') return new ApiError('bad_request', 'The body is not valid JSON');
   if (typeof e?.type === 'string' && e.status && e.status < 500) return new ApiError('bad_request', 'The body could not be read');
+  // The router's "Failed to decode param" (broken percent-encoding in the path).
+  if (err instanceof URIError && e.status === 400) return new ApiError('bad_request', 'The path is not valid percent-encoding');
+  // http-errors raised by body-parser's decompression and similar (e.g. a body that claims gzip but is not).
+  if (e?.expose === true && typeof e.status === 'number' && e.status >= 400 && e.status < 500) return new ApiError('bad_request', 'The body could not be read');
+  if (isDataException(err)) return new ApiError('bad_request', 'A value in the request cannot be stored or compared (e.g. a NUL character, a date or number out of range, a malformed id)');
   return undefined;
+}
+
+/**
+ * True when PostgreSQL refused a value with a class 22 "data exception" (NUL byte in text, date/time out of range,
+ * malformed uuid): such values come from the request, so they are the client's fault, not a fault of the gateway.
+ */
+export function isDataException(err: unknown, depth = 0): boolean {
+  if (!err || typeof err !== 'object' || depth > 5) return false;
+  const e = err as { code?: unknown; originalCode?: unknown; cause?: unknown; meta?: { driverAdapterError?: unknown } };
+  if ([e.code, e.originalCode].some((c) => typeof c === 'string' && /^22[0-9A-Z]{3}$/.test(c))) return true;
+  return [e.cause, e.meta?.driverAdapterError].some((c) => isDataException(c, depth + 1));
 }
 
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300', 'P1001', 'P1002', 'P1017', 'P2024']);

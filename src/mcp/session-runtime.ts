@@ -168,17 +168,22 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
       const owner = { teamId: p.team.id, userId: p.user.id, clientId: p.clientId };
       let s = live.get(id);
       if (!s) {
-        let pending = rehydrating.get(id);
+        // Keyed by id AND owner: a request with someone else's token must not join (and so fail) the owner's
+        // rehydration, nor make a concurrent request of the owner share its "not yours" answer.
+        const key = `${id}\n${owner.teamId}\n${owner.userId}\n${owner.clientId}`;
+        let pending = rehydrating.get(key);
         if (!pending) {
           pending = (async () => {
             const row = await store.findOpen(id, owner);
             if (!row) return undefined;
+            const held = live.get(id);
+            if (held) return held; // another request of the owner rebuilt it meanwhile
             const built = await rehydrate(row, p);
             remember(built);
             built.lastTouchedAt = 0;
             return built;
-          })().finally(() => rehydrating.delete(id));
-          rehydrating.set(id, pending);
+          })().finally(() => rehydrating.delete(key));
+          rehydrating.set(key, pending);
         }
         s = await pending;
         if (!s) return undefined;

@@ -28,8 +28,12 @@ export function createAuditLog(prisma: PrismaClient, logger: Logger): AuditLog {
   const pending = new Set<Promise<unknown>>();
   return {
     record(entry) {
+      // PostgreSQL text cannot hold NUL; a client-chosen value (e.g. a tool name) must not make the record fail.
+      const clean = <T>(v: T): T => (typeof v === 'string' ? (v.replaceAll('\u0000', '\uFFFD') as T) : v);
+      const data = Object.fromEntries(Object.entries(entry).map(([k, v]) => [k, clean(v)])) as AuditEntry;
+      const detail = entry.detail ? Object.fromEntries(Object.entries(entry.detail).map(([k, v]) => [clean(k), clean(v)])) : undefined;
       const p = prisma.auditRecord
-        .create({ data: { ...entry, detail: entry.detail ?? undefined } })
+        .create({ data: { ...data, detail } })
         .catch((err) => logger.error({ err, action: entry.action }, 'could not write audit record'))
         .finally(() => pending.delete(p));
       pending.add(p);

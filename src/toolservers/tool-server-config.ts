@@ -13,14 +13,19 @@ import { assertNoNameClash } from './name-clash.js';
 export const TOOL_SERVER_NAME = /^[a-z0-9_-]{1,32}$/;
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
+// zod runs every refinement even after one failed: the later ones must not throw on a string that is not a URL.
+const parseUrl = (v: string): URL | undefined => (URL.canParse(v) ? new URL(v) : undefined);
 const remoteUrl = z
   .string()
   .refine((v) => URL.canParse(v), { message: 'must be a URL' })
   .refine((v) => {
-    const u = new URL(v);
-    return u.protocol === 'https:' || (u.protocol === 'http:' && LOCAL_HOSTS.has(u.hostname));
+    const u = parseUrl(v);
+    return !u || u.protocol === 'https:' || (u.protocol === 'http:' && LOCAL_HOSTS.has(u.hostname));
   }, { message: 'must be https (http is allowed only for localhost)' })
-  .refine((v) => !new URL(v).username && !new URL(v).password, { message: 'must not contain credentials; use auth.mode "static"' });
+  .refine((v) => {
+    const u = parseUrl(v);
+    return !u || (!u.username && !u.password);
+  }, { message: 'must not contain credentials; use auth.mode "static"' });
 
 export const authConfig = z.discriminatedUnion('mode', [
   z.object({ mode: z.literal('exchange') }),
