@@ -3,7 +3,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Config } from './config/config.js';
+import { isLoopbackUrl, type Config } from './config/config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrator.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -41,6 +41,9 @@ export async function openAndMigrate(config: Config, logger: Logger): Promise<Da
 
 export async function startGateway(config: Config, opts: { logger?: Logger; drainMs?: number } = {}): Promise<RunningGateway> {
   const logger = opts.logger ?? createLogger({ level: config.logLevel });
+  if (config.devLogin && !isLoopbackUrl(config.publicUrl)) {
+    logger.warn('DEV_LOGIN is on for a public URL: anyone can log in as any e-mail address, including those in ADMIN_EMAILS');
+  }
   const db = await openAndMigrate(config, logger);
   const encryptionKey = resolveEncryptionKey(config.encryptionKey, config.dataDir);
   if (await ensureDemoTeam(db.prisma)) logger.info('created team "demo" with the built-in demo tool pack');

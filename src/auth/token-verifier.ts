@@ -36,6 +36,9 @@ export function createTokenVerifier(deps: {
         audience: config.authMode === 'external' && config.authAudience && !opts?.exactAudience ? config.authAudience : audience,
         algorithms,
         getKey,
+        // The built-in issuer marks access tokens `at+jwt` (RFC 9068); the tokens it mints for tool servers are
+        // plain JWTs, so one can never be replayed here as an access token.
+        ...(config.authMode === 'builtin' ? { typ: 'at+jwt' } : {}),
       });
     },
   };

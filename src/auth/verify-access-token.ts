@@ -14,6 +14,8 @@ export interface VerifyAccessTokenOptions {
   audience: string;
   algorithms: string[];
   getKey: JWTVerifyGetKey;
+  /** Required JWT `typ` header (RFC 9068 `at+jwt`), when the issuer is known to set it. */
+  typ?: string;
 }
 
 /** Claims the gateway relies on, attached to `AuthInfo.extra`. */
@@ -33,6 +35,7 @@ export async function verifyAccessToken(token: string, opts: VerifyAccessTokenOp
       algorithms: opts.algorithms,
       clockTolerance: CLOCK_SKEW_SECONDS,
       requiredClaims: ['exp', 'sub'],
+      ...(opts.typ ? { typ: opts.typ } : {}),
     }));
   } catch (err) {
     throw classifyJoseError(err);

@@ -8,7 +8,7 @@ import helmet from 'helmet';
 import cors from 'cors';
 import { pinoHttp } from 'pino-http';
 import { rateLimit } from 'express-rate-limit';
-import type { Config } from '../config/config.js';
+import { isLoopbackUrl, type Config } from '../config/config.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
@@ -154,7 +154,10 @@ export function createApp(deps: AppDeps): App {
 
   app.use(operationsRouter({ db, metrics }));
   // [authserver] the built-in authorization server mounts here (issue #3)
-  if (config.devLogin && config.authMode === 'builtin') app.use(devTokenRouter({ config, db, encryptionKey: deps.encryptionKey }));
+  // Local development only: behind a reverse proxy on the same host every caller would look local.
+  if (config.devLogin && config.authMode === 'builtin' && isLoopbackUrl(config.publicUrl)) {
+    app.use(devTokenRouter({ config, db, encryptionKey: deps.encryptionKey }));
+  }
   if (config.authMode === 'builtin') {
     app.use(
       authServerRouter({

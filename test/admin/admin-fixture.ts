@@ -60,7 +60,7 @@ export async function startAdminFixture(opts: { tdb?: TestDatabase; env?: Record
   const root = await gw.app.users.upsert(LOCAL_ISSUER, PLATFORM_EMAIL, PLATFORM_EMAIL);
   const expired = await gw.app.keys.sign(
     { iss: gw.url, sub: root.id, aud: `${gw.url}/admin`, client_id: 'test-client', email: PLATFORM_EMAIL, jti: randomUUID() },
-    { expiresInSeconds: -120 },
+    { expiresInSeconds: -120, typ: 'at+jwt' },
   );
   const wrongAudience = (await tokenFor(gw, { email: PLATFORM_EMAIL, team: 'acme' })).token;
   const tokens: Record<Caller, string | undefined> = {

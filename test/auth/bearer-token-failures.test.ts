@@ -31,7 +31,7 @@ afterAll(async () => {
 
 /** Signs with the gateway's real key but lets a test choose every claim. */
 function signed(claims: Record<string, unknown>): Promise<string> {
-  return gw.app.keys.sign({ iss: gw.url, sub: userId, aud: endpoint, client_id: 'c1', scope: 'mcp', ...claims }, { expiresInSeconds: 300 });
+  return gw.app.keys.sign({ iss: gw.url, sub: userId, aud: endpoint, client_id: 'c1', scope: 'mcp', ...claims }, { expiresInSeconds: 300, typ: 'at+jwt' });
 }
 
 async function expectRejected(token: string | undefined, reason: string, opts: { errorCode?: string | null } = {}) {
@@ -68,7 +68,7 @@ describe('tokens the resource server refuses', () => {
     const now = Math.floor(Date.now() / 1000);
     const key = (await privateKeyOf())[0]!;
     const t = await new SignJWT({ sub: userId, client_id: 'c1' })
-      .setProtectedHeader({ alg: 'ES256', kid: key.kid })
+      .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'at+jwt' })
       .setIssuer(gw.url)
       .setAudience(endpoint)
       .setIssuedAt(now - 3600)
@@ -131,6 +131,11 @@ describe('tokens the resource server refuses', () => {
     const payload = base64url.encode(JSON.stringify({ iss: gw.url, sub: userId, aud: endpoint, exp: now + 300, client_id: 'c1' }));
     const sig = createHmac('sha256', pem).update(`${header}.${payload}`).digest('base64url');
     await expectRejected(`${header}.${payload}.${sig}`, 'algorithm');
+  });
+
+  it('a gateway-signed JWT that is not an access token (typ JWT, as minted for tool servers)', async () => {
+    const t = await gw.app.keys.sign({ iss: gw.url, sub: userId, aud: endpoint, client_id: 'c1' }, { expiresInSeconds: 300 });
+    await expectRejected(t, 'claims');
   });
 
   it('a token for a user that does not exist', async () => {
