@@ -2,11 +2,16 @@
  * Tool servers for the admin API, through the same code as the CLI: `addToolServer` and the tool-server registry
  * (read, change, remove). Listing is here because the API pages with keyset cursors. Secrets stay sealed and
  * write-only, and live sessions of the team hear about every change (`SessionRuntime.toolsChanged`).
+ *
+ * Unlike the CLI, the API limits team admins (`tool-server-policy.ts`): no `passthrough` auth (403) and no URL on a
+ * private or loopback address (422). Every add or change that leaves a tool server with `passthrough` or `static`
+ * auth is audited with its mode (never the secret), and so is every refusal.
  */
 import { ApiError } from '../http/errors.js';
-import { addToolServer, authConfig, toToolServerJson, type ToolServerConfig } from '../toolservers/tool-server-config.js';
+import { addToolServer, authConfig, toToolServerJson, type ToolServerConfig, type ToolServerJson } from '../toolservers/tool-server-config.js';
 import * as registry from '../toolservers/tool-server-registry.js';
 import type { AdminPrincipal } from './admin-principal.js';
+import { enforceTeamAdminLimits, type RemoteSettings } from './tool-server-policy.js';
 import { decodeListCursor, page } from './cursor.js';
 import { findTeam } from './teams-service.js';
 import { unknownFields } from './unknown-fields.js';
@@ -40,9 +45,12 @@ export async function getToolServer(deps: AdminDeps, slug: string, name: string)
 
 export async function createToolServer(deps: AdminDeps, p: AdminPrincipal, slug: string, config: ToolServerConfig) {
   const team = await findTeam(deps, slug);
+  const action = 'admin.tool_server_add';
+  if (config.kind === 'remote') await enforce(deps, p, team.id, action, config.name, undefined, { url: config.url, authMode: config.auth.mode });
   const row = await addToolServer(deps.db.prisma, deps.box, team.id, config);
-  await changed(deps, p, team.id, 'admin.tool_server_add', config.name);
-  return toToolServerJson(row);
+  const json = toToolServerJson(row);
+  await changed(deps, p, team.id, action, config.name, credentialDetail(json, undefined, config.kind === 'remote' && config.auth.mode === 'static'));
+  return json;
 }
 
 const REMOTE_ONLY = ['url', 'auth'] as const;
@@ -54,22 +62,26 @@ const REMOTE_ONLY = ['url', 'auth'] as const;
 async function checkPatch(deps: AdminDeps, teamId: string, name: string, patch: ToolServerPatch) {
   const immutable = (field: 'name' | 'kind') => new ApiError('unprocessable', `${field} is immutable: remove the tool server and add a new one`, [{ field, message: 'is immutable' }]);
   if (patch.name !== undefined && patch.name !== name) throw immutable('name');
-  const row = await deps.db.prisma.toolServer.findUnique({ where: { teamId_name: { teamId, name } }, select: { kind: true } });
-  if (!row) return; // the registry answers 404
+  const row = await deps.db.prisma.toolServer.findUnique({ where: { teamId_name: { teamId, name } }, select: { kind: true, url: true, authMode: true } });
+  if (!row) return undefined; // the registry answers 404
   if (patch.kind !== undefined && patch.kind !== row.kind) throw immutable('kind');
   const foreign = row.kind === 'remote' ? (['pack'] as const).filter((k) => patch[k] !== undefined) : REMOTE_ONLY.filter((k) => patch[k] !== undefined);
   const unknownAuth = patch.auth ? unknownFields(patch.auth, authConfig.safeParse({ secret: 'x', ...patch.auth }).data ?? patch.auth, ['auth']) : [];
   const details = [...foreign.map((k) => ({ field: k, message: `not a setting of a ${row.kind} tool server` })), ...unknownAuth];
   if (details.length) throw new ApiError('invalid_body', `Invalid change: ${details.map((d) => `${d.field} ${d.message}`).join('; ')}`, details);
+  return row;
 }
 
 /** `updateToolServer` of the registry (shared with the CLI) behind the admin API's stricter checks. */
 export async function updateToolServer(deps: AdminDeps, p: AdminPrincipal, slug: string, name: string, patch: ToolServerPatch) {
   const team = await findTeam(deps, slug);
-  await checkPatch(deps, team.id, name, patch);
+  const row = await checkPatch(deps, team.id, name, patch);
+  const action = 'admin.tool_server_update';
+  const before = row?.kind === 'remote' && row.url !== null ? { url: row.url, authMode: row.authMode } : undefined;
+  if (before) await enforce(deps, p, team.id, action, name, before, { url: patch.url ?? before.url, authMode: patch.auth?.mode ?? before.authMode });
   const { name: _name, kind: _kind, ...change } = patch;
   const updated = await registry.updateToolServer(deps.db.prisma, deps.box, team.id, name, change);
-  await changed(deps, p, team.id, 'admin.tool_server_update', name);
+  await changed(deps, p, team.id, action, name, credentialDetail(updated, before?.authMode, typeof patch.auth?.secret === 'string'));
   return updated;
 }
 
@@ -79,7 +91,43 @@ export async function removeToolServer(deps: AdminDeps, p: AdminPrincipal, slug:
   await changed(deps, p, team.id, 'admin.tool_server_remove', name);
 }
 
-async function changed(deps: AdminDeps, p: AdminPrincipal, teamId: string, action: string, name: string) {
-  deps.audit.record({ teamId, actor: p.actor, action, target: name, outcome: 'ok' });
+type Detail = Record<string, string | number | boolean | null>;
+
+async function changed(deps: AdminDeps, p: AdminPrincipal, teamId: string, action: string, name: string, detail?: Detail) {
+  deps.audit.record({ teamId, actor: p.actor, action, target: name, outcome: 'ok', ...(detail ? { detail } : {}) });
   await deps.sessions.toolsChanged(teamId);
+}
+
+/** The team-admin limits; a refusal is audited (outcome `forbidden` or `unprocessable`) before it is answered. */
+async function enforce(deps: AdminDeps, p: AdminPrincipal, teamId: string, action: string, name: string, before: RemoteSettings | undefined, after: RemoteSettings) {
+  try {
+    await enforceTeamAdminLimits(p, before, after);
+  } catch (err) {
+    if (err instanceof ApiError) deps.audit.record({ teamId, actor: p.actor, action, target: name, outcome: err.code, detail: { authMode: after.authMode, url: withoutCredentials(after.url) } });
+    throw err;
+  }
+}
+
+/** A refused PATCH's URL is not validated yet: it might carry credentials, which an audit record must not keep. */
+function withoutCredentials(raw: string): string {
+  const url = URL.parse(raw);
+  if (!url) return '(not a URL)';
+  url.username = '';
+  url.password = '';
+  return url.href;
+}
+
+/**
+ * What the audit record of an add or change says about credentials when the tool server ends up with auth that
+ * hands it a token or a secret (`passthrough`, `static`): the mode, the URL and whether a new secret was sent.
+ */
+function credentialDetail(ts: ToolServerJson, previousAuthMode: string | undefined, secretSent: boolean): Detail | undefined {
+  const mode = ts.auth?.mode;
+  if (mode !== 'passthrough' && mode !== 'static') return undefined;
+  return {
+    authMode: mode,
+    url: ts.url ?? null,
+    ...(previousAuthMode !== undefined ? { previousAuthMode } : {}),
+    ...(mode === 'static' ? { header: ts.auth?.header ?? null, secretSent } : {}),
+  };
 }

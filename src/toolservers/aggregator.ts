@@ -2,7 +2,9 @@
  * Presents several tool servers as one: names become `{server}__{name}` and resource URIs
  * `switchboard://{server}/…` (see `namespacing.ts`), or pass through for `prefix: false`; requests are routed back.
  * A failing tool server drops out of every list (logged and counted) without hiding the others, and a call to it
- * is a tool error naming it. Errors an upstream answers with (JSON-RPC errors) reach the client unchanged.
+ * is a tool error naming it with a short generic reason (`upstreamFailureReason`): what went wrong in detail (an
+ * upstream's HTTP response body, a transport error) goes to the log only, never to the client. Errors an upstream
+ * answers with (JSON-RPC errors) reach the client unchanged.
  */
 import {
   ErrorCode,
@@ -18,6 +20,7 @@ import {
   type ResourceTemplate,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
+import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Logger } from '../observability/logger.js';
 import type { CallContext, ToolServerConnection } from './types.js';
 import { toolError } from './packs/pack.js';
@@ -55,6 +58,41 @@ function isUpstreamAnswer(err: unknown): err is McpError {
 }
 
 type Kind = 'tool' | 'prompt' | 'resource';
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID']);
+
+type ErrorLink = { code?: unknown; name?: unknown; cause?: unknown };
+
+/** An error and its causes (a failed fetch is a `TypeError` whose cause has the socket's error code). */
+function causeChain(err: unknown): ErrorLink[] {
+  const out: ErrorLink[] = [];
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as ErrorLink).cause, depth++) out.push(e as ErrorLink);
+  return out;
+}
+
+/**
+ * Why a tool server failed, in words safe to show the client: `unreachable`, `timed out`, `answered HTTP <status>`,
+ * `connection closed` or `protocol error` (an answer that is not valid MCP), else `unexpected error`. Never the
+ * upstream's own text.
+ */
+export function upstreamFailureReason(err: unknown): string {
+  if (err instanceof StreamableHTTPError) return typeof err.code === 'number' && err.code >= 100 && err.code <= 599 ? `answered HTTP ${err.code}` : 'protocol error';
+  if (err instanceof McpError) {
+    if (err.code === ErrorCode.RequestTimeout) return 'timed out';
+    if (err.code === ErrorCode.ConnectionClosed) return 'connection closed';
+    return 'protocol error';
+  }
+  const chain = causeChain(err);
+  if (chain.some((e) => e.name === 'TimeoutError' || e.code === 'ETIMEDOUT' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT')) return 'timed out';
+  if (chain.some((e) => typeof e.code === 'string' && NETWORK_CODES.has(e.code)) || (err instanceof TypeError && err.message === 'fetch failed')) return 'unreachable';
+  if (chain.some((e) => e.name === 'ZodError' || e.name === 'SyntaxError')) return 'protocol error';
+  return 'unexpected error';
+}
+
+/** The client's view of a tool server failure: which one, and roughly why; the gateway log has the details. */
+function failureMessage(server: string, err: unknown): string {
+  return `Tool server ${server} failed: ${upstreamFailureReason(err)} (details are in the gateway log)`;
+}
 
 export function createAggregator(
   connections: ToolServerConnection[],
@@ -131,7 +169,7 @@ export function createAggregator(
     } catch (err) {
       if (isUpstreamAnswer(err) || (err instanceof Error && err.name === 'AbortError')) throw err;
       failed(server, what, err);
-      throw new McpError(ErrorCode.InternalError, `Tool server ${server.name} failed: ${err instanceof Error ? err.message : 'unknown error'}`);
+      throw new McpError(ErrorCode.InternalError, failureMessage(server.name, err));
     }
   }
 
@@ -148,7 +186,7 @@ export function createAggregator(
       } catch (err) {
         if (isUpstreamAnswer(err) || call.signal.aborted) throw err;
         failed(target.server, 'call a tool', err);
-        const result = toolError(`Tool server ${target.server.name} failed: ${err instanceof Error ? err.message : 'unknown error'}`);
+        const result = toolError(failureMessage(target.server.name, err));
         upstreamFailures.add(result);
         return result;
       }

@@ -5,6 +5,8 @@ import { listQuery, noQuery, teamPath, toolServerCreateBody, toolServerPatchBody
 import { listOf, toolServerJson } from '../response-schemas.js';
 
 const appliesTo = 'New sessions use the change at once; live sessions of the team are sent `notifications/tools/list_changed`.';
+const teamAdminLimits =
+  'Team admins (unlike platform admins) may not set `auth.mode` `passthrough` or re-point a passthrough tool server at another URL (403), nor set a URL whose host is, or resolves to, a private, loopback, link-local, CGNAT or unique-local address (422). Adding or changing a tool server with `passthrough` or `static` auth is audited.';
 
 export const toolServerRoutes = [
   defineRoute({
@@ -24,12 +26,12 @@ export const toolServerRoutes = [
     operationId: 'addToolServer',
     tag: 'Tool servers',
     summary: 'Add a tool server',
-    description: `The same code as the CLI. Unknown fields are refused. ${appliesTo}`,
+    description: `The same code as the CLI. Unknown fields are refused. ${teamAdminLimits} ${appliesTo}`,
     params: teamPath,
     query: noQuery,
     body: toolServerCreateBody,
     success: { status: 201, description: 'The new tool server', schema: toolServerJson },
-    errors: ['invalid_body', 'team_not_found', 'conflict'],
+    errors: ['invalid_body', 'team_not_found', 'conflict', 'unprocessable'],
     handle: ({ deps, params, body, principal }) => createToolServer(deps, principal, params.team, body),
   }),
   defineRoute({
@@ -48,7 +50,7 @@ export const toolServerRoutes = [
     operationId: 'updateToolServer',
     tag: 'Tool servers',
     summary: 'Change a tool server',
-    description: `Fields not sent keep their value; \`auth\` is replaced as a whole except that a static secret (and header) not sent is kept. Name and kind are immutable (422). The same code as the CLI. ${appliesTo}`,
+    description: `Fields not sent keep their value; \`auth\` is replaced as a whole except that a static secret (and header) not sent is kept. Name and kind are immutable (422). The same code as the CLI. ${teamAdminLimits} ${appliesTo}`,
     params: toolServerPath,
     query: noQuery,
     body: toolServerPatchBody,
