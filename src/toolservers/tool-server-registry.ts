@@ -65,6 +65,12 @@ export async function updateToolServer(prisma: PrismaClient, box: SecretBox, tea
       ? { name, kind: 'builtin', pack: p.pack ?? row.pack, prefix: p.prefix ?? row.prefix, enabled: p.enabled ?? row.enabled }
       : { name, kind: 'remote', url: p.url ?? row.url, auth, prefix: p.prefix ?? row.prefix, enabled: p.enabled ?? row.enabled };
   const c = parseToolServerInput(merged);
+  // A stored secret was meant for the stored URL: moving the tool server elsewhere must not carry it along.
+  if (auth.secret === KEEP_SECRET && p.url !== undefined && p.url !== row.url) {
+    throw new ApiError('invalid_body', 'Invalid change: send auth.secret again when changing the URL of a tool server with static auth', [
+      { field: 'auth.secret', message: 'required when url changes' },
+    ]);
+  }
   const others = await prisma.toolServer.findMany({ where: { teamId, NOT: { name } }, select: { name: true, kind: true, pack: true, prefix: true } });
   assertNoNameClash({ name, kind: c.kind, pack: c.kind === 'builtin' ? c.pack : null, prefix: c.prefix }, others);
 

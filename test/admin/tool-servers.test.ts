@@ -64,9 +64,11 @@ describe('tool server CRUD', () => {
   });
 
   it('PATCH keeps a static secret (and header) that is not re-sent, replaces one that is', async () => {
-    const url = await f.call('PATCH', '/teams/vault/tool-servers/remote', { body: { url: 'https://mcp2.example.com/mcp' } });
-    expect(url.status).toBe(200);
-    expect(url.body).toMatchObject({ url: 'https://mcp2.example.com/mcp', auth: { mode: 'static', header: 'X-Api-Key', secretSet: true } });
+    // The stored secret was meant for the stored URL: moving the server needs it sent again.
+    const moved = await f.call('PATCH', '/teams/vault/tool-servers/remote', { body: { url: 'https://mcp2.example.com/mcp' } });
+    expect([moved.status, fields(moved.body)]).toEqual([400, ['auth.secret']]);
+    const kept = await f.call('PATCH', '/teams/vault/tool-servers/remote', { body: { enabled: true } });
+    expect(kept.body).toMatchObject({ url: 'https://mcp.example.com/mcp', auth: { mode: 'static', header: 'X-Api-Key', secretSet: true } });
     expect(f.gw.app.box.open((await row('remote')).secretEncrypted!)).toBe(SECRET);
 
     const header = await f.call('PATCH', '/teams/vault/tool-servers/remote', { as: 'apiKey', body: { auth: { mode: 'static', header: 'Authorization' } } });

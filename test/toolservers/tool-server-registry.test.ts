@@ -58,10 +58,16 @@ describe('adding a tool server', () => {
 describe('changing and removing', () => {
   it('updates settings, keeps a static secret unless a new one is given, and removes', async () => {
     const before = await tdb.db.prisma.toolServer.findFirstOrThrow({ where: { teamId, name: 'gh' } });
-    const updated = await updateToolServer(tdb.db.prisma, box, teamId, 'gh', { url: 'https://other.example.com/mcp', enabled: false });
-    expect(updated).toMatchObject({ url: 'https://other.example.com/mcp', enabled: false, auth: { mode: 'static', header: 'X-Key', secretSet: true } });
+    const updated = await updateToolServer(tdb.db.prisma, box, teamId, 'gh', { enabled: false });
+    expect(updated).toMatchObject({ enabled: false, auth: { mode: 'static', header: 'X-Key', secretSet: true } });
     const after = await tdb.db.prisma.toolServer.findFirstOrThrow({ where: { teamId, name: 'gh' } });
     expect(after.secretEncrypted).toBe(before.secretEncrypted);
+    // The stored secret was meant for the stored URL: moving the server requires sending it again.
+    await expect(updateToolServer(tdb.db.prisma, box, teamId, 'gh', { url: 'https://other.example.com/mcp' })).rejects.toThrow(/send auth.secret again/);
+    expect((await tdb.db.prisma.toolServer.findFirstOrThrow({ where: { teamId, name: 'gh' } })).url).toBe(before.url);
+    const moved = await updateToolServer(tdb.db.prisma, box, teamId, 'gh', { url: 'https://other.example.com/mcp', auth: { mode: 'static', header: 'X-Key', secret: 'new-secret' } });
+    expect(moved).toMatchObject({ url: 'https://other.example.com/mcp', auth: { secretSet: true } });
+    expect((await tdb.db.prisma.toolServer.findFirstOrThrow({ where: { teamId, name: 'gh' } })).secretEncrypted).not.toBe(before.secretEncrypted);
     await updateToolServer(tdb.db.prisma, box, teamId, 'gh', { auth: { mode: 'exchange' } });
     expect((await tdb.db.prisma.toolServer.findFirstOrThrow({ where: { teamId, name: 'gh' } })).secretEncrypted).toBeNull();
     await expect(updateToolServer(tdb.db.prisma, box, teamId, 'gh', { auth: { mode: 'static' } })).rejects.toThrow(/secret is required/);
