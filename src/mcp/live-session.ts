@@ -18,6 +18,8 @@ export interface LiveSessionInit {
   expiresAt: Date;
   server: Server;
   aggregator: Aggregator;
+  /** Points the session at its team's current tool servers (see `switchableAggregator`). */
+  reloadToolServers?: () => Promise<void>;
   /** Called once the transport accepted a fresh `initialize` (not on replay); persist the row here. */
   onInitialized?: (sessionId: string) => Promise<void>;
 }
@@ -38,6 +40,7 @@ export class LiveSession {
   private readonly transport: WebStandardStreamableHTTPServerTransport;
   private readonly server: Server;
   private readonly aggregator: Aggregator;
+  private readonly reload: (() => Promise<void>) | undefined;
 
   private constructor(init: LiveSessionInit) {
     this.id = init.id;
@@ -47,6 +50,7 @@ export class LiveSession {
     this.expiresAt = init.expiresAt;
     this.server = init.server;
     this.aggregator = init.aggregator;
+    this.reload = init.reloadToolServers;
     this.transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => init.id,
       onsessioninitialized: async (sid) => {
@@ -111,6 +115,13 @@ export class LiveSession {
   /** Announces that the tool list changed (tool-server configuration, upstream `listChanged`). */
   async toolsChanged(): Promise<void> {
     await this.server.sendToolListChanged().catch(() => undefined);
+  }
+
+  /** Switches to the team's current tool servers, then announces `tools/list_changed`. */
+  async reloadToolServers(): Promise<void> {
+    if (this.closed) return;
+    await this.reload?.();
+    await this.toolsChanged();
   }
 
   /**

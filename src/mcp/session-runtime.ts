@@ -15,6 +15,7 @@ import type { SessionStore, SessionOwner, CloseReason, StoredSession } from '../
 import type { TeamRef } from '../teams/team-directory.js';
 import type { UserRef } from '../teams/users.js';
 import { createAggregator } from '../toolservers/aggregator.js';
+import { switchableAggregator } from '../toolservers/switchable-aggregator.js';
 import { connectToolServers, loadToolServers, type UpstreamDeps } from '../toolservers/connect-tool-servers.js';
 import { LiveSession } from './live-session.js';
 import { createSessionServer } from './session-server.js';
@@ -63,13 +64,15 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
 
   async function build(id: string, p: Principal, chat: string | null, createdAt: Date, expiresAt: Date, onInitialized?: (sid: string) => Promise<void>) {
     const context = { sessionId: id, team: p.team, user: p.user, clientId: p.clientId, chat };
-    const defs = await loadToolServers(db.prisma, p.team.id);
     const hub = createSessionDownstream();
     const remote = deps.upstream ? { deps: { ...deps.upstream, prisma: db.prisma }, downstream: hub.downstream } : undefined;
-    const aggregator = createAggregator(connectToolServers(defs, context, logger, remote), {
-      logger,
-      onFailure: (server) => metrics.upstreamFailures.inc({ server }),
-    });
+    const connect = async () =>
+      createAggregator(connectToolServers(await loadToolServers(db.prisma, p.team.id), context, logger, remote), {
+        logger,
+        onFailure: (server) => metrics.upstreamFailures.inc({ server }),
+      });
+    const switchable = switchableAggregator(await connect());
+    const aggregator = switchable.aggregator;
     let session: LiveSession | undefined;
     const server = createSessionServer(aggregator, {
       onSetLevel: async (level: LoggingLevel) => {
@@ -92,7 +95,17 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
       },
     });
     hub.attach(server);
-    session = await LiveSession.start({ id, context, teamId: p.team.id, createdAt, expiresAt, server, aggregator, ...(onInitialized ? { onInitialized } : {}) });
+    session = await LiveSession.start({
+      id,
+      context,
+      teamId: p.team.id,
+      createdAt,
+      expiresAt,
+      server,
+      aggregator,
+      reloadToolServers: async () => switchable.swap(await connect()),
+      ...(onInitialized ? { onInitialized } : {}),
+    });
     return session;
   }
 
@@ -123,7 +136,7 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
     for (const s of [...live.values()]) {
       if (s.teamId !== teamId || s.isClosed) continue;
       if (s.inFlight === 0) live.delete(s.id);
-      else void s.toolsChanged();
+      else void s.reloadToolServers().catch((err) => logger.warn({ err, sessionId: s.id }, 'could not reload tool servers'));
     }
   }
 
@@ -234,8 +247,8 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
 
     /**
      * The team's tool servers changed (admin API). Here and, through NOTIFY, on every replica: a live session that is
-     * serving a request or stream is told `tools/list_changed`; an idle one is evicted, so its next request rebuilds
-     * it with the new tool servers. (A busy session keeps the tool servers it was built with until it is rebuilt.)
+     * serving a request or stream switches to the new tool servers and is told `tools/list_changed`; an idle one is
+     * evicted, so its next request rebuilds it with the new tool servers.
      */
     async toolsChanged(teamId: string): Promise<void> {
       applyToolsChanged(teamId);

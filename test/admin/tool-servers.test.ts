@@ -1,7 +1,8 @@
 /**
  * Issue #5 "Tool servers": CRUD through the admin API with the shared config rules; secrets are write-only (sealed
  * at rest, never in a response or a log line); changes apply to new sessions and reach live ones as
- * `notifications/tools/list_changed` (or, for idle ones, a rebuild on their next request).
+ * `notifications/tools/list_changed` after switching to the new tool servers (or, for idle ones, a rebuild on
+ * their next request).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -132,7 +133,7 @@ describe('tool server CRUD', () => {
 });
 
 describe('changes reach sessions', () => {
-  it('a live session hears tools/list_changed; an idle one is rebuilt; new sessions see the change', async () => {
+  it('a live session switches to the new tool servers and hears tools/list_changed; an idle one is rebuilt; new sessions see the change', async () => {
     const { token } = await tokenFor(f.gw, { email: 'carol@example.com', team: 'acme' });
     const endpoint = `${f.gw.url}/t/acme/mcp`;
     const { client } = await connectClient(endpoint, token);
@@ -162,6 +163,9 @@ describe('changes reach sessions', () => {
     const deadline = Date.now() + 5000;
     while (heard === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(heard).toBeGreaterThan(0);
+    // The busy session (its GET stream is open) lists and calls the new tools without reconnecting.
+    expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['demo__echo', 'demo__whoami', 'extra__echo', 'extra__whoami']);
+    expect((await client.callTool({ name: 'extra__echo', arguments: { text: 'new' } })).content).toEqual([{ type: 'text', text: 'new' }]);
     expect(await listIdle()).toEqual(['demo__echo', 'demo__whoami', 'extra__echo', 'extra__whoami']);
 
     const fresh = await connectClient(endpoint, token);
