@@ -74,6 +74,7 @@ export async function startGateway(config: Config, opts: { logger?: Logger; drai
         logger.warn('in-flight requests did not finish in time; closing their connections');
         server.closeAllConnections();
       }
+      await app.audit.flush(); // what the requests finished during the drain recorded
       await db.close();
       forget();
       logger.info('stopped');

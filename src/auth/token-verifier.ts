@@ -2,12 +2,23 @@
  * Picks the keys and rules for verifying access tokens: the built-in issuer's own keys (`AUTH_MODE=builtin`) or
  * an external issuer's JWKS, discovered from its metadata and cached by jose (refetched on an unknown `kid`).
  */
+import { LRUCache } from 'lru-cache';
 import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, type JWTVerifyGetKey, type JSONWebKeySet } from 'jose';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { Config } from '../config/config.js';
 import type { KeyStore } from '../authserver/signing-keys.js';
 import { SIGNING_ALG } from '../authserver/signing-keys.js';
 import { verifyAccessToken } from './verify-access-token.js';
+
+/**
+ * Verified tokens are remembered this long (at most; never past their `exp`), so a session's requests do not each
+ * pay an ES256/RS256 verification. Keyed by the exact token string and the audience it was checked against; only
+ * successes are kept. Access tokens are JWTs checked without the database, so revocation is unchanged; what this
+ * delays is noticing a signing key that disappeared from the issuer's keys (already cached for minutes by jose for
+ * external issuers, and loaded once per process for the built-in one).
+ */
+export const VERIFIED_TOKEN_TTL_MS = 30_000;
+const VERIFIED_TOKEN_CACHE_SIZE = 10_000;
 
 const EXTERNAL_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
@@ -29,17 +40,28 @@ export function createTokenVerifier(deps: {
   const getKey =
     config.authMode === 'builtin' ? localKeys(deps.keys) : remoteKeys(config.authIssuer, config.authJwksUrl, deps.fetch ?? fetch, deps.jwksCooldownMs ?? 30_000);
   const algorithms = config.authMode === 'builtin' ? [SIGNING_ALG] : EXTERNAL_ALGORITHMS;
+  const verified = new LRUCache<string, { info: AuthInfo; until: number }>({ max: VERIFIED_TOKEN_CACHE_SIZE });
   return {
-    verify(token, audience, opts) {
-      return verifyAccessToken(token, {
+    async verify(token, audience, opts) {
+      const expected = config.authMode === 'external' && config.authAudience && !opts?.exactAudience ? config.authAudience : audience;
+      const key = `${expected}\n${token}`;
+      // jose checks `exp` against the wall clock, and so does this cache.
+      const now = Date.now();
+      const hit = verified.get(key);
+      if (hit && now < hit.until) return { ...hit.info, scopes: [...hit.info.scopes] };
+      if (hit) verified.delete(key);
+      const info = await verifyAccessToken(token, {
         issuer: config.authIssuer,
-        audience: config.authMode === 'external' && config.authAudience && !opts?.exactAudience ? config.authAudience : audience,
+        audience: expected,
         algorithms,
         getKey,
         // The built-in issuer marks access tokens `at+jwt` (RFC 9068); the tokens it mints for tool servers are
         // plain JWTs, so one can never be replayed here as an access token.
         ...(config.authMode === 'builtin' ? { typ: 'at+jwt' } : {}),
       });
+      const until = Math.min(now + VERIFIED_TOKEN_TTL_MS, (info.expiresAt ?? 0) * 1000);
+      if (until > now) verified.set(key, { info, until });
+      return { ...info, scopes: [...info.scopes] };
     },
   };
 }

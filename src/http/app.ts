@@ -79,7 +79,7 @@ export function createApp(deps: AppDeps): App {
   const verifier = createTokenVerifier({ config, keys, ...(deps.fetch ? { fetch: deps.fetch } : {}), ...(deps.jwksCooldownMs ? { jwksCooldownMs: deps.jwksCooldownMs } : {}) });
   const teams = createTeamDirectory(db.prisma);
   const users = createUserDirectory(db.prisma);
-  const audit = createAuditLog(db.prisma, logger);
+  const audit = createAuditLog(db.sql, logger);
   const store = createSessionStore(db.prisma, { idleTtlMs: config.sessionIdleTtlMs, maxAgeMs: config.sessionMaxAgeMs }, clock);
   const sessions = createSessionRuntime({
     db,

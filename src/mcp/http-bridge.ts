@@ -4,19 +4,47 @@
  */
 import type { Request as ExpressRequest, Response as ExpressResponse } from 'express';
 
-/** A fetch `Request` carrying the Express request's method, URL and headers; the body travels as `parsedBody`. */
-export function toWebRequest(req: ExpressRequest, res: ExpressResponse, baseUrl: string): Request {
+/**
+ * A fetch `Request` carrying the Express request's method, URL and headers; the body travels as `parsedBody`.
+ * No abort signal: the transport never reads one (a client going away cancels the response stream instead, in
+ * `sendWebResponse`), and aborting one per finished request cost a `DOMException` each.
+ */
+export function toWebRequest(req: ExpressRequest, baseUrl: string): Request {
   const headers = new Headers();
   for (const [k, v] of Object.entries(req.headers)) {
     if (v === undefined) continue;
     headers.set(k, Array.isArray(v) ? v.join(', ') : v);
   }
-  const ac = new AbortController();
-  res.once('close', () => ac.abort());
-  return new Request(new URL(req.originalUrl, baseUrl), { method: req.method, headers, signal: ac.signal });
+  return new Request(new URL(req.originalUrl, baseUrl), { method: req.method, headers });
 }
 
-/** Streams a fetch `Response` (JSON or SSE) to Express; a client disconnect cancels the stream. */
+const WAITING = Symbol('waiting');
+
+/** The next chunk if the stream has it by the next turn of the event loop, else `WAITING` (the read goes on). */
+function readSoon<T>(read: Promise<T>): Promise<T | typeof WAITING> {
+  return new Promise((resolve, reject) => {
+    const timer = setImmediate(() => resolve(WAITING));
+    read.then(
+      (v) => {
+        clearImmediate(timer);
+        resolve(v);
+      },
+      (err: unknown) => {
+        clearImmediate(timer);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}
+
+/**
+ * Streams a fetch `Response` (JSON or SSE) to Express; a client disconnect cancels the stream.
+ *
+ * Whatever the stream already holds is written together (headers, events and the end of the response in one
+ * socket write, which is the common case of a short request), and the headers and every event otherwise go out
+ * as soon as the stream has nothing more to give right now: an SSE response's headers and each event reach the
+ * client within one turn of the event loop, as before, without a write (and a TCP segment) per piece.
+ */
 export async function sendWebResponse(res: ExpressResponse, response: Response): Promise<void> {
   res.status(response.status);
   response.headers.forEach((value, key) => res.setHeader(key, value));
@@ -27,17 +55,35 @@ export async function sendWebResponse(res: ExpressResponse, response: Response):
   const reader = response.body.getReader();
   const cancel = () => void reader.cancel().catch(() => undefined);
   res.once('close', cancel);
-  if (response.headers.get('content-type')?.startsWith('text/event-stream')) res.flushHeaders();
+  let corked = false;
+  const uncork = () => {
+    if (!corked) return;
+    corked = false;
+    res.uncork();
+  };
   try {
     for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      res.write(value);
+      const next = reader.read();
+      let chunk = await readSoon(next);
+      if (chunk === WAITING) {
+        // Nothing more for now: send what we have (at least the headers) before waiting for the stream.
+        if (corked) uncork();
+        else if (!res.headersSent) res.flushHeaders();
+        chunk = await next;
+      }
+      if (chunk.done) break;
+      if (!corked) {
+        res.cork();
+        corked = true;
+      }
+      res.write(chunk.value);
     }
   } catch {
     // The stream was cancelled (client gone, session closed); nothing more to send.
   } finally {
     res.off('close', cancel);
+    // end() fully uncorks the connection itself.
+    corked = false;
     res.end();
   }
 }

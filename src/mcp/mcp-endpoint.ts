@@ -119,7 +119,7 @@ export function mcpRouter(deps: McpEndpointDeps): Router {
   const serve = async (req: Request, res: Response, s: LiveSession, body: unknown) => {
     await s.busy(async () => {
       const principal = res.locals.principal as Principal;
-      const response = await s.handle(toWebRequest(req, res, config.publicUrl), body, principal.authInfo);
+      const response = await s.handle(toWebRequest(req, config.publicUrl), body, principal.authInfo);
       await sendWebResponse(res, response);
     });
   };

@@ -5,6 +5,8 @@
  * progress, logs, cancellation and nested requests of a forwarded call travel with it.
  */
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv-provider.js';
+import type { JsonSchemaType, JsonSchemaValidator, jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
   CallToolRequestSchema,
@@ -37,6 +39,20 @@ export interface SessionServerHooks {
   onToolCall(tool: string, outcome: ToolCallOutcome, durationMs: number): void;
 }
 
+/**
+ * The SDK's default JSON Schema validator, built on first use. A `Server` builds an Ajv instance (with all its
+ * formats) up front for the one thing it validates with it, form elicitation results from `elicitInput`, which a
+ * session server never calls; building it anyway was about a twentieth of a session handshake's CPU. Still one per
+ * server, so nothing compiled is shared between sessions.
+ */
+class LazyJsonSchemaValidator implements jsonSchemaValidator {
+  private inner: AjvJsonSchemaValidator | undefined;
+  getValidator<T>(schema: JsonSchemaType): JsonSchemaValidator<T> {
+    this.inner ??= new AjvJsonSchemaValidator();
+    return this.inner.getValidator<T>(schema);
+  }
+}
+
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 function callContext(extra: Extra): CallContext {
@@ -55,7 +71,7 @@ export function createSessionServer(aggregator: Aggregator, hooks: SessionServer
   const capabilities: ServerCapabilities = aggregator.hasRemote
     ? { tools: { listChanged: true }, prompts: { listChanged: true }, resources: { subscribe: true, listChanged: true }, completions: {}, logging: {} }
     : { tools: { listChanged: true }, logging: {} };
-  const server = new Server(SERVER_INFO, { capabilities, ...(instructions ? { instructions } : {}) });
+  const server = new Server(SERVER_INFO, { capabilities, jsonSchemaValidator: new LazyJsonSchemaValidator(), ...(instructions ? { instructions } : {}) });
 
   server.setRequestHandler(ListToolsRequestSchema, async (_req, extra) => ({ tools: await aggregator.listTools(callContext(extra)) }));
   server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {

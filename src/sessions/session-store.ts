@@ -60,9 +60,8 @@ export function createSessionStore(prisma: PrismaClient, timing: SessionTiming, 
     async create(s: NewSession): Promise<StoredSession> {
       const createdAt = new Date(clock());
       const expiresAt = expiryFor(createdAt, clock(), timing);
-      await prisma.$transaction(async (tx) => {
-        const chat = s.chatExternalId ? await chatId(tx, s, s.chatExternalId) : null;
-        await tx.session.create({
+      const insert = (tx: Prisma.TransactionClient, chat: string | null) =>
+        tx.session.create({
           data: {
             id: s.id,
             teamId: s.teamId,
@@ -78,8 +77,12 @@ export function createSessionStore(prisma: PrismaClient, timing: SessionTiming, 
             lastSeenAt: createdAt,
             expiresAt,
           },
+          select: { id: true },
         });
-      });
+      const external = s.chatExternalId;
+      // Without a chat the session row is a single INSERT, atomic on its own: no interactive transaction.
+      if (external) await prisma.$transaction(async (tx) => insert(tx, await chatId(tx, s, external)));
+      else await insert(prisma, null);
       return { ...s, logLevel: null, createdAt, expiresAt };
     },
 

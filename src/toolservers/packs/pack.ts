@@ -22,6 +22,20 @@ export function packTool<S extends z.ZodObject>(tool: PackTool<S>): PackTool {
   return tool as unknown as PackTool;
 }
 
+/**
+ * A pack tool's input schema as JSON Schema text: converted once per tool rather than for every session (the
+ * conversion was a noticeable part of a handshake), parsed per session so no session shares another's objects.
+ */
+const inputSchemas = new WeakMap<PackTool, string>();
+function inputSchema(t: PackTool): Tool['inputSchema'] {
+  let text = inputSchemas.get(t);
+  if (text === undefined) {
+    text = JSON.stringify(z.toJSONSchema(t.input, { io: 'input' }));
+    inputSchemas.set(t, text);
+  }
+  return JSON.parse(text) as Tool['inputSchema'];
+}
+
 /** Serves a pack as a tool server for one session. */
 export function packConnection(pack: Pack, opts: { name: string; prefix: boolean; session: SessionContext }): ToolServerConnection {
   const tools = new Map(pack.tools.map((t) => [t.name, t]));
@@ -29,7 +43,7 @@ export function packConnection(pack: Pack, opts: { name: string; prefix: boolean
     name: t.name,
     ...(t.title ? { title: t.title } : {}),
     description: t.description,
-    inputSchema: z.toJSONSchema(t.input, { io: 'input' }) as Tool['inputSchema'],
+    inputSchema: inputSchema(t),
     ...(t.annotations ? { annotations: t.annotations } : {}),
   }));
   return {
