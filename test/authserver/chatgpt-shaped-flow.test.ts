@@ -4,27 +4,17 @@
  * Allow) ending at ChatGPT's redirect (not followed), `iss` on it, the code exchanged with HTTP Basic client
  * authentication, MCP used with the token, refresh.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { describe, expect, it } from 'vitest';
+import { useTestGateway } from '../helpers/gateway.js';
 import { rawPost, INIT } from '../helpers/mcp-client.js';
 import { authorizeInBrowser, authorizeUrl, basicAuth, newPkce, registerClient, tokenRequest } from '../helpers/oauth-client.js';
 
-let tdb: TestDatabase;
-let gw: TestGateway;
 
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  gw = await startTestGateway(tdb.db);
-});
-afterAll(async () => {
-  await gw?.close();
-  await tdb?.drop();
-});
+const t = useTestGateway();
 
 describe('ChatGPT-shaped connector', () => {
   it('discovers, registers, authorizes with iss, exchanges, calls MCP, refreshes', async () => {
-    const endpoint = `${gw.url}/t/demo/mcp`;
+    const endpoint = `${t.gw.url}/t/demo/mcp`;
     const challenge = await rawPost(endpoint, INIT);
     expect(challenge.status).toBe(401);
     const prmUrl = /resource_metadata="([^"]+)"/.exec(challenge.headers.get('www-authenticate')!)![1]!;
@@ -33,7 +23,7 @@ describe('ChatGPT-shaped connector', () => {
     const as = (await (await fetch(`${prm.authorization_servers[0]}/.well-known/oauth-authorization-server`)).json()) as Record<string, string>;
 
     const redirect = 'https://chatgpt.com/connector/oauth/Zx81-abc_d9';
-    const reg = await registerClient(gw.url, {
+    const reg = await registerClient(t.gw.url, {
       client_name: 'ChatGPT',
       redirect_uris: [redirect, 'https://chatgpt.com/connector_platform_oauth_redirect'],
       grant_types: ['authorization_code', 'refresh_token'],
@@ -46,15 +36,15 @@ describe('ChatGPT-shaped connector', () => {
     const secret = reg.body.client_secret as string;
 
     const pkce = newPkce();
-    const url = authorizeUrl(gw.url, { client_id: clientId, redirect_uri: redirect, state: 'chatgpt-state-1', code_challenge: pkce.challenge, resource: prm.resource });
+    const url = authorizeUrl(t.gw.url, { client_id: clientId, redirect_uri: redirect, state: 'chatgpt-state-1', code_challenge: pkce.challenge, resource: prm.resource });
     expect(url.origin + url.pathname).toBe(as.authorization_endpoint);
     const response = await authorizeInBrowser(url, redirect, { email: 'gpt-user@example.com' });
     expect(response.origin + response.pathname).toBe(redirect);
-    expect(response.searchParams.get('iss')).toBe(gw.url);
+    expect(response.searchParams.get('iss')).toBe(t.gw.url);
     expect(response.searchParams.get('state')).toBe('chatgpt-state-1');
 
     const tokens = await tokenRequest(
-      gw.url,
+      t.gw.url,
       { grant_type: 'authorization_code', code: response.searchParams.get('code')!, redirect_uri: redirect, code_verifier: pkce.verifier, resource: prm.resource },
       basicAuth(clientId, secret),
     );
@@ -68,7 +58,7 @@ describe('ChatGPT-shaped connector', () => {
     expect(init.headers.get('mcp-session-id')).toBeTruthy();
     await init.text();
 
-    const refreshed = await tokenRequest(gw.url, { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token as string, resource: prm.resource }, basicAuth(clientId, secret));
+    const refreshed = await tokenRequest(t.gw.url, { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token as string, resource: prm.resource }, basicAuth(clientId, secret));
     expect(refreshed.status).toBe(200);
     expect(refreshed.body.refresh_token).not.toBe(tokens.body.refresh_token);
     const again = await rawPost(endpoint, INIT, { authorization: `Bearer ${refreshed.body.access_token as string}` });
@@ -76,7 +66,7 @@ describe('ChatGPT-shaped connector', () => {
     await again.text();
 
     // No secret of the dance ever reaches the log.
-    const logs = gw.logs.text();
+    const logs = t.gw.logs.text();
     for (const secretValue of [secret, response.searchParams.get('code')!, pkce.verifier, tokens.body.refresh_token, refreshed.body.refresh_token, tokens.body.access_token]) {
       expect(logs).not.toContain(secretValue as string);
     }
@@ -84,12 +74,12 @@ describe('ChatGPT-shaped connector', () => {
 
   it('the legacy connector_platform_oauth_redirect gets iss too, on errors as well', async () => {
     const redirect = 'https://chatgpt.com/connector_platform_oauth_redirect';
-    const reg = await registerClient(gw.url, { client_name: 'ChatGPT legacy', redirect_uris: [redirect], token_endpoint_auth_method: 'none' });
+    const reg = await registerClient(t.gw.url, { client_name: 'ChatGPT legacy', redirect_uris: [redirect], token_endpoint_auth_method: 'none' });
     const pkce = newPkce();
-    const res = await fetch(authorizeUrl(gw.url, { client_id: reg.body.client_id as string, redirect_uri: redirect, state: 's', code_challenge: pkce.challenge, resource: `${gw.url}/t/nope/mcp` }), { redirect: 'manual' });
+    const res = await fetch(authorizeUrl(t.gw.url, { client_id: reg.body.client_id as string, redirect_uri: redirect, state: 's', code_challenge: pkce.challenge, resource: `${t.gw.url}/t/nope/mcp` }), { redirect: 'manual' });
     expect(res.status).toBe(302);
     const location = new URL(res.headers.get('location')!);
     expect(location.origin + location.pathname).toBe(redirect);
-    expect(Object.fromEntries(location.searchParams)).toMatchObject({ error: 'invalid_target', state: 's', iss: gw.url });
+    expect(Object.fromEntries(location.searchParams)).toMatchObject({ error: 'invalid_target', state: 's', iss: t.gw.url });
   });
 });

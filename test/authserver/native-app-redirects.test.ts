@@ -3,31 +3,21 @@
  * (`cursor://anysphere.cursor-mcp/oauth/callback`). Such clients register, see their scheme on the consent page,
  * and get their code there — with PKCE, so another app claiming the scheme gets no token.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { describe, expect, it } from 'vitest';
+import { useTestGateway } from '../helpers/gateway.js';
 import { authorizeInBrowser, authorizeUrl, FetchBrowser, newPkce, registerClient, tokenRequest } from '../helpers/oauth-client.js';
 
 const CURSOR = 'cursor://anysphere.cursor-mcp/oauth/callback';
-let tdb: TestDatabase;
-let gw: TestGateway;
 
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  gw = await startTestGateway(tdb.db);
-});
-afterAll(async () => {
-  await gw?.close();
-  await tdb?.drop();
-});
+const t = useTestGateway();
 
 describe('private-use redirect schemes', () => {
   it('a Cursor-style client registers, consents and receives code, state and iss on its own scheme', async () => {
-    const reg = await registerClient(gw.url, { client_name: 'Cursor', redirect_uris: [CURSOR], token_endpoint_auth_method: 'none' });
+    const reg = await registerClient(t.gw.url, { client_name: 'Cursor', redirect_uris: [CURSOR], token_endpoint_auth_method: 'none' });
     expect(reg.status).toBe(201);
     const clientId = reg.body.client_id as string;
     const pkce = newPkce();
-    const url = authorizeUrl(gw.url, { client_id: clientId, redirect_uri: CURSOR, state: 'cs', code_challenge: pkce.challenge, resource: `${gw.url}/t/demo/mcp` });
+    const url = authorizeUrl(t.gw.url, { client_id: clientId, redirect_uri: CURSOR, state: 'cs', code_challenge: pkce.challenge, resource: `${t.gw.url}/t/demo/mcp` });
 
     // The consent page names the scheme and lets its form end at that scheme (CSP form-action).
     const browser = new FetchBrowser((u) => u.protocol === 'cursor:');
@@ -39,16 +29,16 @@ describe('private-use redirect schemes', () => {
     const back = await authorizeInBrowser(url, CURSOR, { email: 'cursor@example.com' }, browser);
     expect(back.protocol).toBe('cursor:');
     expect(back.searchParams.get('state')).toBe('cs');
-    expect(back.searchParams.get('iss')).toBe(gw.url);
+    expect(back.searchParams.get('iss')).toBe(t.gw.url);
     const code = back.searchParams.get('code')!;
-    const token = await tokenRequest(gw.url, { grant_type: 'authorization_code', code, code_verifier: pkce.verifier, redirect_uri: CURSOR, client_id: clientId, resource: `${gw.url}/t/demo/mcp` });
+    const token = await tokenRequest(t.gw.url, { grant_type: 'authorization_code', code, code_verifier: pkce.verifier, redirect_uri: CURSOR, client_id: clientId, resource: `${t.gw.url}/t/demo/mcp` });
     expect(token.status).toBe(200);
     expect(token.body.access_token).toEqual(expect.any(String));
   });
 
   it('another redirect URI on the same scheme does not match', async () => {
-    const reg = await registerClient(gw.url, { client_name: 'Cursor', redirect_uris: [CURSOR], token_endpoint_auth_method: 'none' });
-    const url = authorizeUrl(gw.url, { client_id: reg.body.client_id as string, redirect_uri: 'cursor://anysphere.cursor-mcp/other', state: 's', code_challenge: newPkce().challenge, resource: `${gw.url}/t/demo/mcp` });
+    const reg = await registerClient(t.gw.url, { client_name: 'Cursor', redirect_uris: [CURSOR], token_endpoint_auth_method: 'none' });
+    const url = authorizeUrl(t.gw.url, { client_id: reg.body.client_id as string, redirect_uri: 'cursor://anysphere.cursor-mcp/other', state: 's', code_challenge: newPkce().challenge, resource: `${t.gw.url}/t/demo/mcp` });
     const res = await fetch(url, { redirect: 'manual' });
     expect(res.status).toBe(400);
     expect(res.headers.get('location')).toBeNull();

@@ -2,35 +2,25 @@
  * The plain protocol endpoints: RFC 8414 metadata (and its OpenID-style twin), RFC 7591 registration with the
  * redirect URIs real clients use and secrets that never expire, and RFC 7009 revocation.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { describe, expect, it } from 'vitest';
+import { useTestGateway } from '../helpers/gateway.js';
 import { authorizeInBrowser, authorizeUrl, basicAuth, newPkce, registerClient, tokenRequest } from '../helpers/oauth-client.js';
 
-let tdb: TestDatabase;
-let gw: TestGateway;
 
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  gw = await startTestGateway(tdb.db);
-});
-afterAll(async () => {
-  await gw?.close();
-  await tdb?.drop();
-});
+const t = useTestGateway();
 
 describe('RFC 8414 authorization server metadata', () => {
   it.each(['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration'])('%s', async (path) => {
-    const res = await fetch(`${gw.url}${path}`);
+    const res = await fetch(`${t.gw.url}${path}`);
     expect(res.status).toBe(200);
     const doc = (await res.json()) as Record<string, unknown>;
     expect(doc).toMatchObject({
-      issuer: gw.url,
-      authorization_endpoint: `${gw.url}/authorize`,
-      token_endpoint: `${gw.url}/token`,
-      registration_endpoint: `${gw.url}/register`,
-      revocation_endpoint: `${gw.url}/revoke`,
-      jwks_uri: `${gw.url}/.well-known/jwks.json`,
+      issuer: t.gw.url,
+      authorization_endpoint: `${t.gw.url}/authorize`,
+      token_endpoint: `${t.gw.url}/token`,
+      registration_endpoint: `${t.gw.url}/register`,
+      revocation_endpoint: `${t.gw.url}/revoke`,
+      jwks_uri: `${t.gw.url}/.well-known/jwks.json`,
       code_challenge_methods_supported: ['S256'],
       response_types_supported: ['code'],
       grant_types_supported: ['authorization_code', 'refresh_token'],
@@ -55,19 +45,19 @@ describe('RFC 7591 dynamic client registration', () => {
     'http://[::1]:8080/cb',
   ];
   it.each(realRedirects)('accepts %s without setup', async (uri) => {
-    const res = await registerClient(gw.url, { client_name: 'Real client', redirect_uris: [uri], token_endpoint_auth_method: 'none' });
+    const res = await registerClient(t.gw.url, { client_name: 'Real client', redirect_uris: [uri], token_endpoint_auth_method: 'none' });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ redirect_uris: [uri], token_endpoint_auth_method: 'none' });
     expect(res.body.client_secret).toBeUndefined();
   });
 
   it('defaults to a confidential client_secret_basic client whose secret never expires and is stored hashed', async () => {
-    const res = await registerClient(gw.url, { redirect_uris: ['https://app.example.com/cb'], client_name: 'Confidential', software_id: 'x', unknown_field: 1 });
+    const res = await registerClient(t.gw.url, { redirect_uris: ['https://app.example.com/cb'], client_name: 'Confidential', software_id: 'x', unknown_field: 1 });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ token_endpoint_auth_method: 'client_secret_basic', client_secret_expires_at: 0, grant_types: ['authorization_code', 'refresh_token'], software_id: 'x' });
     expect(res.body.unknown_field).toBeUndefined();
     expect(typeof res.body.client_id_issued_at).toBe('number');
-    const row = await tdb.db.prisma.oAuthClient.findUniqueOrThrow({ where: { id: res.body.client_id as string } });
+    const row = await t.tdb.db.prisma.oAuthClient.findUniqueOrThrow({ where: { id: res.body.client_id as string } });
     expect(JSON.stringify(row)).not.toContain(res.body.client_secret as string);
   });
 
@@ -79,13 +69,13 @@ describe('RFC 7591 dynamic client registration', () => {
     [{ redirect_uris: 'https://a.example/cb' }, 'invalid_client_metadata'],
     [{ redirect_uris: [] }, 'invalid_redirect_uri'],
   ])('refuses %j with %s', async (metadata, error) => {
-    const res = await registerClient(gw.url, metadata);
+    const res = await registerClient(t.gw.url, metadata);
     expect(res).toMatchObject({ status: 400, body: { error } });
     expect(typeof res.body.error_description).toBe('string');
   });
 
   it('refuses a body that is not JSON as invalid_request', async () => {
-    const res = await fetch(`${gw.url}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{nope' });
+    const res = await fetch(`${t.gw.url}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{nope' });
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ error: 'invalid_request' });
   });
@@ -94,45 +84,45 @@ describe('RFC 7591 dynamic client registration', () => {
 describe('RFC 7009 revocation', () => {
   it('revoking a refresh token revokes its family; unknown tokens get 200 too; bad client auth is 401', async () => {
     const redirect = 'https://app.example.com/cb';
-    const reg = await registerClient(gw.url, { redirect_uris: [redirect], token_endpoint_auth_method: 'client_secret_basic' });
+    const reg = await registerClient(t.gw.url, { redirect_uris: [redirect], token_endpoint_auth_method: 'client_secret_basic' });
     const clientId = reg.body.client_id as string;
     const secret = reg.body.client_secret as string;
     const pkce = newPkce();
     const response = await authorizeInBrowser(
-      authorizeUrl(gw.url, { client_id: clientId, redirect_uri: redirect, code_challenge: pkce.challenge, resource: `${gw.url}/t/demo/mcp` }),
+      authorizeUrl(t.gw.url, { client_id: clientId, redirect_uri: redirect, code_challenge: pkce.challenge, resource: `${t.gw.url}/t/demo/mcp` }),
       redirect,
       { email: 'revoker@example.com' },
     );
-    const tokens = await tokenRequest(gw.url, { grant_type: 'authorization_code', code: response.searchParams.get('code')!, code_verifier: pkce.verifier, redirect_uri: redirect }, basicAuth(clientId, secret));
+    const tokens = await tokenRequest(t.gw.url, { grant_type: 'authorization_code', code: response.searchParams.get('code')!, code_verifier: pkce.verifier, redirect_uri: redirect }, basicAuth(clientId, secret));
     expect(tokens.status).toBe(200);
-    const rotated = await tokenRequest(gw.url, { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token as string }, basicAuth(clientId, secret));
+    const rotated = await tokenRequest(t.gw.url, { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token as string }, basicAuth(clientId, secret));
     expect(rotated.status).toBe(200);
 
     const revoke = (token: string, headers: Record<string, string>) =>
-      fetch(`${gw.url}/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams({ token, token_type_hint: 'refresh_token' }) });
+      fetch(`${t.gw.url}/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams({ token, token_type_hint: 'refresh_token' }) });
     const bad = await revoke(rotated.body.refresh_token as string, basicAuth(clientId, 'wrong'));
     expect(bad.status).toBe(401);
     expect(bad.headers.get('www-authenticate')).toMatch(/^Basic/);
     expect((await revoke('not-a-token', basicAuth(clientId, secret))).status).toBe(200);
     expect((await revoke(tokens.body.access_token as string, basicAuth(clientId, secret))).status).toBe(200);
     expect((await revoke(rotated.body.refresh_token as string, basicAuth(clientId, secret))).status).toBe(200);
-    const after = await tokenRequest(gw.url, { grant_type: 'refresh_token', refresh_token: rotated.body.refresh_token as string }, basicAuth(clientId, secret));
+    const after = await tokenRequest(t.gw.url, { grant_type: 'refresh_token', refresh_token: rotated.body.refresh_token as string }, basicAuth(clientId, secret));
     expect(after).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
 
-    const missing = await fetch(`${gw.url}/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...basicAuth(clientId, secret) }, body: '' });
+    const missing = await fetch(`${t.gw.url}/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...basicAuth(clientId, secret) }, body: '' });
     expect(missing.status).toBe(400);
     expect(await missing.json()).toMatchObject({ error: 'invalid_request' });
   });
 
   it('the token endpoint names unsupported grants and malformed requests with their RFC codes', async () => {
-    const reg = await registerClient(gw.url, { redirect_uris: ['https://app.example.com/cb'], token_endpoint_auth_method: 'none' });
+    const reg = await registerClient(t.gw.url, { redirect_uris: ['https://app.example.com/cb'], token_endpoint_auth_method: 'none' });
     const clientId = reg.body.client_id as string;
-    expect(await tokenRequest(gw.url, { grant_type: 'client_credentials', client_id: clientId })).toMatchObject({ status: 400, body: { error: 'unsupported_grant_type' } });
-    expect(await tokenRequest(gw.url, { client_id: clientId })).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
-    const res = await fetch(`${gw.url}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=refresh_token&client_id=${clientId}&refresh_token=a&refresh_token=b` });
+    expect(await tokenRequest(t.gw.url, { grant_type: 'client_credentials', client_id: clientId })).toMatchObject({ status: 400, body: { error: 'unsupported_grant_type' } });
+    expect(await tokenRequest(t.gw.url, { client_id: clientId })).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    const res = await fetch(`${t.gw.url}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=refresh_token&client_id=${clientId}&refresh_token=a&refresh_token=b` });
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ error: 'invalid_request' });
     // A public client presenting a secret, and a confidential one presenting none, both fail client authentication.
-    expect(await tokenRequest(gw.url, { grant_type: 'refresh_token', refresh_token: 'x', client_id: clientId, client_secret: 's' })).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+    expect(await tokenRequest(t.gw.url, { grant_type: 'refresh_token', refresh_token: 'x', client_id: clientId, client_secret: 's' })).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
   });
 });

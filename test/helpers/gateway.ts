@@ -3,10 +3,12 @@
  * OAuth redirects and resource identifiers all line up.
  */
 import http from 'node:http';
+import { afterAll, beforeAll } from 'vitest';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config/config.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
 import type { Database } from '../../src/db/database.js';
 import { createApp, type App, type AppDeps } from '../../src/http/app.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -101,4 +103,21 @@ export async function tokenFor(
     ...(opts.ttlSeconds ? { ttlSeconds: opts.ttlSeconds } : {}),
   });
   return { token, userId: user.id };
+}
+
+/**
+ * The usual per-file setup: a fresh database and a test gateway on it before the file's tests, both released
+ * after. Read `t.gw` and `t.tdb` inside tests (they are set by `beforeAll`).
+ */
+export function useTestGateway(opts: Parameters<typeof startTestGateway>[1] = {}): { readonly gw: TestGateway; readonly tdb: TestDatabase } {
+  const t = {} as { gw: TestGateway; tdb: TestDatabase };
+  beforeAll(async () => {
+    t.tdb = await createTestDatabase();
+    t.gw = await startTestGateway(t.tdb.db, opts);
+  });
+  afterAll(async () => {
+    await t.gw?.close();
+    await t.tdb?.drop();
+  });
+  return t;
 }

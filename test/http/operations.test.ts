@@ -1,34 +1,25 @@
 /** `/health`, `/ready`, `/metrics`, CORS preflight, the JWKS and the JSON error shape. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import request from 'supertest';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { startTestGateway, tokenFor, type TestGateway } from '../helpers/gateway.js';
+import { useTestGateway, startTestGateway, tokenFor } from '../helpers/gateway.js';
+import { createTestDatabase } from '../helpers/database.js';
 import { connectClient } from '../helpers/mcp-client.js';
 
-let tdb: TestDatabase;
-let gw: TestGateway;
 
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  gw = await startTestGateway(tdb.db);
-});
-afterAll(async () => {
-  await gw?.close();
-  await tdb?.drop();
-});
+const t = useTestGateway();
 
 describe('operations endpoints', () => {
   it('/health and /ready', async () => {
-    await request(gw.app.express).get('/health').expect(200, { status: 'ok' });
-    const ready = await request(gw.app.express).get('/ready').expect(200);
+    await request(t.gw.app.express).get('/health').expect(200, { status: 'ok' });
+    const ready = await request(t.gw.app.express).get('/ready').expect(200);
     expect(ready.body.status).toBe('ready');
   });
 
   it('/metrics counts requests, live sessions and token failures', async () => {
-    const { token } = await tokenFor(gw, { email: 'm@example.com' });
-    const { client } = await connectClient(`${gw.url}/t/demo/mcp`, token);
-    await request(gw.app.express).post('/t/demo/mcp').set('authorization', 'Bearer nope').send({}).expect(401);
-    const text = (await request(gw.app.express).get('/metrics').expect(200)).text;
+    const { token } = await tokenFor(t.gw, { email: 'm@example.com' });
+    const { client } = await connectClient(`${t.gw.url}/t/demo/mcp`, token);
+    await request(t.gw.app.express).post('/t/demo/mcp').set('authorization', 'Bearer nope').send({}).expect(401);
+    const text = (await request(t.gw.app.express).get('/metrics').expect(200)).text;
     expect(text).toMatch(/switchboard_http_requests_total\{method="POST",route="\/t\/:team\/mcp",status="200"\} \d+/);
     expect(text).toMatch(/switchboard_active_sessions 1/);
     expect(text).toMatch(/switchboard_token_failures_total\{reason="malformed"\} 1/);
@@ -37,7 +28,7 @@ describe('operations endpoints', () => {
   });
 
   it('CORS preflight never needs auth and exposes the MCP headers', async () => {
-    const res = await request(gw.app.express)
+    const res = await request(t.gw.app.express)
       .options('/t/demo/mcp')
       .set('origin', 'https://claude.ai')
       .set('access-control-request-method', 'POST')
@@ -45,41 +36,41 @@ describe('operations endpoints', () => {
       .expect(204);
     expect(res.headers['access-control-allow-origin']).toBe('https://claude.ai');
     expect(res.headers['access-control-allow-headers']).toMatch(/Mcp-Session-Id/i);
-    const get = await request(gw.app.express).post('/t/demo/mcp').set('origin', 'https://claude.ai').send({}).expect(401);
+    const get = await request(t.gw.app.express).post('/t/demo/mcp').set('origin', 'https://claude.ai').send({}).expect(401);
     expect(get.headers['access-control-expose-headers']).toMatch(/Mcp-Session-Id/);
     expect(get.headers['access-control-expose-headers']).toMatch(/WWW-Authenticate/);
   });
 
   it('/.well-known/jwks.json publishes the ES256 public key only', async () => {
-    const { body } = await request(gw.app.express).get('/.well-known/jwks.json').expect(200);
+    const { body } = await request(t.gw.app.express).get('/.well-known/jwks.json').expect(200);
     expect(body.keys).toHaveLength(1);
     expect(body.keys[0]).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig', kid: expect.any(String) });
     expect(body.keys[0].d).toBeUndefined();
   });
 
   it('keys rotate: the new key signs, the old one still verifies, both are published', async () => {
-    const { token: before } = await tokenFor(gw, { email: 'rot@example.com' });
-    const oldKid = (await gw.app.keys.jwks()).keys[0]!.kid;
-    const newKid = await gw.app.keys.rotate();
+    const { token: before } = await tokenFor(t.gw, { email: 'rot@example.com' });
+    const oldKid = (await t.gw.app.keys.jwks()).keys[0]!.kid;
+    const newKid = await t.gw.app.keys.rotate();
     expect(newKid).not.toBe(oldKid);
-    const kids = (await request(gw.app.express).get('/.well-known/jwks.json')).body.keys.map((k: { kid: string }) => k.kid);
+    const kids = (await request(t.gw.app.express).get('/.well-known/jwks.json')).body.keys.map((k: { kid: string }) => k.kid);
     expect(kids).toEqual(expect.arrayContaining([oldKid, newKid]));
-    const { token: after } = await tokenFor(gw, { email: 'rot@example.com' });
+    const { token: after } = await tokenFor(t.gw, { email: 'rot@example.com' });
     expect(JSON.parse(Buffer.from(after.split('.')[0]!, 'base64url').toString()).kid).toBe(newKid);
-    for (const t of [before, after]) {
-      const res = await request(gw.app.express).get('/t/demo/sessions').set('authorization', `Bearer ${t}`);
+    for (const tok of [before, after]) {
+      const res = await request(t.gw.app.express).get('/t/demo/sessions').set('authorization', `Bearer ${tok}`);
       expect(res.status).toBe(200);
     }
-    const row = await tdb.db.prisma.signingKey.findUniqueOrThrow({ where: { kid: oldKid } });
+    const row = await t.tdb.db.prisma.signingKey.findUniqueOrThrow({ where: { kid: oldKid } });
     expect(row.privateJwkEncrypted).toMatch(/^v1\./);
     expect(row.privateJwkEncrypted).not.toContain('"d"');
   });
 
   it('unknown routes and oversized bodies get the JSON error shape, not a 500', async () => {
-    const nf = await request(gw.app.express).get('/nope').expect(404);
+    const nf = await request(t.gw.app.express).get('/nope').expect(404);
     expect(nf.body).toEqual({ error: { code: 'not_found', message: expect.any(String) } });
-    const { token } = await tokenFor(gw, { email: 'big@example.com' });
-    const big = await request(gw.app.express)
+    const { token } = await tokenFor(t.gw, { email: 'big@example.com' });
+    const big = await request(t.gw.app.express)
       .post('/t/demo/mcp')
       .set('authorization', `Bearer ${token}`)
       .set('content-type', 'application/json')
