@@ -4,7 +4,6 @@
  * auth, PostgreSQL behind the gateway). Reports the throughput ratio and the latency the gateway adds.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -14,6 +13,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { createTeam } from '../src/teams/team-admin.js';
 import { addToolServer } from '../src/toolservers/tool-server-config.js';
 import { benchDatabase, benchGateway, benchToken, load, round } from './harness.js';
+import { listenOnLoopback } from '../test/helpers/loopback-server.js';
 
 const CONCURRENCY = 8;
 const RUN_MS = 4_000;
@@ -42,13 +42,12 @@ async function upstream(): Promise<{ url: string; close(): Promise<void> }> {
     }
     await t.handleRequest(req, res, body);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const listening = await listenOnLoopback(server, '/mcp');
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
+    url: listening.url,
     async close() {
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-      await Promise.allSettled([...transports.values()].map((t) => t.close()));
+      await listening.close();
+    await Promise.allSettled([...transports.values()].map((t) => t.close()));
     },
   };
 }

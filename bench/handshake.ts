@@ -4,10 +4,10 @@
  * 1,000 sessions, held in memory and after idle eviction.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
+import { listenOnLoopback } from '../test/helpers/loopback-server.js';
 import { benchDatabase, benchGateway, benchToken, load, round } from './harness.js';
 
 const H = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
@@ -44,14 +44,7 @@ async function bareServer(): Promise<{ url: string; close(): Promise<void> }> {
     }
     await t.handleRequest(req, res, body);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
+  return listenOnLoopback(server, '/mcp');
 }
 
 /** Heap in MB after closed sockets and streams had a moment to finish and a few full collections. */

@@ -107,9 +107,10 @@ export async function tokenFor(
 
 /**
  * The usual per-file setup: a fresh database and a test gateway on it before the file's tests, both released
- * after. Read `t.gw` and `t.tdb` inside tests (they are set by `beforeAll`).
+ * after. Read `t.gw` and `t.tdb` inside tests (they are set by `beforeAll`); a test that restarts the gateway
+ * assigns the new one to `t.gw` so it is the one closed.
  */
-export function useTestGateway(opts: Parameters<typeof startTestGateway>[1] = {}): { readonly gw: TestGateway; readonly tdb: TestDatabase } {
+export function useTestGateway(opts: Parameters<typeof startTestGateway>[1] = {}): { gw: TestGateway; tdb: TestDatabase } {
   const t = {} as { gw: TestGateway; tdb: TestDatabase };
   beforeAll(async () => {
     t.tdb = await createTestDatabase();

@@ -9,7 +9,6 @@
  *   through unchanged.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -22,6 +21,7 @@ import type { CallContext, ToolServerConnection } from '../../src/toolservers/ty
 import { createLogger } from '../../src/observability/logger.js';
 import { PASSTHROUGH_MESSAGE, PRIVATE_URL_MESSAGE } from '../../src/admin/tool-server-policy.js';
 import { startAdminFixture, type AdminFixture, type Caller } from '../admin/admin-fixture.js';
+import { listenOnLoopback } from '../helpers/loopback-server.js';
 
 const MARKER = 'INTERNAL-STACKTRACE-db01.corp.internal-7f3a';
 const SECRET = 'sk-live-HARDENING-never-in-audit-5e6f';
@@ -54,14 +54,7 @@ async function startFailingProxy(target: string): Promise<{ url: string; close()
       upstream.end(body);
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
+  return listenOnLoopback(server, '/mcp');
 }
 
 beforeAll(async () => {

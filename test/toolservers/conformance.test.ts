@@ -7,7 +7,6 @@
  * a bearer token, so a small proxy in front of the gateway adds one.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -19,6 +18,7 @@ import { startTestGateway, tokenFor, type TestGateway } from '../helpers/gateway
 import { startConformanceServer, type ConformanceServer } from '../fixtures/conformance-server.js';
 import { createTeam } from '../../src/teams/team-admin.js';
 import { addToolServer } from '../../src/toolservers/tool-server-config.js';
+import { listenOnLoopback } from '../helpers/loopback-server.js';
 
 const NODE22 =
   process.env.NODE22_PATH ??
@@ -72,14 +72,7 @@ async function startTokenProxy(target: string, token: string): Promise<{ url: st
     upstream.on('error', () => res.destroy());
     req.pipe(upstream);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
+  return listenOnLoopback(server, '/mcp');
 }
 
 let tdb: TestDatabase;

@@ -3,7 +3,7 @@
  * cancellation, sampling, elicitation and roots round trips, list_changed re-announced, and a client without a
  * capability getting the upstream's own error rather than a hang.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
@@ -14,33 +14,15 @@ import {
   ToolListChangedNotificationSchema,
   type ClientCapabilities,
 } from '@modelcontextprotocol/sdk/types.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { startTestGateway, tokenFor, type TestGateway } from '../helpers/gateway.js';
-import { startUpstream, type UpstreamFixture } from '../fixtures/upstream-server.js';
-import { createTeam } from '../../src/teams/team-admin.js';
-import { addToolServer } from '../../src/toolservers/tool-server-config.js';
+import { tokenFor } from '../helpers/gateway.js';
+import { useGatewayWithUpstream } from '../fixtures/upstream-server.js';
 
-let tdb: TestDatabase;
-let gw: TestGateway;
-let up: UpstreamFixture;
-
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  gw = await startTestGateway(tdb.db);
-  up = await startUpstream('up');
-  const t = await createTeam(tdb.db.prisma, { slug: 'fwd', name: 'Forwarding' });
-  await addToolServer(tdb.db.prisma, gw.app.box, t.id, { name: 'up', kind: 'remote', url: up.url });
-});
-afterAll(async () => {
-  await gw?.close();
-  await up?.close();
-  await tdb?.drop();
-});
+const t = useGatewayWithUpstream({ slug: 'fwd', name: 'Forwarding' });
 
 async function client(capabilities: ClientCapabilities = {}): Promise<Client> {
-  const { token } = await tokenFor(gw, { email: 'fwd@example.com', team: 'fwd' });
+  const { token } = await tokenFor(t.gw, { email: 'fwd@example.com', team: 'fwd' });
   const c = new Client({ name: 'forwarding-test', version: '1' }, { capabilities });
-  await c.connect(new StreamableHTTPClientTransport(new URL(`${gw.url}/t/fwd/mcp`), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
+  await c.connect(new StreamableHTTPClientTransport(new URL(`${t.gw.url}/t/fwd/mcp`), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
   return c;
 }
 
@@ -79,7 +61,7 @@ describe('upstream → client during a tool call', () => {
     await new Promise((r) => setTimeout(r, 300));
     ac.abort('user gave up');
     await expect(call).rejects.toThrow();
-    await until(() => up.cancelled.includes('cancel-me'), 'the upstream to see the cancellation');
+    await until(() => t.up.cancelled.includes('cancel-me'), 'the upstream to see the cancellation');
     await c.close();
   });
 
@@ -135,7 +117,7 @@ describe('upstream announcements outside a call', () => {
     await c.listTools(); // connects the upstream (and its standalone stream)
     await until(
       () => {
-        if (changed === 0) up.announceToolsChanged();
+        if (changed === 0) t.up.announceToolsChanged();
         return changed > 0;
       },
       'tools/list_changed',

@@ -3,59 +3,41 @@
  * eviction reuses its stored upstream session (no second initialize upstream); an upstream that forgot the
  * session (404) is re-initialized transparently; ending the gateway session ends the upstream one.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { startTestGateway, tokenFor, type TestGateway } from '../helpers/gateway.js';
+import { describe, expect, it } from 'vitest';
+import { startTestGateway, tokenFor } from '../helpers/gateway.js';
 import { connectClient } from '../helpers/mcp-client.js';
-import { startUpstream, type UpstreamFixture } from '../fixtures/upstream-server.js';
-import { createTeam } from '../../src/teams/team-admin.js';
-import { addToolServer } from '../../src/toolservers/tool-server-config.js';
+import { useGatewayWithUpstream } from '../fixtures/upstream-server.js';
 
-let tdb: TestDatabase;
-let gw: TestGateway;
-let up: UpstreamFixture;
-
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  gw = await startTestGateway(tdb.db);
-  up = await startUpstream('up');
-  const t = await createTeam(tdb.db.prisma, { slug: 'rh', name: 'Rehydration' });
-  await addToolServer(tdb.db.prisma, gw.app.box, t.id, { name: 'up', kind: 'remote', url: up.url });
-});
-afterAll(async () => {
-  await gw?.close();
-  await up?.close();
-  await tdb?.drop();
-});
+const t = useGatewayWithUpstream({ slug: 'rh', name: 'Rehydration' });
 
 const textOf = (r: unknown) => ((r as { content: { text?: string }[] }).content[0]?.text ?? '');
-const endpoint = () => `${gw.url}/t/rh/mcp`;
+const endpoint = () => `${t.gw.url}/t/rh/mcp`;
 
 async function storedUpstream(sessionId: string): Promise<{ id: string; capabilities?: unknown } | undefined> {
-  const row = await tdb.db.prisma.session.findUniqueOrThrow({ where: { id: sessionId } });
+  const row = await t.tdb.db.prisma.session.findUniqueOrThrow({ where: { id: sessionId } });
   return (row.upstreamSessions as Record<string, { id: string; capabilities?: unknown }>).up;
 }
 
 describe('upstream sessions', () => {
   it('are stored with the gateway session and reused after a restart, without a second initialize', async () => {
-    const { token } = await tokenFor(gw, { email: 'r@example.com', team: 'rh' });
+    const { token } = await tokenFor(t.gw, { email: 'r@example.com', team: 'rh' });
     const { client, transport } = await connectClient(endpoint(), token);
     const sid = transport.sessionId!;
-    const before = up.initializeCount;
+    const before = t.up.initializeCount;
     expect(textOf(await client.callTool({ name: 'up__echo', arguments: { text: 'one' } }))).toBe('up:one');
-    expect(up.initializeCount).toBe(before + 1);
+    expect(t.up.initializeCount).toBe(before + 1);
     const stored = await storedUpstream(sid);
     expect(stored?.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(stored?.capabilities).toMatchObject({ tools: {} });
 
-    await gw.close();
-    gw = await startTestGateway(tdb.db);
-    const { token: token2 } = await tokenFor(gw, { email: 'r@example.com', team: 'rh' });
+    await t.gw.close();
+    t.gw = await startTestGateway(t.tdb.db);
+    const { token: token2 } = await tokenFor(t.gw, { email: 'r@example.com', team: 'rh' });
     const again = await connectClient(endpoint(), token2, { sessionId: sid });
-    up.requests.length = 0;
+    t.up.requests.length = 0;
     expect(textOf(await again.client.callTool({ name: 'up__echo', arguments: { text: 'two' } }))).toBe('up:two');
-    expect(up.initializeCount).toBe(before + 1);
-    const call = up.requests.find((r) => r.rpcMethod === 'tools/call')!;
+    expect(t.up.initializeCount).toBe(before + 1);
+    const call = t.up.requests.find((r) => r.rpcMethod === 'tools/call')!;
     expect(call.sessionId).toBe(stored!.id);
     // The resumed client still knows what the upstream offers (restored, not re-initialized).
     expect((await again.client.listPrompts()).prompts.map((p) => p.name)).toEqual(['up__greet']);
@@ -63,39 +45,39 @@ describe('upstream sessions', () => {
   });
 
   it('are reused when an idle session is evicted from memory and rebuilt', async () => {
-    const { token } = await tokenFor(gw, { email: 'e@example.com', team: 'rh' });
+    const { token } = await tokenFor(t.gw, { email: 'e@example.com', team: 'rh' });
     const { client, transport } = await connectClient(endpoint(), token);
     await client.callTool({ name: 'up__echo', arguments: { text: 'a' } });
-    const count = up.initializeCount;
-    gw.app.sessions.evict(transport.sessionId!);
+    const count = t.up.initializeCount;
+    t.gw.app.sessions.evict(transport.sessionId!);
     expect(textOf(await client.callTool({ name: 'up__echo', arguments: { text: 'b' } }))).toBe('up:b');
-    expect(up.initializeCount).toBe(count);
-    expect(up.deletedSessions).not.toContain((await storedUpstream(transport.sessionId!))!.id);
+    expect(t.up.initializeCount).toBe(count);
+    expect(t.up.deletedSessions).not.toContain((await storedUpstream(transport.sessionId!))!.id);
     await client.close();
   });
 
   it('an upstream that forgot the session (404) is re-initialized transparently and the new id stored', async () => {
-    const { token } = await tokenFor(gw, { email: 'x@example.com', team: 'rh' });
+    const { token } = await tokenFor(t.gw, { email: 'x@example.com', team: 'rh' });
     const { client, transport } = await connectClient(endpoint(), token);
     await client.callTool({ name: 'up__echo', arguments: { text: 'a' } });
     const old = (await storedUpstream(transport.sessionId!))!.id;
-    const count = up.initializeCount;
+    const count = t.up.initializeCount;
 
-    up.expireSessions();
+    t.up.expireSessions();
     expect(textOf(await client.callTool({ name: 'up__echo', arguments: { text: 'after expiry' } }))).toBe('up:after expiry');
-    expect(up.initializeCount).toBe(count + 1);
+    expect(t.up.initializeCount).toBe(count + 1);
     const renewed = (await storedUpstream(transport.sessionId!))!.id;
     expect(renewed).not.toBe(old);
     await client.close();
   });
 
   it('ending the gateway session (DELETE) ends the upstream session too', async () => {
-    const { token } = await tokenFor(gw, { email: 'd@example.com', team: 'rh' });
+    const { token } = await tokenFor(t.gw, { email: 'd@example.com', team: 'rh' });
     const { client, transport } = await connectClient(endpoint(), token);
     await client.callTool({ name: 'up__echo', arguments: { text: 'a' } });
     const upstreamId = (await storedUpstream(transport.sessionId!))!.id;
     await transport.terminateSession();
-    expect(up.deletedSessions).toContain(upstreamId);
+    expect(t.up.deletedSessions).toContain(upstreamId);
     await client.close();
   });
 });
