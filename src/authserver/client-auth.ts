@@ -4,7 +4,7 @@
  * either secret method — both prove the same secret — but never none; a public client may not present a secret.
  * Failures are `invalid_client` (401 with a Basic challenge).
  */
-import type { Request } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { hashSecret, safeEqual } from '../security/secret-box.js';
 import type { ClientRecord } from './client-metadata.js';
 import type { ClientRegistry } from './client-registry.js';
@@ -56,4 +56,12 @@ export async function authenticateClient(req: Request, clients: ClientRegistry):
   if (creds.secret === undefined || client.secretHash === null) throw new InvalidClient('This client must authenticate with its client secret');
   if (!safeEqual(hashSecret(creds.secret), client.secretHash)) throw new InvalidClient('The client secret is wrong');
   return client;
+}
+
+/** The authenticate step of `/token` and `/revoke`: the authenticated client lands in `res.locals.client`. */
+export function authenticateClientStep(clients: ClientRegistry): RequestHandler {
+  return async (req, res, next) => {
+    res.locals.client = await authenticateClient(req, clients);
+    next();
+  };
 }

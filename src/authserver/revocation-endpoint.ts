@@ -5,10 +5,10 @@
  */
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
-import { authenticateClient } from './client-auth.js';
+import { authenticateClientStep } from './client-auth.js';
+import { parseFormParams } from './form-params.js';
 import type { ClientRecord } from './client-metadata.js';
 import type { ClientRegistry } from './client-registry.js';
-import { InvalidRequest } from './oauth-errors.js';
 import type { Limiters } from './rate-limits.js';
 import type { RefreshTokens } from './refresh-tokens.js';
 
@@ -23,20 +23,6 @@ export interface RevocationDeps {
   limiters: Limiters;
 }
 
-const parse: RequestHandler = (req, res, next) => {
-  const parsed = revokeParams.safeParse(req.body ?? {});
-  if (!parsed.success) throw new InvalidRequest(parsed.error.issues.map((i) => i.message).join('; '));
-  res.locals.params = parsed.data;
-  next();
-};
-
-function authenticate(clients: ClientRegistry): RequestHandler {
-  return async (req, res, next) => {
-    res.locals.client = await authenticateClient(req, clients);
-    next();
-  };
-}
-
 function revoke(refreshTokens: RefreshTokens): RequestHandler {
   return async (_req, res) => {
     const { token } = res.locals.params as z.infer<typeof revokeParams>;
@@ -47,6 +33,6 @@ function revoke(refreshTokens: RefreshTokens): RequestHandler {
 
 export function revocationRouter(deps: RevocationDeps, form: RequestHandler): Router {
   const router = Router();
-  router.post('/revoke', deps.limiters.tokenPerIp, form, parse, authenticate(deps.clients), deps.limiters.tokenPerClient, revoke(deps.refreshTokens));
+  router.post('/revoke', deps.limiters.tokenPerIp, form, parseFormParams(revokeParams), authenticateClientStep(deps.clients), deps.limiters.tokenPerClient, revoke(deps.refreshTokens));
   return router;
 }

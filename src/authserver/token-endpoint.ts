@@ -15,7 +15,8 @@ import { issueAccessToken } from './access-token.js';
 import type { KeyStore } from './signing-keys.js';
 import type { AuthorizationCodes } from './authorization-codes.js';
 import { pkceMatches } from './authorization-codes.js';
-import { authenticateClient } from './client-auth.js';
+import { authenticateClientStep } from './client-auth.js';
+import { parseFormParams } from './form-params.js';
 import type { ClientRecord } from './client-metadata.js';
 import type { ClientRegistry } from './client-registry.js';
 import { InvalidGrant, InvalidRequest, InvalidScope, InvalidTarget, OAuthError, UnauthorizedClient, UnsupportedGrantType } from './oauth-errors.js';
@@ -50,23 +51,6 @@ export interface TokenDeps {
   codes: AuthorizationCodes;
   refreshTokens: RefreshTokens;
   limiters: Limiters;
-}
-
-const parse: RequestHandler = (req, res, next) => {
-  const body = (req.body ?? {}) as Record<string, unknown>;
-  const repeated = Object.keys(body).filter((k) => Array.isArray(body[k]));
-  if (repeated.length) throw new InvalidRequest(`Parameters must not repeat: ${repeated.join(', ')}`);
-  const parsed = tokenParams.safeParse(body);
-  if (!parsed.success) throw new InvalidRequest(parsed.error.issues.map((i) => i.message).join('; '));
-  res.locals.params = parsed.data;
-  next();
-};
-
-function authenticate(clients: ClientRegistry): RequestHandler {
-  return async (req, res, next) => {
-    res.locals.client = await authenticateClient(req, clients);
-    next();
-  };
 }
 
 /** The code's bindings: its client, its redirect URI, its resource, and the PKCE verifier. */
@@ -168,6 +152,6 @@ function issue(deps: TokenDeps): RequestHandler {
 
 export function tokenRouter(deps: TokenDeps, form: RequestHandler): Router {
   const router = Router();
-  router.post('/token', deps.limiters.tokenPerIp, form, parse, authenticate(deps.clients), deps.limiters.tokenPerClient, loadGrant(deps), deps.limiters.tokenPerUser, issue(deps));
+  router.post('/token', deps.limiters.tokenPerIp, form, parseFormParams(tokenParams), authenticateClientStep(deps.clients), deps.limiters.tokenPerClient, loadGrant(deps), deps.limiters.tokenPerUser, issue(deps));
   return router;
 }

@@ -112,6 +112,11 @@ describe('RFC 7009 revocation', () => {
     const missing = await fetch(`${t.gw.url}/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...basicAuth(clientId, secret) }, body: '' });
     expect(missing.status).toBe(400);
     expect(await missing.json()).toMatchObject({ error: 'invalid_request' });
+
+    // RFC 6749 §3.1: a parameter given twice is refused, as at the token endpoint.
+    const repeated = await fetch(`${t.gw.url}/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...basicAuth(clientId, secret) }, body: 'token=a&token=b' });
+    expect(repeated.status).toBe(400);
+    expect(await repeated.json()).toMatchObject({ error: 'invalid_request', error_description: expect.stringContaining('must not repeat: token') });
   });
 
   it('the token endpoint names unsupported grants and malformed requests with their RFC codes', async () => {
