@@ -206,7 +206,7 @@ export function createApp(deps: AppDeps): App {
     audit,
     async start() {
       unlisten = await sessions.listen();
-      sweeper = startSweeper({ db, store, runtime: sessions, logger, intervalMs: Math.min(60_000, Math.max(1_000, config.sessionIdleTtlMs / 4)) });
+      sweeper = startSweeper({ db, store, runtime: sessions, logger, clock, intervalMs: Math.min(60_000, Math.max(1_000, config.sessionIdleTtlMs / 4)) });
     },
     async close() {
       sweeper?.stop();

@@ -9,12 +9,14 @@ import type { Request as ExpressRequest, Response as ExpressResponse } from 'exp
  * No abort signal: the transport never reads one (a client going away cancels the response stream instead, in
  * `sendWebResponse`), and aborting one per finished request cost a `DOMException` each.
  */
-export function toWebRequest(req: ExpressRequest, baseUrl: string): Request {
+export function toWebRequest(req: ExpressRequest, baseUrl: string, sessionId?: string): Request {
   const headers = new Headers();
   for (const [k, v] of Object.entries(req.headers)) {
     if (v === undefined) continue;
     headers.set(k, Array.isArray(v) ? v.join(', ') : v);
   }
+  // A request the gateway placed in a session itself (it came without `Mcp-Session-Id`) carries that session's id.
+  if (sessionId) headers.set('mcp-session-id', sessionId);
   return new Request(new URL(req.originalUrl, baseUrl), { method: req.method, headers });
 }
 

@@ -9,6 +9,7 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { Aggregator } from '../toolservers/aggregator.js';
 import type { SessionContext } from '../toolservers/types.js';
+import type { ClientUse } from '../sessions/session-store.js';
 
 export interface LiveSessionInit {
   id: string;
@@ -16,6 +17,13 @@ export interface LiveSessionInit {
   teamId: string;
   createdAt: Date;
   expiresAt: Date;
+  /** The chat's row id, with the owner the session's key for requests that carry no session id. */
+  chatId: string | null;
+  /** How the client has used the session (see `SessionStore.supersede`). */
+  clientUse: ClientUse | null;
+  clock: () => number;
+  /** Told when the session starts and stops serving POSTs. */
+  onWorking?: (s: LiveSession, working: boolean) => void;
   server: Server;
   aggregator: Aggregator;
   /** Points the session at its team's current tool servers (see `switchableAggregator`). */
@@ -32,10 +40,20 @@ export class LiveSession {
   readonly teamId: string;
   readonly createdAt: Date;
   expiresAt: Date;
+  chatId: string | null;
+  clientUse: ClientUse | null;
   lastTouchedAt = 0;
-  lastUsedAt = Date.now();
+  lastUsedAt: number;
+  /** Open requests and response streams (GET streams included). */
   inFlight = 0;
+  /** Open POSTs only: the session is working on something the client waits for. */
+  requestsInFlight = 0;
+  /** Why persisting a fresh session failed (the endpoint answers with it instead of the transport's response). */
+  initError: unknown;
   private replaying = false;
+  private closeWhenDone = false;
+  private readonly clock: () => number;
+  private readonly onWorking: ((s: LiveSession, working: boolean) => void) | undefined;
   private closed = false;
   private readonly transport: WebStandardStreamableHTTPServerTransport;
   private readonly server: Server;
@@ -48,13 +66,24 @@ export class LiveSession {
     this.teamId = init.teamId;
     this.createdAt = init.createdAt;
     this.expiresAt = init.expiresAt;
+    this.chatId = init.chatId;
+    this.clientUse = init.clientUse;
+    this.clock = init.clock;
+    this.onWorking = init.onWorking;
+    this.lastUsedAt = init.clock();
     this.server = init.server;
     this.aggregator = init.aggregator;
     this.reload = init.reloadToolServers;
     this.transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => init.id,
       onsessioninitialized: async (sid) => {
-        if (!this.replaying) await init.onInitialized?.(sid);
+        if (this.replaying) return;
+        try {
+          await init.onInitialized?.(sid);
+        } catch (err) {
+          this.initError = err;
+          throw err;
+        }
       },
     });
   }
@@ -74,16 +103,31 @@ export class LiveSession {
     return this.transport.handleRequest(request, { parsedBody, authInfo });
   }
 
-  /** Marks the session busy while a request or its response stream is open (it is not evicted meanwhile). */
-  async busy<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Marks the session busy while a request (`POST`) or a standalone stream (`GET`) is open: it is not evicted
+   * meanwhile, and a close announced while a POST is open waits for it (see `closeWhenIdle`).
+   */
+  async busy<T>(kind: 'request' | 'stream', fn: () => Promise<T>): Promise<T> {
     this.inFlight++;
-    this.lastUsedAt = Date.now();
+    if (kind === 'request' && this.requestsInFlight++ === 0) this.onWorking?.(this, true);
+    this.lastUsedAt = this.clock();
     try {
       return await fn();
     } finally {
       this.inFlight--;
-      this.lastUsedAt = Date.now();
+      if (kind === 'request' && --this.requestsInFlight === 0) this.onWorking?.(this, false);
+      this.lastUsedAt = this.clock();
+      if (this.closeWhenDone && this.requestsInFlight === 0) void this.shutdown({ end: true });
     }
+  }
+
+  /**
+   * The session is over (closed elsewhere, superseded): end it once the requests it is serving have their answers,
+   * so a call in flight is not cut; its standalone stream ends with it.
+   */
+  closeWhenIdle(): void {
+    if (this.requestsInFlight === 0) void this.shutdown({ end: true });
+    else this.closeWhenDone = true;
   }
 
   /** Restores protocol state from the stored `initialize` (and log level) without sending anything to anyone. */

@@ -1,10 +1,11 @@
 /**
  * The team MCP endpoints (`/t/{team}/mcp` and the `/mcp` alias), CONTRACT §3. A request is a pipeline:
- * resolve team → authenticate → identify user and admit to team → find or start the session → transport.
+ * resolve team → authenticate → identify user and admit to team → classify the body → find or start the session →
+ * transport. A POST without `Mcp-Session-Id` that is not `initialize` is served in the caller's session for
+ * (team, user, client, chat), because ChatGPT's and Claude's connectors often do not send the id back.
  */
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
-import { isInitializeRequest, type InitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { Config } from '../config/config.js';
 import type { TeamDirectory, TeamRef } from '../teams/team-directory.js';
@@ -18,6 +19,7 @@ import type { SessionRuntime, Principal } from './session-runtime.js';
 import type { LiveSession } from './live-session.js';
 import { toWebRequest, sendWebResponse } from './http-bridge.js';
 import { JSONRPC, sendJsonRpcError } from './jsonrpc-errors.js';
+import { requestShape } from './request-shape.js';
 
 export const MCP_BODY_LIMIT = '4mb';
 const CHAT_ID = /^[\x21-\x7e]{1,200}$/;
@@ -116,10 +118,17 @@ export function mcpRouter(deps: McpEndpointDeps): Router {
   const notFound = (res: Response) =>
     sendJsonRpcError(res, 404, JSONRPC.SESSION_NOT_FOUND, 'Session not found: it expired, was closed, or belongs to someone else. Start a new session with initialize.');
 
-  const serve = async (req: Request, res: Response, s: LiveSession, body: unknown) => {
-    await s.busy(async () => {
+  const serve = async (req: Request, res: Response, s: LiveSession, body: unknown, opts: { kind: 'request' | 'stream'; placed?: boolean }) => {
+    await s.busy(opts.kind, async () => {
       const principal = res.locals.principal as Principal;
-      const response = await s.handle(toWebRequest(req, config.publicUrl), body, principal.authInfo);
+      const response = await s.handle(toWebRequest(req, config.publicUrl, opts.placed ? s.id : undefined), body, principal.authInfo);
+      if (s.initError) {
+        // The session's row could not be written: answer with the real cause (503 while the database is down,
+        // 400 for a value it refuses), never the transport's "Parse error" carrying the driver's text.
+        await response.body?.cancel();
+        await s.shutdown();
+        throw s.initError;
+      }
       await sendWebResponse(res, response);
     });
   };
@@ -132,21 +141,30 @@ export function mcpRouter(deps: McpEndpointDeps): Router {
     if (chat === 'invalid') {
       return sendJsonRpcError(res, 400, JSONRPC.INVALID_REQUEST, `${config.chatIdHeader} must be 1–200 visible ASCII characters`);
     }
-    if (!sessionId) {
-      const messages: unknown[] = Array.isArray(body) ? body : [body];
-      const init = messages.find((m) => isInitializeRequest(m)) as InitializeRequest | undefined;
-      if (!init) {
-        // ChatGPT opens with a `server/discover` probe; it must get 400 and leave nothing behind.
-        return sendJsonRpcError(res, 400, JSONRPC.SERVER_ERROR, 'Bad Request: no Mcp-Session-Id header; start a session with initialize');
-      }
-      const s = await sessions.create(l.principal, init, chat);
-      await serve(req, res, s, body);
+    const shape = requestShape(body, req.get('mcp-protocol-version'));
+    if (shape.kind === 'invalid') return sendJsonRpcError(res, 400, JSONRPC.INVALID_REQUEST, shape.message);
+    if (sessionId) {
+      // A client that sends its session id keeps the strict behaviour: that session, or 404.
+      const s = await sessions.get(sessionId, l.principal);
+      if (!s) return notFound(res);
+      await sessions.noteUse(s, 'echoed');
+      if (chat && !s.context.chat) await sessions.attachChat(s, chat);
+      await serve(req, res, s, body, { kind: 'request' });
       return;
     }
-    const s = await sessions.get(sessionId, l.principal);
-    if (!s) return notFound(res);
-    if (chat && !s.context.chat) await sessions.attachChat(s, chat);
-    await serve(req, res, s, body);
+    if (shape.kind === 'initialize') {
+      const s = await sessions.create(l.principal, shape.init, chat);
+      await serve(req, res, s, body, { kind: 'request' });
+      return;
+    }
+    if (shape.kind === 'modern') {
+      // ChatGPT opens with a 2026-07-28 `server/discover` probe; until that era is served it must get 400 and leave
+      // nothing behind, so the client falls back to initialize.
+      return sendJsonRpcError(res, 400, JSONRPC.SERVER_ERROR, 'Bad Request: protocol 2026-07-28 is not served here yet; start a session with initialize (2025-11-25)');
+    }
+    const s = await sessions.forKey(l.principal, chat, shape.protocolVersion);
+    await sessions.noteUse(s, 'implicit');
+    await serve(req, res, s, body, { kind: 'request', placed: true });
   };
 
   const get: RequestHandler = async (req, res) => {
@@ -154,7 +172,8 @@ export function mcpRouter(deps: McpEndpointDeps): Router {
     if (!sessionId) return sendJsonRpcError(res, 400, JSONRPC.SERVER_ERROR, 'Bad Request: Mcp-Session-Id header is required');
     const s = await sessions.get(sessionId, (res.locals as McpLocals).principal);
     if (!s) return notFound(res);
-    await serve(req, res, s, undefined);
+    await sessions.noteUse(s, 'echoed');
+    await serve(req, res, s, undefined, { kind: 'stream' });
   };
 
   const del: RequestHandler = async (req, res) => {

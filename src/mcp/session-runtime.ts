@@ -2,22 +2,26 @@
  * The sessions this process holds in memory, and how a session is created, found (or rehydrated from PostgreSQL
  * on any replica), and ended. Idle sessions are evicted from memory and rebuilt on demand, so an idle session costs
  * a row, not a server. Closing is announced with NOTIFY so every replica drops its copy at once.
+ *
+ * A session has a key, (team, user, OAuth client, chat): a request that carries no `Mcp-Session-Id` (ChatGPT's
+ * and Claude's connectors often send none) is served in its key's newest open session, created implicitly when
+ * there is none; a new `initialize` supersedes its key's idle sessions, so one conversation keeps a bounded set.
  */
 import { randomUUID } from 'node:crypto';
-import { LRUCache } from 'lru-cache';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import type { InitializeRequest, LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
+import { LATEST_PROTOCOL_VERSION, type InitializeRequest, type LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { AuditLog } from '../observability/audit.js';
-import type { SessionStore, SessionOwner, CloseReason, StoredSession } from '../sessions/session-store.js';
+import type { SessionStore, SessionOwner, CloseReason, StoredSession, ClientUse } from '../sessions/session-store.js';
 import type { TeamRef } from '../teams/team-directory.js';
 import type { UserRef } from '../teams/users.js';
 import { createAggregator } from '../toolservers/aggregator.js';
 import { switchableAggregator } from '../toolservers/switchable-aggregator.js';
 import { connectToolServers, loadToolServers, type UpstreamDeps } from '../toolservers/connect-tool-servers.js';
 import { LiveSession } from './live-session.js';
+import { SessionCache } from './session-cache.js';
 import { createSessionServer } from './session-server.js';
 import { createSessionDownstream } from './session-downstream.js';
 
@@ -50,20 +54,29 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
   const { db, store, logger, metrics } = deps;
   const clock = deps.clock ?? Date.now;
   const touchEveryMs = 15_000;
-  const live = new LRUCache<string, LiveSession>({
-    max: deps.cacheSize,
-    dispose: (s) => {
-      metrics.liveSessions.dec();
-      void s.shutdown();
-    },
-  });
+  const live = new SessionCache(deps.cacheSize, { added: () => metrics.liveSessions.inc(), removed: () => metrics.liveSessions.dec() });
   const rehydrating = new Map<string, Promise<LiveSession | undefined>>();
+  /** Sessions serving a POST right now: a new `initialize` of their key does not supersede them. */
+  const working = new Set<LiveSession>();
+  /** Key → the session requests without `Mcp-Session-Id` go to (a hint: always re-checked through `get`). */
+  const byKey = new Map<string, string>();
+  const implicitPending = new Map<string, Promise<LiveSession>>();
 
+  const ownerOf = (p: Principal): SessionOwner => ({ teamId: p.team.id, userId: p.user.id, clientId: p.clientId });
+  const keyOf = (o: SessionOwner, chat: string | null) => `${o.teamId}\n${o.userId}\n${o.clientId}\n${chat ?? ''}`;
   const owns = (s: { teamId: string; context: { user: { id: string }; clientId: string } }, p: SessionOwner) =>
     s.teamId === p.teamId && s.context.user.id === p.userId && s.context.clientId === p.clientId;
 
-  async function build(id: string, p: Principal, chat: string | null, createdAt: Date, expiresAt: Date, onInitialized?: (sid: string) => Promise<void>) {
-    const context = { sessionId: id, team: p.team, user: p.user, clientId: p.clientId, chat };
+  function point(key: string, id: string) {
+    byKey.delete(key);
+    byKey.set(key, id);
+    // A hint per key, bounded like the cache; a dropped hint costs one indexed query.
+    if (byKey.size > deps.cacheSize) byKey.delete(byKey.keys().next().value!);
+  }
+
+  async function build(row: Pick<StoredSession, 'id' | 'chatExternalId' | 'chatId' | 'clientUse' | 'createdAt' | 'expiresAt'>, p: Principal, onInitialized?: (sid: string) => Promise<void>) {
+    const { id } = row;
+    const context = { sessionId: id, team: p.team, user: p.user, clientId: p.clientId, chat: row.chatExternalId };
     const hub = createSessionDownstream();
     const remote = deps.upstream ? { deps: { ...deps.upstream, prisma: db.prisma }, downstream: hub.downstream } : undefined;
     const connect = async () =>
@@ -99,23 +112,22 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
       id,
       context,
       teamId: p.team.id,
-      createdAt,
-      expiresAt,
+      createdAt: row.createdAt,
+      expiresAt: row.expiresAt,
+      chatId: row.chatId,
+      clientUse: row.clientUse,
+      clock,
       server,
       aggregator,
+      onWorking: (s, busy) => (busy ? working.add(s) : working.delete(s)),
       reloadToolServers: async () => switchable.swap(await connect()),
       ...(onInitialized ? { onInitialized } : {}),
     });
     return session;
   }
 
-  function remember(s: LiveSession) {
-    live.set(s.id, s);
-    metrics.liveSessions.inc();
-  }
-
   async function rehydrate(row: StoredSession, p: Principal): Promise<LiveSession> {
-    const s = await build(row.id, p, row.chatExternalId, row.createdAt, row.expiresAt);
+    const s = await build(row, p);
     try {
       await s.replay(
         { initializeRequest: row.initializeRequest, protocolVersion: row.protocolVersion, logLevel: row.logLevel },
@@ -125,9 +137,34 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
       await s.shutdown();
       throw err;
     }
-    metrics.sessionsRehydrated.inc();
-    logger.debug({ sessionId: row.id }, 'session rehydrated');
     return s;
+  }
+
+  /** Ends the in-memory copy of a session that is over: after the requests it is serving have their answers. */
+  function endLocal(id: string) {
+    const s = live.take(id);
+    if (s) {
+      working.delete(s);
+      s.closeWhenIdle();
+    }
+  }
+
+  /** Every replica (this one included) ends its copy of these sessions; one path for every close reason. */
+  async function announceClosed(ids: string[], reason: CloseReason) {
+    for (const id of ids) {
+      endLocal(id);
+      metrics.sessionsClosed.inc({ reason });
+      logger.info({ sessionId: id, reason }, 'session closed');
+      if (db.shared) await db.sql.notify(SESSION_CLOSED_CHANNEL, id).catch((err) => logger.warn({ err }, 'could not announce session close'));
+    }
+  }
+
+  /** A session of this key now stands for it: the key's other idle sessions are closed (`SessionStore.supersede`). */
+  async function supersedeOthers(s: LiveSession, owner: SessionOwner) {
+    const keep = [s.id];
+    for (const w of working) if (w.teamId === owner.teamId && owns(w, owner) && w.chatId === s.chatId) keep.push(w.id);
+    const closed = await store.supersede(owner, s.chatId, keep);
+    if (closed.length) await announceClosed(closed, 'superseded');
   }
 
   // Tells this process's own tool-change announcements apart from other replicas' (NOTIFY reaches the sender too).
@@ -135,39 +172,41 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
   function applyToolsChanged(teamId: string) {
     for (const s of [...live.values()]) {
       if (s.teamId !== teamId || s.isClosed) continue;
-      if (s.inFlight === 0) live.delete(s.id);
+      if (s.inFlight === 0) void live.take(s.id)?.shutdown();
       else void s.reloadToolServers().catch((err) => logger.warn({ err, sessionId: s.id }, 'could not reload tool servers'));
     }
   }
 
-  return {
+  const runtime = {
     get size() {
       return live.size;
     },
 
     /** Starts a session for an `initialize` request; the row is written once the transport accepts it. */
-    async create(p: Principal, init: InitializeRequest | undefined, chat: string | null): Promise<LiveSession> {
+    async create(p: Principal, init: InitializeRequest, chat: string | null): Promise<LiveSession> {
       const id = randomUUID();
       const now = new Date(clock());
-      const params = init?.params;
-      const s = await build(id, p, chat, now, now, async () => {
+      const params = init.params;
+      const owner = ownerOf(p);
+      const s = await build({ id, chatExternalId: chat, chatId: null, clientUse: null, createdAt: now, expiresAt: now }, p, async () => {
         const row = await store.create({
           id,
-          teamId: p.team.id,
-          userId: p.user.id,
-          clientId: p.clientId,
+          ...owner,
           chatExternalId: chat,
-          clientName: params?.clientInfo?.name ?? null,
-          clientVersion: params?.clientInfo?.version ?? null,
-          protocolVersion: params?.protocolVersion ?? 'unknown',
-          clientCapabilities: (params?.capabilities ?? {}) as object,
+          clientName: params.clientInfo.name,
+          clientVersion: params.clientInfo.version,
+          protocolVersion: params.protocolVersion,
+          clientCapabilities: params.capabilities as object,
           initializeRequest: init as unknown as object,
         });
         s.expiresAt = row.expiresAt;
+        s.chatId = row.chatId;
         s.lastTouchedAt = clock();
-        remember(s);
+        live.set(s);
+        point(keyOf(owner, chat), id);
         metrics.sessionsCreated.inc({ team: p.team.slug });
         logger.info({ sessionId: id, team: p.team.slug, userId: p.user.id, clientId: p.clientId, chat }, 'session created');
+        await supersedeOthers(s, owner);
       });
       return s;
     },
@@ -178,7 +217,7 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
      * session id reveals nothing about sessions of others.
      */
     async get(id: string, p: Principal): Promise<LiveSession | undefined> {
-      const owner = { teamId: p.team.id, userId: p.user.id, clientId: p.clientId };
+      const owner = ownerOf(p);
       let s = live.get(id);
       if (!s) {
         // Keyed by id AND owner: a request with someone else's token must not join (and so fail) the owner's
@@ -189,10 +228,12 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
           pending = (async () => {
             const row = await store.findOpen(id, owner);
             if (!row) return undefined;
-            const held = live.get(id);
+            const held = live.peek(id);
             if (held) return held; // another request of the owner rebuilt it meanwhile
             const built = await rehydrate(row, p);
-            remember(built);
+            metrics.sessionsRehydrated.inc();
+            logger.debug({ sessionId: row.id }, 'session rehydrated');
+            live.set(built);
             built.lastTouchedAt = 0;
             return built;
           })().finally(() => rehydrating.delete(key));
@@ -204,13 +245,13 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
       if (!owns(s, owner) || s.isClosed) return undefined;
       const now = clock();
       if (now >= s.expiresAt.getTime()) {
-        await this.close(id, 'expired');
+        await runtime.close(id, 'expired');
         return undefined;
       }
       if (now - s.lastTouchedAt >= touchEveryMs) {
         const expiresAt = await store.touch(id, s.createdAt);
         if (!expiresAt) {
-          this.evict(id);
+          runtime.evict(id);
           return undefined;
         }
         s.expiresAt = expiresAt;
@@ -219,26 +260,64 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
       return s;
     },
 
-    /** Attaches a chat to a session that had none (the chat id arrived after initialize). */
+    /**
+     * Where a request without `Mcp-Session-Id` goes: the newest open session of (team, user, client, chat), or a
+     * new one, started as if the client had sent `initialize` for `protocolVersion` with the capabilities of its
+     * latest real `initialize` (none if it never sent one). Only `p`'s own sessions are ever considered.
+     */
+    async forKey(p: Principal, chat: string | null, protocolVersion: string = LATEST_PROTOCOL_VERSION): Promise<LiveSession> {
+      const owner = ownerOf(p);
+      const key = keyOf(owner, chat);
+      const hinted = byKey.get(key);
+      if (hinted) {
+        const s = await runtime.get(hinted, p);
+        if (s) return s;
+        byKey.delete(key);
+      }
+      // Parallel session-less requests of one key (Claude sends several at once) share one lookup or creation.
+      let pending = implicitPending.get(key);
+      if (!pending) {
+        pending = (async () => {
+          const newest = await store.findNewestOpen(owner, chat);
+          const found = newest ? await runtime.get(newest, p) : undefined;
+          const s = found ?? (await createImplicit(p, chat, protocolVersion));
+          point(key, s.id);
+          return s;
+        })().finally(() => implicitPending.delete(key));
+        implicitPending.set(key, pending);
+      }
+      return pending;
+    },
+
+    /**
+     * Records how the client uses `s`: `echoed` (it sent the session's id: a chat-less `initialize` will not
+     * supersede it) or `implicit` (the gateway placed a request without an id there). One write per session and kind.
+     */
+    async noteUse(s: LiveSession, use: ClientUse): Promise<void> {
+      if (s.clientUse === use || s.clientUse === 'echoed') return;
+      s.clientUse = use;
+      await store.markUse(s.id, { teamId: s.teamId, userId: s.context.user.id, clientId: s.context.clientId }, use);
+    },
+
+    /** Attaches a chat to a session that had none (the chat id arrived after initialize); it now stands for that chat. */
     async attachChat(s: LiveSession, chat: string): Promise<void> {
       if (s.context.chat) return;
+      const owner = { teamId: s.teamId, userId: s.context.user.id, clientId: s.context.clientId };
       s.context.chat = chat;
-      await store.attachChat(s.id, { teamId: s.teamId, userId: s.context.user.id, clientId: s.context.clientId }, chat);
+      s.chatId = await store.attachChat(s.id, owner, chat);
+      point(keyOf(owner, chat), s.id);
+      await supersedeOthers(s, owner);
     },
 
     /** Ends a session for good, on every replica. Returns false if it was not open (or not `owner`'s). */
     async close(id: string, reason: CloseReason, owner?: SessionOwner): Promise<boolean> {
       const closed = await store.close(id, reason, owner);
-      // Over for good: upstream sessions are closed too (eviction alone keeps them for rehydration).
-      if (closed) await live.peek(id)?.shutdown({ end: true });
-      this.evict(id);
-      if (closed) {
-        metrics.sessionsClosed.inc({ reason });
-        logger.info({ sessionId: id, reason }, 'session closed');
-        if (db.shared) await db.sql.notify(SESSION_CLOSED_CHANNEL, id).catch((err) => logger.warn({ err }, 'could not announce session close'));
-      }
+      if (closed) await announceClosed([id], reason);
       return closed;
     },
+
+    /** Sessions closed by someone else (the sweeper): every replica ends its copy, with upstream sessions. */
+    announceClosed,
 
     /** The sessions of this team held in memory by this process. */
     liveSessionsOfTeam(teamId: string): LiveSession[] {
@@ -255,24 +334,25 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
       if (db.shared) await db.sql.notify(TOOLS_CHANGED_CHANNEL, `${replica}:${teamId}`).catch((err) => logger.warn({ err }, 'could not announce tool change'));
     },
 
-    /** Drops the in-memory copy only (the row stays; the session can be rehydrated). */
+    /** Drops the in-memory copy only (the row stays; the session can be rehydrated, upstream sessions are kept). */
     evict(id: string) {
-      live.delete(id);
+      const s = live.take(id);
+      if (s) {
+        working.delete(s);
+        void s.shutdown();
+      }
     },
 
     /** Evicts sessions idle in memory for longer than the cache TTL (not those serving a request or stream). */
     evictIdle() {
       const cutoff = clock() - deps.cacheTtlMs;
-      for (const [id, s] of live.entries()) if (s.inFlight === 0 && s.lastUsedAt < cutoff) live.delete(id);
+      for (const s of [...live.values()]) if (s.inFlight === 0 && s.lastUsedAt < cutoff) runtime.evict(s.id);
     },
 
     /** Follows session closes announced by other replicas. */
     async listen(): Promise<() => Promise<void>> {
       if (!db.shared) return async () => undefined;
-      const closes = await db.sql.listen(SESSION_CLOSED_CHANNEL, (id) => {
-        void live.peek(id)?.shutdown({ end: true });
-        live.delete(id);
-      });
+      const closes = await db.sql.listen(SESSION_CLOSED_CHANNEL, (id) => endLocal(id));
       const tools = await db.sql.listen(TOOLS_CHANGED_CHANNEL, (payload) => {
         const [from, teamId] = payload.split(':');
         if (from !== replica && teamId) applyToolsChanged(teamId);
@@ -285,11 +365,44 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
 
     /** Releases every in-memory session (shutdown); their rows stay open so clients can resume elsewhere. */
     async shutdown() {
-      const all = [...live.values()];
-      live.clear();
-      await Promise.allSettled(all.map((s) => s.shutdown()));
+      working.clear();
+      await Promise.allSettled(live.drain().map((s) => s.shutdown()));
     },
   };
+
+  /** A session for a key that has none, as if its client had sent `initialize` (see `forKey`). */
+  async function createImplicit(p: Principal, chat: string | null, protocolVersion: string): Promise<LiveSession> {
+    const owner = ownerOf(p);
+    const hello = await store.latestHello(owner);
+    const init = {
+      jsonrpc: '2.0' as const,
+      id: 0,
+      method: 'initialize' as const,
+      params: {
+        protocolVersion,
+        capabilities: (hello?.clientCapabilities ?? {}) as object,
+        clientInfo: { name: hello?.clientName ?? 'unknown', version: hello?.clientVersion ?? 'unknown' },
+      },
+    };
+    const row = await store.create({
+      id: randomUUID(),
+      ...owner,
+      chatExternalId: chat,
+      clientName: hello?.clientName ?? null,
+      clientVersion: hello?.clientVersion ?? null,
+      protocolVersion,
+      clientCapabilities: init.params.capabilities,
+      initializeRequest: init,
+    });
+    const s = await rehydrate(row, p);
+    s.lastTouchedAt = clock();
+    live.set(s);
+    metrics.sessionsCreated.inc({ team: p.team.slug });
+    logger.info({ sessionId: s.id, team: p.team.slug, userId: p.user.id, clientId: p.clientId, chat, implicit: true }, 'session created');
+    return s;
+  }
+
+  return runtime;
 }
 
 export type SessionRuntime = ReturnType<typeof createSessionRuntime>;

@@ -3,9 +3,15 @@
  * (team, user, OAuth client) so a session id alone never reveals or reaches anyone else's session.
  */
 import type { PrismaClient } from '../db/database.js';
-import type { Prisma } from '../generated/prisma/client.js';
+import { Prisma } from '../generated/prisma/client.js';
 
-export type CloseReason = 'client_delete' | 'expired' | 'admin' | 'team_deleted' | 'user_removed';
+export type CloseReason = 'client_delete' | 'expired' | 'admin' | 'team_deleted' | 'user_removed' | 'superseded';
+
+/** How the client has used a session: requests placed there without its id, or requests carrying its id. */
+export type ClientUse = 'implicit' | 'echoed';
+
+/** A chat-less session its client has not used yet is left alone this long by a newer initialize (see `supersede`). */
+export const SUPERSEDE_GRACE_MS = 2_000;
 
 export interface SessionOwner {
   teamId: string;
@@ -26,6 +32,9 @@ export interface NewSession extends SessionOwner {
 export interface StoredSession extends SessionOwner {
   id: string;
   chatExternalId: string | null;
+  /** The chat's row id (null without a chat): with the owner, the session's key for implicit routing. */
+  chatId: string | null;
+  clientUse: ClientUse | null;
   protocolVersion: string;
   initializeRequest: unknown;
   logLevel: string | null;
@@ -81,9 +90,14 @@ export function createSessionStore(prisma: PrismaClient, timing: SessionTiming, 
         });
       const external = s.chatExternalId;
       // Without a chat the session row is a single INSERT, atomic on its own: no interactive transaction.
-      if (external) await prisma.$transaction(async (tx) => insert(tx, await chatId(tx, s, external)));
+      let chat: string | null = null;
+      if (external)
+        await prisma.$transaction(async (tx) => {
+          chat = await chatId(tx, s, external);
+          await insert(tx, chat);
+        });
       else await insert(prisma, null);
-      return { ...s, logLevel: null, createdAt, expiresAt };
+      return { ...s, chatId: chat, clientUse: null, logLevel: null, createdAt, expiresAt };
     },
 
     /** The open, unexpired session with this id that belongs to `owner`; undefined otherwise. */
@@ -99,6 +113,8 @@ export function createSessionStore(prisma: PrismaClient, timing: SessionTiming, 
         userId: row.userId,
         clientId: row.clientId,
         chatExternalId: row.chat?.externalId ?? null,
+        chatId: row.chatId,
+        clientUse: row.clientUse === 'implicit' || row.clientUse === 'echoed' ? row.clientUse : null,
         protocolVersion: row.protocolVersion,
         initializeRequest: row.initializeRequest,
         logLevel: row.logLevel,
@@ -118,11 +134,66 @@ export function createSessionStore(prisma: PrismaClient, timing: SessionTiming, 
       return count === 1 ? expiresAt : undefined;
     },
 
-    async attachChat(id: string, owner: SessionOwner, externalId: string): Promise<void> {
-      await prisma.$transaction(async (tx) => {
+    /** Gives a chat-less session its chat; returns the chat's row id. */
+    async attachChat(id: string, owner: SessionOwner, externalId: string): Promise<string> {
+      return prisma.$transaction(async (tx) => {
         const chat = await chatId(tx, owner, externalId);
-        await tx.session.updateMany({ where: { id, chatId: null }, data: { chatId: chat } });
+        await tx.session.updateMany({ where: { id, chatId: null, ...owner }, data: { chatId: chat } });
+        return chat;
       });
+    },
+
+    /** Records how the client uses the session (once per kind of use; `echoed` is never taken back). */
+    async markUse(id: string, owner: SessionOwner, use: ClientUse): Promise<void> {
+      const not = use === 'echoed' ? { OR: [{ clientUse: null }, { clientUse: 'implicit' }] } : { clientUse: null };
+      await prisma.session.updateMany({ where: { id, ...owner, ...not }, data: { clientUse: use } });
+    },
+
+    /**
+     * The newest open, unexpired session of (owner, chat), where chat is an external chat id or null for "no chat":
+     * where a request without `Mcp-Session-Id` belongs.
+     */
+    async findNewestOpen(owner: SessionOwner, chatExternalId: string | null): Promise<string | undefined> {
+      const row = await prisma.session.findFirst({
+        where: {
+          ...owner,
+          closedAt: null,
+          expiresAt: { gt: new Date(clock()) },
+          ...(chatExternalId === null ? { chatId: null } : { chat: { is: { teamId: owner.teamId, userId: owner.userId, externalId: chatExternalId } } }),
+        },
+        orderBy: { createdAt: 'desc' },
+        select: { id: true },
+      });
+      return row?.id;
+    },
+
+    /** What this owner's client declared in its latest `initialize` (any session, open or not), if it ever sent one. */
+    async latestHello(owner: SessionOwner): Promise<{ clientCapabilities: unknown; clientName: string | null; clientVersion: string | null } | undefined> {
+      const row = await prisma.session.findFirst({
+        where: owner,
+        orderBy: { createdAt: 'desc' },
+        select: { clientCapabilities: true, clientName: true, clientVersion: true },
+      });
+      return row ?? undefined;
+    },
+
+    /**
+     * Closes the key's other open sessions a new one replaces (reason `superseded`), except `keep`. With a chat,
+     * every other session of that chat. Without one, a client may be two windows of one app, each tracking its own
+     * session: so only sessions whose id the client never sent back — those it used without the id, and those it
+     * has not used at all for `SUPERSEDE_GRACE_MS` (a window still between `initialize` and its first request keeps
+     * its session). Returns the ids it closed.
+     */
+    async supersede(owner: SessionOwner, chatId: string | null, keep: string[]): Promise<string[]> {
+      const now = new Date(clock());
+      const graceEnd = new Date(clock() - SUPERSEDE_GRACE_MS);
+      const rows = await prisma.$queryRaw<{ id: string }[]>`
+        UPDATE sessions SET closed_at = ${now}, close_reason = 'superseded'
+        WHERE team_id = ${owner.teamId}::uuid AND user_id = ${owner.userId}::uuid AND client_id = ${owner.clientId}
+          AND closed_at IS NULL AND id <> ALL(${keep}::text[])
+          AND ${chatId === null ? Prisma.sql`chat_id IS NULL AND (client_use = 'implicit' OR (client_use IS NULL AND created_at < ${graceEnd}))` : Prisma.sql`chat_id = ${chatId}::uuid`}
+        RETURNING id`;
+      return rows.map((r) => r.id);
     },
 
     async setLogLevel(id: string, level: string): Promise<void> {

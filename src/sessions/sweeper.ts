@@ -16,23 +16,23 @@ export interface Sweeper {
   stop(): void;
 }
 
-export function startSweeper(deps: { db: Database; store: SessionStore; runtime: SessionRuntime; logger: Logger; intervalMs: number }): Sweeper {
+export function startSweeper(deps: { db: Database; store: SessionStore; runtime: SessionRuntime; logger: Logger; intervalMs: number; clock?: () => number }): Sweeper {
   const { db, store, runtime, logger } = deps;
+  const clock = deps.clock ?? Date.now;
   const sweep = async () => {
     runtime.evictIdle();
     const closed = await db.prisma.$transaction(async (tx) => {
       const [lock] = await tx.$queryRaw<{ ok: boolean }[]>`SELECT pg_try_advisory_xact_lock(${SWEEP_LOCK_KEY}) AS ok`;
       if (!lock?.ok) return [];
       // Expired OAuth artifacts are dead weight; a day of grace keeps them for looking into incidents.
-      const cutoff = new Date(Date.now() - 86_400_000);
+      const cutoff = new Date(clock() - 86_400_000);
       await tx.authorizationCode.deleteMany({ where: { expiresAt: { lt: cutoff } } });
       await tx.refreshToken.deleteMany({ where: { expiresAt: { lt: cutoff } } });
       return store.closeExpired(tx);
     });
-    for (const id of closed) {
-      runtime.evict(id);
-      if (db.shared) await db.sql.notify('switchboard_session_closed', id).catch(() => undefined);
-    }
+    // The same close path as DELETE and the admin API: every replica ends its copy and its upstream sessions, and
+    // `sessions_closed_total{reason="expired"}` counts them.
+    await runtime.announceClosed(closed, 'expired');
     if (closed.length) logger.info({ count: closed.length }, 'closed expired sessions');
     return closed;
   };

@@ -53,4 +53,33 @@ describe.skipIf(!TEST_DATABASE_URL)('two replicas on one database (needs TEST_DA
     expect((await call(a, token, sid, 2)).status).toBe(404);
     await client.close();
   });
+
+  it('session-less requests (Claude, ChatGPT) find the caller’s session on either replica; a re-initialize on B supersedes it on A', async () => {
+    const { token, userId } = await tokenFor(a, { email: 'roaming@example.com', clientId: 'claude' });
+    const headers = { authorization: `Bearer ${token}`, 'mcp-protocol-version': '2025-11-25' };
+    const whoami = async (gw: TestGateway, id: number) => {
+      const res = await rawPost(`${gw.url}/t/demo/mcp`, { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'demo__whoami', arguments: {} } }, headers);
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      const data = JSON.parse(text.startsWith('{') ? text : text.split('\n').find((l) => l.startsWith('data: '))!.slice(6));
+      return data.result.structuredContent as { userId: string; session: string };
+    };
+    const init = (gw: TestGateway) =>
+      rawPost(`${gw.url}/t/demo/mcp`, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'claude-ai', version: '1' } } }, headers);
+
+    const first = await init(a);
+    const s1 = first.headers.get('mcp-session-id')!;
+    await first.text();
+    for (const [i, gw] of [a, b, a, b].entries()) expect(await whoami(gw, i)).toEqual(expect.objectContaining({ userId, session: s1 }));
+
+    const second = await init(b);
+    const s2 = second.headers.get('mcp-session-id')!;
+    await second.text();
+    // A hears of the supersede through NOTIFY and drops its copy; both replicas now place the user in s2.
+    await expect.poll(async () => (await whoami(a, 10)).session, { timeout: 3000 }).toBe(s2);
+    expect((await whoami(b, 11)).session).toBe(s2);
+    const row = await tdb.db.prisma.session.findUniqueOrThrow({ where: { id: s1 } });
+    expect(row.closeReason).toBe('superseded');
+    expect((await call(a, token, s1, 12)).status).toBe(404);
+  });
 });

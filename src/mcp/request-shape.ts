@@ -1,0 +1,64 @@
+/**
+ * What kind of POST the MCP endpoint received, decided before anything is looked up or stored: an `initialize`, a
+ * request that claims the 2026-07-28 protocol (not served yet: clients fall back), or a legacy message. Bodies that
+ * are valid JSON but not JSON-RPC, and `initialize` params that PostgreSQL cannot store, are refused here with a
+ * clear error, so no session row or server is ever created for them.
+ */
+import { JSONRPCMessageSchema, SUPPORTED_PROTOCOL_VERSIONS, isInitializeRequest, isJSONRPCRequest, type InitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+
+/** The `_meta` key that carries the protocol version in every 2026-07-28 request. */
+export const MODERN_VERSION_KEY = 'io.modelcontextprotocol/protocolVersion';
+
+export type RequestShape =
+  | { kind: 'initialize'; init: InitializeRequest }
+  | { kind: 'modern' }
+  | { kind: 'legacy'; protocolVersion: string | undefined }
+  | { kind: 'invalid'; message: string };
+
+const wellFormed = (s: string) => (s as string & { isWellFormed(): boolean }).isWellFormed();
+
+/** The path of the first string or key that PostgreSQL cannot store (NUL, unpaired surrogate), if any. */
+export function unstorableTextAt(value: unknown, path = 'params', depth = 0): string | undefined {
+  if (depth > 64) return path;
+  if (typeof value === 'string') return value.includes('\u0000') || !wellFormed(value) ? path : undefined;
+  if (!value || typeof value !== 'object') return undefined;
+  for (const [k, v] of Object.entries(value)) {
+    const at = `${path}.${k}`;
+    if (k.includes('\u0000') || !wellFormed(k)) return at;
+    const found = unstorableTextAt(v, at, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+function claimsModern(m: { method?: unknown; params?: unknown }, headerVersion: string | undefined): boolean {
+  if (m.method === 'server/discover') return true;
+  if (headerVersion !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(headerVersion)) return true;
+  const meta = (m.params as { _meta?: Record<string, unknown> } | undefined)?._meta;
+  return meta !== undefined && typeof meta === 'object' && MODERN_VERSION_KEY in meta;
+}
+
+/** Classifies a parsed POST body; `headerVersion` is the `MCP-Protocol-Version` header. */
+export function requestShape(body: unknown, headerVersion: string | undefined): RequestShape {
+  const messages: unknown[] = Array.isArray(body) ? body : [body];
+  if (messages.length === 0) return { kind: 'invalid', message: 'Invalid Request: an empty batch' };
+  for (const m of messages) {
+    if (!JSONRPCMessageSchema.safeParse(m).success) {
+      return { kind: 'invalid', message: 'Invalid Request: the body is JSON but not a JSON-RPC 2.0 request, notification or response' };
+    }
+  }
+  const init = messages.find((m) => (m as { method?: unknown }).method === 'initialize');
+  if (init !== undefined) {
+    // The SDK's `isInitializeRequest` accepts a notification too; an `initialize` without an id gets no answer and
+    // so no session id: refuse it rather than store a session nobody can reach.
+    if (!isInitializeRequest(init) || !isJSONRPCRequest(init)) {
+      return { kind: 'invalid', message: 'Invalid Request: initialize must be a request with an id and params (protocolVersion, capabilities, clientInfo)' };
+    }
+    if (messages.length > 1) return { kind: 'invalid', message: 'Invalid Request: initialize must be sent on its own, not in a batch' };
+    const bad = unstorableTextAt(init.params);
+    if (bad) return { kind: 'invalid', message: `Invalid params: ${bad} contains a NUL character or an unpaired surrogate` };
+    return { kind: 'initialize', init };
+  }
+  if (messages.some((m) => claimsModern(m as { method?: unknown; params?: unknown }, headerVersion))) return { kind: 'modern' };
+  return { kind: 'legacy', protocolVersion: headerVersion };
+}
