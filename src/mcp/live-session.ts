@@ -125,8 +125,8 @@ export class LiveSession {
    * The session is over (closed elsewhere, superseded): end it once the requests it is serving have their answers,
    * so a call in flight is not cut; its standalone stream ends with it.
    */
-  closeWhenIdle(): void {
-    if (this.requestsInFlight === 0) void this.shutdown({ end: true });
+  async closeWhenIdle(): Promise<void> {
+    if (this.requestsInFlight === 0) await this.shutdown({ end: true });
     else this.closeWhenDone = true;
   }
 

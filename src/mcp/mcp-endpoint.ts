@@ -107,7 +107,8 @@ function chatFrom(req: Request, header: string, body: unknown): string | null | 
 export function mcpRouter(deps: McpEndpointDeps): Router {
   const { config, sessions } = deps;
   const router = Router();
-  const parseJson = express.json({ limit: MCP_BODY_LIMIT, type: ['application/json', 'application/*+json'] });
+  // Not strict: a bare JSON value (`42`) is valid JSON, so it is an invalid JSON-RPC request, not a parse error.
+  const parseJson = express.json({ limit: MCP_BODY_LIMIT, strict: false, type: ['application/json', 'application/*+json'] });
   const json: RequestHandler = (req, res, next) =>
     parseJson(req, res, (err?: unknown) => {
       if (!err) return next();

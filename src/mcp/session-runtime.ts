@@ -92,6 +92,7 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
         hub.setLogLevel(level);
         if (session && !session.replayingNow) await store.setLogLevel(id, level);
       },
+      onInternalError: (err) => logger.error({ err, sessionId: id }, 'MCP request failed inside the gateway'),
       onToolCall: (tool, outcome, durationMs) => {
         metrics.toolCalls.inc({ outcome });
         deps.audit.record({
@@ -141,18 +142,17 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
   }
 
   /** Ends the in-memory copy of a session that is over: after the requests it is serving have their answers. */
-  function endLocal(id: string) {
+  async function endLocal(id: string): Promise<void> {
     const s = live.take(id);
-    if (s) {
-      working.delete(s);
-      s.closeWhenIdle();
-    }
+    if (!s) return;
+    working.delete(s);
+    await s.closeWhenIdle().catch((err: unknown) => logger.warn({ err, sessionId: id }, 'could not end session cleanly'));
   }
 
   /** Every replica (this one included) ends its copy of these sessions; one path for every close reason. */
   async function announceClosed(ids: string[], reason: CloseReason) {
     for (const id of ids) {
-      endLocal(id);
+      await endLocal(id);
       metrics.sessionsClosed.inc({ reason });
       logger.info({ sessionId: id, reason }, 'session closed');
       if (db.shared) await db.sql.notify(SESSION_CLOSED_CHANNEL, id).catch((err) => logger.warn({ err }, 'could not announce session close'));
@@ -352,7 +352,7 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
     /** Follows session closes announced by other replicas. */
     async listen(): Promise<() => Promise<void>> {
       if (!db.shared) return async () => undefined;
-      const closes = await db.sql.listen(SESSION_CLOSED_CHANNEL, (id) => endLocal(id));
+      const closes = await db.sql.listen(SESSION_CLOSED_CHANNEL, (id) => void endLocal(id));
       const tools = await db.sql.listen(TOOLS_CHANGED_CHANNEL, (payload) => {
         const [from, teamId] = payload.split(':');
         if (from !== replica && teamId) applyToolsChanged(teamId);

@@ -25,6 +25,8 @@ import {
   type ServerCapabilities,
   type ServerNotification,
   type ServerRequest,
+  ErrorCode,
+  McpError,
 } from '@modelcontextprotocol/sdk/types.js';
 import { isUpstreamFailure, type Aggregator } from '../toolservers/aggregator.js';
 import type { CallContext } from '../toolservers/types.js';
@@ -37,6 +39,8 @@ export type ToolCallOutcome = 'ok' | 'tool_error' | 'upstream_error' | 'error';
 export interface SessionServerHooks {
   onSetLevel(level: LoggingLevel): Promise<void>;
   onToolCall(tool: string, outcome: ToolCallOutcome, durationMs: number): void;
+  /** A handler failed with something that is not a JSON-RPC error: log it (the client gets a generic error). */
+  onInternalError(err: unknown): void;
 }
 
 /**
@@ -72,9 +76,21 @@ export function createSessionServer(aggregator: Aggregator, hooks: SessionServer
     ? { tools: { listChanged: true }, prompts: { listChanged: true }, resources: { subscribe: true, listChanged: true }, completions: {}, logging: {} }
     : { tools: { listChanged: true }, logging: {} };
   const server = new Server(SERVER_INFO, { capabilities, jsonSchemaValidator: new LazyJsonSchemaValidator(), ...(instructions ? { instructions } : {}) });
+  // The SDK answers a thrown error with its message: a database or driver error would reach the client verbatim.
+  // JSON-RPC errors (unknown tool, an upstream's own error) pass; anything else is logged and answered generically.
+  const handle: typeof server.setRequestHandler = (schema, handler) =>
+    server.setRequestHandler(schema, async (req, extra) => {
+      try {
+        return await handler(req, extra);
+      } catch (err) {
+        if (err instanceof McpError) throw err;
+        hooks.onInternalError(err);
+        throw new McpError(ErrorCode.InternalError, 'Internal error in the gateway; it has been logged');
+      }
+    });
 
-  server.setRequestHandler(ListToolsRequestSchema, async (_req, extra) => ({ tools: await aggregator.listTools(callContext(extra)) }));
-  server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
+  handle(ListToolsRequestSchema, async (_req, extra) => ({ tools: await aggregator.listTools(callContext(extra)) }));
+  handle(CallToolRequestSchema, async (req, extra) => {
     const started = performance.now();
     try {
       const result = await aggregator.callTool(req.params.name, req.params.arguments, callContext(extra));
@@ -87,23 +103,23 @@ export function createSessionServer(aggregator: Aggregator, hooks: SessionServer
   });
 
   if (aggregator.hasRemote) {
-    server.setRequestHandler(ListPromptsRequestSchema, async (_req, extra) => ({ prompts: await aggregator.listPrompts(callContext(extra)) }));
-    server.setRequestHandler(GetPromptRequestSchema, (req, extra) => aggregator.getPrompt(req.params.name, req.params.arguments, callContext(extra)));
-    server.setRequestHandler(ListResourcesRequestSchema, async (_req, extra) => ({ resources: await aggregator.listResources(callContext(extra)) }));
-    server.setRequestHandler(ListResourceTemplatesRequestSchema, async (_req, extra) => ({
+    handle(ListPromptsRequestSchema, async (_req, extra) => ({ prompts: await aggregator.listPrompts(callContext(extra)) }));
+    handle(GetPromptRequestSchema, (req, extra) => aggregator.getPrompt(req.params.name, req.params.arguments, callContext(extra)));
+    handle(ListResourcesRequestSchema, async (_req, extra) => ({ resources: await aggregator.listResources(callContext(extra)) }));
+    handle(ListResourceTemplatesRequestSchema, async (_req, extra) => ({
       resourceTemplates: await aggregator.listResourceTemplates(callContext(extra)),
     }));
-    server.setRequestHandler(ReadResourceRequestSchema, (req, extra) => aggregator.readResource(req.params.uri, callContext(extra)));
-    server.setRequestHandler(SubscribeRequestSchema, async (req, extra) => (await aggregator.subscribeResource(req.params.uri, callContext(extra)), {}));
-    server.setRequestHandler(UnsubscribeRequestSchema, async (req, extra) => (await aggregator.unsubscribeResource(req.params.uri, callContext(extra)), {}));
-    server.setRequestHandler(CompleteRequestSchema, (req, extra) => aggregator.complete(req.params, callContext(extra)));
+    handle(ReadResourceRequestSchema, (req, extra) => aggregator.readResource(req.params.uri, callContext(extra)));
+    handle(SubscribeRequestSchema, async (req, extra) => (await aggregator.subscribeResource(req.params.uri, callContext(extra)), {}));
+    handle(UnsubscribeRequestSchema, async (req, extra) => (await aggregator.unsubscribeResource(req.params.uri, callContext(extra)), {}));
+    handle(CompleteRequestSchema, (req, extra) => aggregator.complete(req.params, callContext(extra)));
     server.setNotificationHandler(RootsListChangedNotificationSchema, () => aggregator.rootsChanged());
   }
 
   // Replaces the SDK's own setLevel handler to persist the level (rehydration restores it). The SDK filters
   // `sendLoggingMessage` by its private per-session map, so that map is kept up to date here as well.
   const levels = (server as unknown as { _loggingLevels?: Map<string | undefined, LoggingLevel> })._loggingLevels;
-  server.setRequestHandler(SetLevelRequestSchema, async (req, extra) => {
+  handle(SetLevelRequestSchema, async (req, extra) => {
     levels?.set(extra.sessionId, req.params.level);
     await hooks.onSetLevel(req.params.level);
     await aggregator.setLogLevel(req.params.level);

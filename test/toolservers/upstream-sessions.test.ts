@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { startTestGateway, tokenFor } from '../helpers/gateway.js';
+import { startSweeper } from '../../src/sessions/sweeper.js';
 import { connectClient } from '../helpers/mcp-client.js';
 import { useGatewayWithUpstream } from '../fixtures/upstream-server.js';
 
@@ -78,6 +79,21 @@ describe('upstream sessions', () => {
     const upstreamId = (await storedUpstream(transport.sessionId!))!.id;
     await transport.terminateSession();
     expect(t.up.deletedSessions).toContain(upstreamId);
+    await client.close();
+  });
+
+  it('expiry closes like every other reason: the upstream session is ended and sessions_closed_total counts it', async () => {
+    const { token } = await tokenFor(t.gw, { email: 'exp@example.com', team: 'rh' });
+    const { client, transport } = await connectClient(endpoint(), token);
+    await client.callTool({ name: 'up__echo', arguments: { text: 'a' } });
+    const sid = transport.sessionId!;
+    const upstreamId = (await storedUpstream(sid))!.id;
+    await t.tdb.db.prisma.session.update({ where: { id: sid }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    const sweeper = startSweeper({ db: t.tdb.db, store: t.gw.app.store, runtime: t.gw.app.sessions, logger: t.gw.app.logger, intervalMs: 3_600_000 });
+    expect(await sweeper.sweep()).toContain(sid);
+    sweeper.stop();
+    expect(t.up.deletedSessions).toContain(upstreamId);
+    expect(await t.gw.app.metrics.registry.getSingleMetricAsString('switchboard_sessions_closed_total')).toMatch(/reason="expired"} 1/);
     await client.close();
   });
 });
