@@ -74,7 +74,7 @@ export const sessionJson = z
     createdAt: timestamp,
     lastSeenAt: timestamp,
     closedAt: timestamp.nullable(),
-    closeReason: z.string().nullable().meta({ description: 'client_delete, expired, admin, team_deleted or user_removed' }),
+    closeReason: z.string().nullable().meta({ description: 'client_delete, expired, admin, team_deleted, user_removed or superseded (a newer initialize of the same user, client and chat replaced it)' }),
   })
   .meta({
     id: 'Session',
