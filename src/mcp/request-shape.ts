@@ -55,7 +55,7 @@ export function requestShape(body: unknown, headerVersion: string | undefined): 
       return { kind: 'invalid', message: 'Invalid Request: initialize must be a request with an id and params (protocolVersion, capabilities, clientInfo)' };
     }
     if (messages.length > 1) return { kind: 'invalid', message: 'Invalid Request: initialize must be sent on its own, not in a batch' };
-    const bad = unstorableTextAt(init.params);
+    const bad = unstorableTextAt(init, 'initialize');
     if (bad) return { kind: 'invalid', message: `Invalid params: ${bad} contains a NUL character or an unpaired surrogate` };
     return { kind: 'initialize', init };
   }
