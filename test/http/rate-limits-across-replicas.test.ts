@@ -38,6 +38,25 @@ describe('rate-limit configuration', () => {
   });
 });
 
+describe('per-client limit', () => {
+  it('CLIENT_RATE_LIMIT caps one OAuth client in a team, whichever of its users call; another client is not touched', async () => {
+    const tdb = await createTestDatabase();
+    const gw = await startTestGateway(tdb.db, { env: { CLIENT_RATE_LIMIT: '3', USER_RATE_LIMIT: '0' }, clock });
+    try {
+      const [ada, bob] = await Promise.all(['ada@example.com', 'bob@example.com'].map((email) => tokenFor(gw, { email, clientId: 'app-x' })));
+      const other = await tokenFor(gw, { email: 'ada@example.com', clientId: 'app-y' });
+      for (const t of [ada, bob, ada]) expect((await post(gw, t!.token)).status).not.toBe(429);
+      const refused = await post(gw, bob!.token);
+      expect(refused.status).toBe(429);
+      expect(refused.body.error.message).toContain('for this application in this team');
+      expect((await post(gw, other.token)).status).not.toBe(429);
+    } finally {
+      await gw.close();
+      await tdb.drop();
+    }
+  });
+});
+
 describe.skipIf(!TEST_DATABASE_URL)('rate limits across replicas (needs TEST_DATABASE_URL: a real PostgreSQL)', () => {
   let tdb: TestDatabase;
   let a: TestGateway;
