@@ -35,7 +35,7 @@ const apiRefusal =
 
 /** The per-user and per-client checks for an identified caller, with `refuse(what)` answering a refusal. */
 function callerLimits(user: Limiter | undefined, client: Limiter | undefined, refuse: (what: string) => RefuseHandler): RequestHandler {
-  const perUser = rateLimit(user, (_req, res) => (res.locals.principal as Principal).user.id, refuse(`at most ${user?.rule.limit} per ${window(user)} per user`));
+  const perUser = rateLimit(user, (_req, res) => (res.locals.principal as Principal).user.id, refuse(`at most ${user?.rule.limit} per ${windowText(user)} per user`));
   const perClient = rateLimit(
     client,
     // Per team: one ChatGPT or Claude client serves every team of the gateway, and one team must not starve another.
@@ -43,12 +43,13 @@ function callerLimits(user: Limiter | undefined, client: Limiter | undefined, re
       const p = res.locals.principal as Principal;
       return `${p.team.id} ${p.clientId}`;
     },
-    refuse(`at most ${client?.rule.limit} per ${window(client)} for this application in this team`),
+    refuse(`at most ${client?.rule.limit} per ${windowText(client)} for this application in this team`),
   );
   return (req, res, next) => perUser(req, res, (err?: unknown) => (err === undefined ? perClient(req, res, next) : next(err)));
 }
 
-function window(l: Limiter | undefined): string {
+/** "minute", "15 minutes", "30 seconds": the window as a refusal message names it. */
+function windowText(l: Limiter | undefined): string {
   const ms = l?.rule.windowMs ?? 60_000;
   return ms === 60_000 ? 'minute' : ms % 60_000 === 0 ? `${ms / 60_000} minutes` : `${ms / 1000} seconds`;
 }
