@@ -1,19 +1,19 @@
 /**
  * Rate limits of the authorization server, all in one table. ChatGPT and Claude reach us from a few shared egress
  * addresses, so per-IP ceilings are generous and the tighter limits are per client (a `client_id`, or for
- * registration the client software: its name and redirect URIs) and per user. Counters live in each process's
- * memory: with N replicas the effective ceilings are up to N times these. Documented in docs/authorization-server.md.
+ * registration the client software: its name and redirect URIs) and per user. Every ceiling comes from the
+ * environment (`TOKEN_*`, `REGISTRATION_*`, `LOGIN_IP_RATE_LIMIT`; 0 = off), and the counters are shared by all
+ * replicas (`http/rate-limit-sync.ts`), so the ceilings hold for the whole gateway, not per process.
  */
 import { createHash } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
-import { rateLimit } from 'express-rate-limit';
+import type { Config, RateRule } from '../config/config.js';
+import type { RateLimitCounters } from '../http/rate-limit-counters.js';
+import { createLimiter, ipKey, rateLimit, type RefuseHandler } from '../http/rate-limit.js';
 import { TooManyRequests } from './oauth-errors.js';
 import { sendErrorPage } from './pages.js';
 
-export interface Limit {
-  windowMs: number;
-  limit: number;
-}
+export type Limit = RateRule;
 
 export interface RateLimits {
   /** POST /register per source address. */
@@ -30,27 +30,23 @@ export interface RateLimits {
   interactivePerIp: Limit;
 }
 
-export const DEFAULT_RATE_LIMITS: RateLimits = Object.freeze({
-  registrationPerIp: { windowMs: 15 * 60_000, limit: 1000 },
-  registrationPerSoftware: { windowMs: 15 * 60_000, limit: 300 },
-  tokenPerIp: { windowMs: 60_000, limit: 3000 },
-  tokenPerClient: { windowMs: 60_000, limit: 1200 },
-  tokenPerUser: { windowMs: 60_000, limit: 60 },
-  interactivePerIp: { windowMs: 60_000, limit: 600 },
-});
+/** The authorization server's ceilings as configured. */
+export function rateLimitsFromConfig(config: Config): RateLimits {
+  const r = config.rateLimits;
+  return {
+    registrationPerIp: r.registrationIp,
+    registrationPerSoftware: r.registrationSoftware,
+    tokenPerIp: r.tokenIp,
+    tokenPerClient: r.tokenClient,
+    tokenPerUser: r.tokenUser,
+    interactivePerIp: r.loginIp,
+  };
+}
 
 type KeyFn = (req: Request, res: Response) => string | undefined;
 
-function limiter(name: string, l: Limit, key: KeyFn | undefined, reject: (req: Request, res: Response, next: (err?: unknown) => void) => void): RequestHandler {
-  return rateLimit({
-    windowMs: l.windowMs,
-    limit: l.limit,
-    standardHeaders: 'draft-8',
-    legacyHeaders: false,
-    identifier: name,
-    ...(key ? { keyGenerator: (req: Request, res: Response) => `${name}:${key(req, res) ?? 'unknown'}`, skip: (req: Request, res: Response) => key(req, res) === undefined } : {}),
-    handler: (req, res, next) => reject(req, res, next),
-  });
+function limiter(counters: RateLimitCounters, name: string, l: Limit, key: KeyFn, reject: RefuseHandler): RequestHandler {
+  return rateLimit(createLimiter(counters, name, l), key, reject);
 }
 
 const json = (what: string) => (_req: Request, _res: Response, next: (err?: unknown) => void) =>
@@ -74,15 +70,14 @@ export interface Limiters {
 }
 
 /** Builds the limiters; `res.locals.client` / `res.locals.userId` must be set by the steps before the keyed ones. */
-export function createLimiters(overrides: Partial<RateLimits> = {}): Limiters {
-  const l = { ...DEFAULT_RATE_LIMITS, ...overrides };
+export function createLimiters(counters: RateLimitCounters, l: RateLimits): Limiters {
   return {
-    registrationPerIp: limiter('reg-ip', l.registrationPerIp, undefined, json('client registrations from this address')),
-    registrationPerSoftware: limiter('reg-sw', l.registrationPerSoftware, softwareKey, json('registrations of this client software')),
-    tokenPerIp: limiter('tok-ip', l.tokenPerIp, undefined, json('token requests from this address')),
-    tokenPerClient: limiter('tok-client', l.tokenPerClient, (_req, res) => (res.locals.client as { id: string } | undefined)?.id, json('token requests for this client')),
-    tokenPerUser: limiter('tok-user', l.tokenPerUser, (_req, res) => res.locals.userId as string | undefined, json('token requests for this user')),
-    interactivePerIp: limiter('page-ip', l.interactivePerIp, undefined, (_req, res) =>
+    registrationPerIp: limiter(counters, 'reg-ip', l.registrationPerIp, ipKey, json('client registrations from this address')),
+    registrationPerSoftware: limiter(counters, 'reg-sw', l.registrationPerSoftware, softwareKey, json('registrations of this client software')),
+    tokenPerIp: limiter(counters, 'tok-ip', l.tokenPerIp, ipKey, json('token requests from this address')),
+    tokenPerClient: limiter(counters, 'tok-client', l.tokenPerClient, (_req, res) => (res.locals.client as { id: string } | undefined)?.id, json('token requests for this client')),
+    tokenPerUser: limiter(counters, 'tok-user', l.tokenPerUser, (_req, res) => res.locals.userId as string | undefined, json('token requests for this user')),
+    interactivePerIp: limiter(counters, 'page-ip', l.interactivePerIp, ipKey, (_req, res) =>
       sendErrorPage(res, 429, 'Too many requests', 'Too many sign-in attempts from your network. Wait a minute and try again.'),
     ),
   };

@@ -25,7 +25,8 @@ import { createTransactionCookie } from './login-transaction.js';
 import { metadataRouter } from './metadata.js';
 import { oauthJsonErrors } from './oauth-errors.js';
 import { sendErrorPage } from './pages.js';
-import { createLimiters, type RateLimits } from './rate-limits.js';
+import { createLimiters, rateLimitsFromConfig, type RateLimits } from './rate-limits.js';
+import type { RateLimitCounters } from '../http/rate-limit-counters.js';
 import { createRefreshTokens } from './refresh-tokens.js';
 import { registrationRouter } from './registration-endpoint.js';
 import { revocationRouter } from './revocation-endpoint.js';
@@ -39,7 +40,7 @@ export interface AuthServerOptions {
   allowPrivateCimdHosts?: boolean;
   /** Replaces the upstream OpenID Connect login built from `config.loginOidc` (tests, custom wiring). */
   upstreamOidc?: UpstreamOidc;
-  /** Overrides of `DEFAULT_RATE_LIMITS` (tests prove the limits with small numbers). */
+  /** Overrides of the configured rate limits (tests prove the limits with small numbers). */
   rateLimits?: Partial<RateLimits>;
 }
 
@@ -52,6 +53,8 @@ export interface AuthServerDeps {
   logger: Logger;
   encryptionKey: Buffer;
   clock: () => number;
+  /** The gateway's rate-limit counters (shared across replicas). */
+  rateLimitCounters: RateLimitCounters;
   fetch?: typeof fetch;
   options?: AuthServerOptions;
 }
@@ -89,7 +92,7 @@ export function authServerRouter(deps: AuthServerDeps): Router {
   if (deps.encryptionKey.length !== 32) throw new Error('authServerRouter: the encryption key must be 32 bytes');
   const options = deps.options ?? {};
 
-  const limiters = createLimiters(options.rateLimits);
+  const limiters = createLimiters(deps.rateLimitCounters, { ...rateLimitsFromConfig(config), ...options.rateLimits });
   const clients = createClientRegistry({ prisma, clock, allowPrivateCimdHosts: options.allowPrivateCimdHosts === true });
   const refreshTokens = createRefreshTokens({ prisma, clock });
   const codes = createAuthorizationCodes({ prisma, clock, refreshTokens });

@@ -22,6 +22,18 @@ const duration = z.string().transform((v, ctx) => {
   return ms;
 });
 
+/** A ceiling: `N` per minute, or `N/<duration>` (e.g. `1000/15m`); `0` turns it off. */
+const rate = z.string().transform((v, ctx): RateRule => {
+  const m = /^\s*(\d+)\s*(?:\/\s*(\S+))?\s*$/.exec(v);
+  const windowMs = m?.[2] === undefined ? 60_000 : parseDuration(m[2]);
+  if (!m || windowMs === undefined || !Number.isSafeInteger(Number(m[1]))) {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not a rate like 3000 (per minute), 1000/15m, or 0 (off)` });
+    return z.NEVER;
+  }
+  return Object.freeze({ limit: Number(m[1]), windowMs });
+});
+const perWindow = (limit: number, windowMs = 60_000) => rate.default(Object.freeze({ limit, windowMs }));
+
 const httpUrl = z
   .string()
   .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), { message: 'must be an http(s) URL' });
@@ -65,13 +77,47 @@ const envSchema = z.object({
     .string()
     .regex(/^(\d{1,2}|false|true|[0-9a-fA-F:.,/ ]+|loopback|linklocal|uniquelocal)$/, { message: 'must be a hop count, true/false, or a comma list of addresses/subnets' })
     .optional(),
-  // Not in CONTRACT §2: MCP requests per minute one user may make (after authentication); 0 turns it off.
-  USER_RATE_LIMIT: z.coerce.number({ error: 'must be a number of requests per minute' }).int().min(0).default(3000),
+  // Not in CONTRACT §2: rate ceilings, each `N` per minute or `N/<duration>`, 0 = off. They hold across replicas
+  // (counters shared through PostgreSQL every RATE_LIMIT_SYNC_INTERVAL). See src/http/rate-limit-sync.ts.
+  // Unauthenticated or failed-authentication MCP requests per source address (authenticated ones never count).
+  PREAUTH_IP_RATE_LIMIT: perWindow(6000),
+  // MCP requests per user, and per OAuth client within one team, after authentication.
+  USER_RATE_LIMIT: perWindow(3000),
+  CLIENT_RATE_LIMIT: perWindow(30_000),
+  // The built-in authorization server's limits.
+  TOKEN_IP_RATE_LIMIT: perWindow(3000),
+  TOKEN_CLIENT_RATE_LIMIT: perWindow(1200),
+  TOKEN_USER_RATE_LIMIT: perWindow(60),
+  REGISTRATION_IP_RATE_LIMIT: perWindow(1000, 15 * 60_000),
+  REGISTRATION_SOFTWARE_RATE_LIMIT: perWindow(300, 15 * 60_000),
+  LOGIN_IP_RATE_LIMIT: perWindow(600),
+  RATE_LIMIT_SYNC_INTERVAL: duration.default(500),
   SESSION_CACHE_SIZE: z.coerce.number().int().min(1).default(10_000),
   SESSION_CACHE_TTL: duration.default(10 * 60_000),
 });
 
 type Env = z.infer<typeof envSchema>;
+
+/** A fixed-window ceiling: at most `limit` requests per `windowMs`; `limit` 0 means no limit. */
+export interface RateRule {
+  readonly limit: number;
+  readonly windowMs: number;
+}
+
+/** Every rate ceiling of the gateway (see the `*_RATE_LIMIT` variables). */
+export interface RateLimitConfig {
+  readonly preauthIp: RateRule;
+  readonly user: RateRule;
+  readonly client: RateRule;
+  readonly tokenIp: RateRule;
+  readonly tokenClient: RateRule;
+  readonly tokenUser: RateRule;
+  readonly registrationIp: RateRule;
+  readonly registrationSoftware: RateRule;
+  readonly loginIp: RateRule;
+  /** How often each replica shares its counts through PostgreSQL. */
+  readonly syncIntervalMs: number;
+}
 
 export interface Config {
   readonly port: number;
@@ -94,7 +140,7 @@ export interface Config {
   readonly corsOrigins: readonly string[];
   readonly logLevel: Env['LOG_LEVEL'];
   readonly trustProxy: boolean | number | string;
-  readonly userRateLimitPerMinute: number;
+  readonly rateLimits: RateLimitConfig;
   readonly sessionCacheSize: number;
   readonly sessionCacheTtlMs: number;
 }
@@ -200,7 +246,18 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     corsOrigins,
     logLevel: env.LOG_LEVEL,
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
-    userRateLimitPerMinute: env.USER_RATE_LIMIT,
+    rateLimits: Object.freeze({
+      preauthIp: env.PREAUTH_IP_RATE_LIMIT,
+      user: env.USER_RATE_LIMIT,
+      client: env.CLIENT_RATE_LIMIT,
+      tokenIp: env.TOKEN_IP_RATE_LIMIT,
+      tokenClient: env.TOKEN_CLIENT_RATE_LIMIT,
+      tokenUser: env.TOKEN_USER_RATE_LIMIT,
+      registrationIp: env.REGISTRATION_IP_RATE_LIMIT,
+      registrationSoftware: env.REGISTRATION_SOFTWARE_RATE_LIMIT,
+      loginIp: env.LOGIN_IP_RATE_LIMIT,
+      syncIntervalMs: env.RATE_LIMIT_SYNC_INTERVAL,
+    }),
     sessionCacheSize: env.SESSION_CACHE_SIZE,
     sessionCacheTtlMs: env.SESSION_CACHE_TTL,
   };

@@ -7,7 +7,6 @@ import express, { type Express } from 'express';
 import helmet from 'helmet';
 import cors from 'cors';
 import { pinoHttp } from 'pino-http';
-import { rateLimit } from 'express-rate-limit';
 import { isLoopbackUrl, type Config } from '../config/config.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../observability/logger.js';
@@ -32,6 +31,9 @@ import { adminRouter } from '../admin/admin-router.js';
 import { errorRenderer, ApiError } from './errors.js';
 import { hostAndOriginCheck, isAllowedOrigin } from './host-origin.js';
 import { operationsRouter } from './operations-router.js';
+import { createRateLimitCounters, type RateLimitCounters } from './rate-limit-counters.js';
+import { createRateLimitSync } from './rate-limit-sync.js';
+import { createEndpointLimits } from './rate-limit-endpoints.js';
 
 export interface AppDeps {
   config: Config;
@@ -62,6 +64,8 @@ export interface App {
   readonly store: SessionStore;
   readonly sessions: SessionRuntime;
   readonly audit: AuditLog;
+  /** Rate-limit counters; `sync()` shares them with the other replicas now (a no-op on the embedded database). */
+  readonly rateLimits: { readonly counters: RateLimitCounters; sync(): Promise<void> };
   /** Starts background work: the session sweeper and cross-replica close notifications. */
   start(): Promise<void>;
   /** Stops background work and releases in-memory sessions (rows stay open: clients resume elsewhere). */
@@ -92,7 +96,11 @@ export function createApp(deps: AppDeps): App {
     clock,
     upstream: { keys, box, publicUrl: config.publicUrl, clock },
   });
-  const authenticate = bearerAuth(verifier, metrics);
+  const rateCounters = createRateLimitCounters({ clock });
+  // The embedded database serves one process, whose counters are already the whole truth.
+  const rateSync = db.shared ? createRateLimitSync({ counters: rateCounters, sql: db.sql, logger, clock, intervalMs: config.rateLimits.syncIntervalMs }) : undefined;
+  const limits = createEndpointLimits(rateCounters, config.rateLimits);
+  const authenticate = limits.authenticate(bearerAuth(verifier, metrics));
 
   const app = express();
   app.disable('x-powered-by');
@@ -140,17 +148,8 @@ export function createApp(deps: AppDeps): App {
     }),
   );
   app.use(hostAndOriginCheck(config));
-  // Generous per-IP ceiling before authentication: ChatGPT and Claude users share egress addresses.
-  app.use(
-    ['/t/:team/mcp', '/mcp', '/t/:team/sessions'],
-    rateLimit({
-      windowMs: 60_000,
-      limit: 6000,
-      standardHeaders: 'draft-8',
-      legacyHeaders: false,
-      handler: (_req, _res, next) => next(new ApiError('rate_limited', 'Too many requests from this address; slow down')),
-    }),
-  );
+  // Per source address, only what comes without credentials (failed authentications are counted by `authenticate`).
+  app.use(['/t/:team/mcp', '/mcp', '/t/:team/sessions'], limits.preauth);
 
   app.use(operationsRouter({ db, metrics }));
   // [authserver] the built-in authorization server mounts here (issue #3)
@@ -169,6 +168,7 @@ export function createApp(deps: AppDeps): App {
         logger,
         encryptionKey: deps.encryptionKey,
         clock,
+        rateLimitCounters: rateCounters,
         ...(deps.fetch ? { fetch: deps.fetch } : {}),
         ...(deps.authServer ? { options: deps.authServer } : {}),
       }),
@@ -178,11 +178,11 @@ export function createApp(deps: AppDeps): App {
   app.use('/admin/v1', adminRouter({ config, db, box, teams, users, sessions, audit, logger, clock, verifier }));
   app.use(jwksRouter(keys));
   app.use(protectedResourceRouter({ config, teams }));
-  app.use(mcpRouter({ config, teams, users, sessions, authenticate }));
+  app.use(mcpRouter({ config, teams, users, sessions, authenticate, limitCaller: limits.mcpCaller }));
   app.use(
     userSessionsRouter({
       prisma: db.prisma,
-      pipeline: [resolveTeam(teams), authenticateForTeam(config, authenticate), identify(config, teams, users)],
+      pipeline: [resolveTeam(teams), authenticateForTeam(config, authenticate), identify(config, teams, users), limits.apiCaller],
     }),
   );
   app.use((req, _res, next) => next(new ApiError('not_found', `No route for ${req.method} ${req.path}`)));
@@ -204,7 +204,9 @@ export function createApp(deps: AppDeps): App {
     store,
     sessions,
     audit,
+    rateLimits: { counters: rateCounters, sync: async () => rateSync?.sync() },
     async start() {
+      rateSync?.start();
       unlisten = await sessions.listen();
       sweeper = startSweeper({ db, store, runtime: sessions, logger, clock, intervalMs: Math.min(60_000, Math.max(1_000, config.sessionIdleTtlMs / 4)) });
     },
@@ -213,6 +215,8 @@ export function createApp(deps: AppDeps): App {
       await unlisten?.();
       await sessions.shutdown();
       await audit.flush();
+      // Hand this process's last counts to the replicas that stay up.
+      await rateSync?.stop();
     },
   };
 }

@@ -5,7 +5,6 @@
  * (team, user, client, chat), because ChatGPT's and Claude's connectors often do not send the id back.
  */
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
-import { rateLimit } from 'express-rate-limit';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { Config } from '../config/config.js';
 import type { TeamDirectory, TeamRef } from '../teams/team-directory.js';
@@ -36,6 +35,8 @@ export interface McpEndpointDeps {
   users: UserDirectory;
   sessions: SessionRuntime;
   authenticate: (endpoint: ProtectedEndpoint) => RequestHandler;
+  /** Per-user and per-client rate limits, run once the caller is identified (`http/rate-limit-endpoints.ts`). */
+  limitCaller: RequestHandler;
 }
 
 /** Resolves `{team}` (404 when unknown) and remembers which URL form was used. */
@@ -77,23 +78,6 @@ export function identify(config: Config, teams: TeamDirectory, users: UserDirect
     res.locals.principal = { team, user, clientId: auth.clientId, authInfo: auth } satisfies Principal;
     next();
   };
-}
-
-/**
- * Per-user ceiling after authentication. The per-IP limit before it is generous because ChatGPT and Claude users
- * share egress addresses; this one stops a single user (or a leaked token) from starving the others.
- */
-function perUserLimit(perMinute: number): RequestHandler {
-  if (perMinute === 0) return (_req, _res, next) => next();
-  return rateLimit({
-    windowMs: 60_000,
-    limit: perMinute,
-    standardHeaders: 'draft-8',
-    legacyHeaders: false,
-    keyGenerator: (_req, res) => `user:${(res.locals.principal as Principal).user.id}`,
-    handler: (_req, res) =>
-      sendJsonRpcError(res, 429, JSONRPC.SERVER_ERROR, `Too many requests: at most ${perMinute} per minute per user`, { 'Retry-After': '60' }),
-  });
 }
 
 function chatFrom(req: Request, header: string, body: unknown): string | null | 'invalid' {
@@ -186,7 +170,7 @@ export function mcpRouter(deps: McpEndpointDeps): Router {
     res.status(200).end();
   };
 
-  const pipeline = [resolveTeam(deps.teams), authenticateForTeam(config, deps.authenticate), identify(config, deps.teams, deps.users), perUserLimit(config.userRateLimitPerMinute)];
+  const pipeline = [resolveTeam(deps.teams), authenticateForTeam(config, deps.authenticate), identify(config, deps.teams, deps.users), deps.limitCaller];
   for (const path of ['/t/:team/mcp', '/mcp']) {
     router.post(path, ...pipeline, json, post);
     router.get(path, ...pipeline, get);
