@@ -26,6 +26,7 @@ export interface TokenIdentity {
   email: string | undefined;
 }
 
+/** Throws `TokenRejectedError` (a bad token) or `TokenVerificationUnavailableError` (no keys to check it with). */
 export async function verifyAccessToken(token: string, opts: VerifyAccessTokenOptions): Promise<AuthInfo> {
   let payload;
   try {
