@@ -2,7 +2,10 @@
  * Login through an upstream OpenID provider (a real `oidc-provider` on loopback) inside the authorization flow:
  * `/login` goes straight to the IdP when the dev login is off, the callback at `/login/oidc/callback` logs the
  * user in by issuer + subject (keeping only a verified e-mail), and the flow continues to consent and the code.
+ * A login that fails at the IdP (Cancel, an error, the IdP down) is answered to the client's redirect URI.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import type { TestGateway } from '../helpers/gateway.js';
@@ -36,7 +39,16 @@ afterAll(async () => {
   await tdb?.drop();
 });
 
-async function loginAs(login: string): Promise<{ response: URL; pkce: { verifier: string }; clientId: string }> {
+interface StartedLogin {
+  browser: FetchBrowser;
+  /** The IdP's authorization URL the gateway sent the browser to. */
+  toIdp: URL;
+  clientId: string;
+  pkce: { verifier: string };
+}
+
+/** A registered client's authorization, up to the redirect to the IdP. */
+async function startLogin(): Promise<StartedLogin> {
   const reg = await registerClient(gw.url, { client_name: 'Claude', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none' });
   const clientId = reg.body.client_id as string;
   const pkce = newPkce();
@@ -45,7 +57,12 @@ async function loginAs(login: string): Promise<{ response: URL; pkce: { verifier
   if (!('redirect' in toIdp)) throw new Error(`expected a redirect to the IdP, got ${toIdp.status}`);
   expect(toIdp.redirect.origin).toBe(idp.issuer);
   expect(browser.visited).toEqual(['GET /authorize', 'GET /login', 'GET /login/oidc']);
-  const callback = await loginViaFetch(toIdp.redirect, login);
+  return { browser, toIdp: toIdp.redirect, clientId, pkce };
+}
+
+async function loginAs(login: string): Promise<{ response: URL; pkce: { verifier: string }; clientId: string }> {
+  const { browser, toIdp, clientId, pkce } = await startLogin();
+  const callback = await loginViaFetch(toIdp, login);
   expect(callback.href.startsWith(`${gw.url}/login/oidc/callback?`)).toBe(true);
   const consent = await browser.navigate(callback);
   if ('redirect' in consent) throw new Error('expected the consent page');
@@ -53,6 +70,24 @@ async function loginAs(login: string): Promise<{ response: URL; pkce: { verifier
   const done = await browser.navigate(new URL('/consent', gw.url), { csrf: hiddenField(consent.body, 'csrf')!, decision: 'allow' });
   if (!('redirect' in done)) throw new Error(`expected the redirect to the client, got ${done.status}`);
   return { response: done.redirect, pkce, clientId };
+}
+
+/** The authorization response the client receives (the browser stops at its redirect URI). */
+function expectClientAnswer(page: Awaited<ReturnType<FetchBrowser['navigate']>>, error: string, issuer = gw.url): URL {
+  if (!('redirect' in page)) throw new Error(`expected a redirect to the client, got ${page.status}: ${page.body.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').slice(0, 300)}`);
+  expect(`${page.redirect.origin}${page.redirect.pathname}`).toBe(REDIRECT);
+  expect(page.redirect.searchParams.get('error')).toBe(error);
+  expect(page.redirect.searchParams.get('state')).toBe('st');
+  expect(page.redirect.searchParams.get('iss')).toBe(issuer);
+  expect(page.redirect.searchParams.get('code')).toBeNull();
+  return page.redirect;
+}
+
+/** A callback carrying the IdP's answer for the login `toIdp` started (its real state). */
+function callbackWith(toIdp: URL, params: Record<string, string>): URL {
+  const url = new URL('/login/oidc/callback', gw.url);
+  url.search = new URLSearchParams({ ...params, state: toIdp.searchParams.get('state')!, iss: idp.issuer }).toString();
+  return url;
 }
 
 describe('upstream OpenID Connect login', () => {
@@ -70,6 +105,51 @@ describe('upstream OpenID Connect login', () => {
     await loginAs('bob');
     const user = await tdb.db.prisma.user.findUniqueOrThrow({ where: { issuer_subject: { issuer: idp.issuer, subject: 'bob' } } });
     expect(user.email).toBeNull();
+  });
+
+  it('Cancel at the identity provider sends access_denied with state and iss back to the client, and ends the sign-in', async () => {
+    const { browser, toIdp } = await startLogin();
+    const callback = await loginViaFetch(toIdp, 'alice', { deny: true });
+    expect(callback.searchParams.get('error')).toBe('access_denied');
+    expectClientAnswer(await browser.navigate(callback), 'access_denied');
+    const after = await browser.navigate(new URL('/consent', gw.url));
+    expect('status' in after && after.status).toBe(400); // the login transaction is gone
+  });
+
+  it.each([
+    ['temporarily_unavailable', { error: 'temporarily_unavailable' }],
+    ['server_error', { error: 'invalid_scope' }],
+    ['server_error', { code: 'a-code-the-idp-never-issued' }],
+  ])('any other failure of this login is answered to the client too: %s for %j', async (expected, params) => {
+    const { browser, toIdp } = await startLogin();
+    expectClientAnswer(await browser.navigate(callbackWith(toIdp, params)), expected);
+  });
+
+  it('a callback whose state is not this login’s is no answer to it: a page, and the client is not redirected', async () => {
+    const { browser, toIdp } = await startLogin();
+    const forged = callbackWith(toIdp, { error: 'access_denied' });
+    forged.searchParams.set('state', 'another-login');
+    const page = await browser.navigate(forged);
+    if ('redirect' in page) throw new Error(`expected a page, got a redirect to ${page.redirect.href}`);
+    expect(page.status).toBe(400);
+    expect(page.body).toContain('Sign-in failed');
+  });
+
+  it('an identity provider that cannot be reached when the login starts: temporarily_unavailable to the client', async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
+    const down = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise((r) => closed.close(r));
+    const other = await startOAuthGateway(tdb.db, { env: { DEV_LOGIN: 'false', LOGIN_OIDC_ISSUER: down, LOGIN_OIDC_CLIENT_ID: 'gateway', LOGIN_OIDC_CLIENT_SECRET: 'x' } });
+    try {
+      const reg = await registerClient(other.url, { client_name: 'Claude', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none' });
+      const browser = new FetchBrowser((u) => u.origin === 'https://claude.ai');
+      const url = authorizeUrl(other.url, { client_id: reg.body.client_id as string, redirect_uri: REDIRECT, state: 'st', code_challenge: newPkce().challenge, resource: `${other.url}/mcp` });
+      expectClientAnswer(await browser.navigate(url), 'temporarily_unavailable', other.url);
+      expect(browser.visited).toEqual(['GET /authorize', 'GET /login', 'GET /login/oidc']);
+    } finally {
+      await other.close();
+    }
   });
 
   it('a callback without a login transaction, or a forged one, shows an error page', async () => {
