@@ -10,27 +10,36 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import type { TestGateway } from '../helpers/gateway.js';
 import { authorizeUrl, FetchBrowser, freePort, hiddenField, newPkce, registerClient, startOAuthGateway, tokenRequest } from '../helpers/oauth-client.js';
-import { loginViaFetch, startOidcProvider, type OidcProviderFixture } from '../fixtures/oidc-provider.js';
+import { loginViaFetch, startOidcProvider, type OidcProviderFixture, type OidcTestAccount } from '../fixtures/oidc-provider.js';
 import { decodeJwt } from 'jose';
 
 let tdb: TestDatabase;
 let gw: TestGateway;
 let idp: OidcProviderFixture;
 const REDIRECT = 'https://claude.ai/api/mcp/auth_callback';
+/** The IdP's accounts; tests change them between logins, as a directory admin would. */
+const accounts: Record<string, OidcTestAccount> = {
+  alice: { email: 'Alice@Corp.example', email_verified: true, name: 'Alice' },
+  bob: { email: 'bob@corp.example', email_verified: false, name: 'Bob' },
+  carol: { email: 'carol@corp.example', email_verified: true, name: 'Carol' },
+};
 
 beforeAll(async () => {
   tdb = await createTestDatabase();
   const port = await freePort();
   idp = await startOidcProvider({
     clients: [{ client_id: 'gateway', client_secret: 'gateway-secret-0123456789', redirect_uris: [`http://127.0.0.1:${port}/login/oidc/callback`] }],
-    accounts: {
-      alice: { email: 'Alice@Corp.example', email_verified: true, name: 'Alice' },
-      bob: { email: 'bob@corp.example', email_verified: false, name: 'Bob' },
-    },
+    accounts,
   });
   gw = await startOAuthGateway(tdb.db, {
     port,
-    env: { DEV_LOGIN: 'false', LOGIN_OIDC_ISSUER: idp.issuer, LOGIN_OIDC_CLIENT_ID: 'gateway', LOGIN_OIDC_CLIENT_SECRET: 'gateway-secret-0123456789' },
+    env: {
+      DEV_LOGIN: 'false',
+      LOGIN_OIDC_ISSUER: idp.issuer,
+      LOGIN_OIDC_CLIENT_ID: 'gateway',
+      LOGIN_OIDC_CLIENT_SECRET: 'gateway-secret-0123456789',
+      ADMIN_EMAILS: 'carol@corp.example',
+    },
   });
 });
 afterAll(async () => {
@@ -47,21 +56,21 @@ interface StartedLogin {
   pkce: { verifier: string };
 }
 
-/** A registered client's authorization, up to the redirect to the IdP. */
-async function startLogin(): Promise<StartedLogin> {
+/** A registered client's authorization (of the default team's endpoint unless `resource`), up to the redirect to the IdP. */
+async function startLogin(resource = `${gw.url}/mcp`): Promise<StartedLogin> {
   const reg = await registerClient(gw.url, { client_name: 'Claude', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none' });
   const clientId = reg.body.client_id as string;
   const pkce = newPkce();
   const browser = new FetchBrowser((u) => u.origin === idp.issuer || u.origin === 'https://claude.ai');
-  const toIdp = await browser.navigate(authorizeUrl(gw.url, { client_id: clientId, redirect_uri: REDIRECT, state: 'st', code_challenge: pkce.challenge, resource: `${gw.url}/mcp` }));
+  const toIdp = await browser.navigate(authorizeUrl(gw.url, { client_id: clientId, redirect_uri: REDIRECT, state: 'st', code_challenge: pkce.challenge, resource }));
   if (!('redirect' in toIdp)) throw new Error(`expected a redirect to the IdP, got ${toIdp.status}`);
   expect(toIdp.redirect.origin).toBe(idp.issuer);
   expect(browser.visited).toEqual(['GET /authorize', 'GET /login', 'GET /login/oidc']);
   return { browser, toIdp: toIdp.redirect, clientId, pkce };
 }
 
-async function loginAs(login: string): Promise<{ response: URL; pkce: { verifier: string }; clientId: string }> {
-  const { browser, toIdp, clientId, pkce } = await startLogin();
+async function loginAs(login: string, resource?: string): Promise<{ response: URL; pkce: { verifier: string }; clientId: string }> {
+  const { browser, toIdp, clientId, pkce } = await startLogin(resource);
   const callback = await loginViaFetch(toIdp, login);
   expect(callback.href.startsWith(`${gw.url}/login/oidc/callback?`)).toBe(true);
   const consent = await browser.navigate(callback);
@@ -105,6 +114,25 @@ describe('upstream OpenID Connect login', () => {
     await loginAs('bob');
     const user = await tdb.db.prisma.user.findUniqueOrThrow({ where: { issuer_subject: { issuer: idp.issuer, subject: 'bob' } } });
     expect(user.email).toBeNull();
+  });
+
+  it('the stored e-mail and the admin rights it grants follow the latest login: unverified clears it, a new address replaces it', async () => {
+    const userOf = () => tdb.db.prisma.user.findUniqueOrThrow({ where: { issuer_subject: { issuer: idp.issuer, subject: 'carol' } } });
+    const { response, pkce, clientId } = await loginAs('carol', `${gw.url}/admin`);
+    const tokens = await tokenRequest(gw.url, { grant_type: 'authorization_code', code: response.searchParams.get('code')!, code_verifier: pkce.verifier, redirect_uri: REDIRECT, client_id: clientId });
+    const adminApi = () => fetch(`${gw.url}/admin/v1/teams`, { headers: { authorization: `Bearer ${tokens.body.access_token as string}` } });
+    expect((await userOf()).email).toBe('carol@corp.example');
+    expect((await adminApi()).status).toBe(200); // ADMIN_EMAILS
+
+    accounts.carol = { ...accounts.carol!, email_verified: false };
+    await loginAs('carol');
+    expect((await userOf()).email).toBeNull();
+    expect((await adminApi()).status).toBe(403); // the same token: its user no longer has a verified admin address
+
+    accounts.carol = { email: 'carol.new@corp.example', email_verified: true, name: 'Carol' };
+    await loginAs('carol');
+    expect((await userOf()).email).toBe('carol.new@corp.example');
+    expect((await adminApi()).status).toBe(403);
   });
 
   it('Cancel at the identity provider sends access_denied with state and iss back to the client, and ends the sign-in', async () => {
