@@ -153,6 +153,20 @@ describe('upstream OpenID Connect login', () => {
     expectClientAnswer(await browser.navigate(callbackWith(toIdp, params)), expected);
   });
 
+  it('the database failing after the IdP answered: temporarily_unavailable to the client (the IdP code is spent, a reload could not finish)', async () => {
+    const { browser, toIdp } = await startLogin();
+    const callback = await loginViaFetch(toIdp, 'alice');
+    // PostgreSQL refuses the user write with 57P03 (cannot_connect_now, as while it restarts); reads still work.
+    await tdb.db.prisma.$executeRawUnsafe(`CREATE FUNCTION refuse_now() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the database is starting up' USING ERRCODE = '57P03'; END $$`);
+    await tdb.db.prisma.$executeRawUnsafe('CREATE TRIGGER users_unavailable BEFORE INSERT OR UPDATE ON users FOR EACH STATEMENT EXECUTE FUNCTION refuse_now()');
+    try {
+      expectClientAnswer(await browser.navigate(callback), 'temporarily_unavailable');
+    } finally {
+      await tdb.db.prisma.$executeRawUnsafe('DROP TRIGGER users_unavailable ON users');
+      await tdb.db.prisma.$executeRawUnsafe('DROP FUNCTION refuse_now()');
+    }
+  });
+
   it('a callback whose state is not this login’s is no answer to it: a page, and the client is not redirected', async () => {
     const { browser, toIdp } = await startLogin();
     const forged = callbackWith(toIdp, { error: 'access_denied' });
