@@ -4,7 +4,8 @@
  *
  * - `Authorization: Bearer $ADMIN_API_KEY` (compared in constant time) → platform admin.
  * - An access token whose audience is `PUBLIC_URL/admin` → its user; a platform admin when the user's e-mail is in
- *   ADMIN_EMAILS (built-in issuer: the e-mail the gateway stored at login; external issuer: the token's `email`
+ *   ADMIN_EMAILS (built-in issuer: the verified e-mail the gateway stored at the user's latest login, read on every
+ *   call so a login that clears or changes it takes the rights away at once; external issuer: the token's `email`
  *   claim, and only with `email_verified: true`), and an admin of every team where their membership role is admin.
  */
 import { decodeJwt } from 'jose';
@@ -50,6 +51,9 @@ export function adminAudience(publicUrl: string): string {
   return `${publicUrl}/admin`;
 }
 
+/** The memberships that make a user a team admin, as a Prisma relation selection. */
+const ADMIN_MEMBERSHIPS = { where: { role: 'admin' as const }, select: { team: { select: { id: true, slug: true } } } };
+
 const BEARER = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)[ ]*$/i;
 
 export async function resolveAdminPrincipal(authorization: string | undefined, deps: AdminPrincipalDeps): Promise<AdminPrincipal> {
@@ -70,19 +74,17 @@ export async function resolveAdminPrincipal(authorization: string | undefined, d
     throw err;
   }
   const builtin = config.authMode === 'builtin';
-  const user = await deps.users.fromToken(identity, builtin ? config.authIssuer : undefined);
+  const ref = await deps.users.fromToken(identity, builtin ? config.authIssuer : undefined);
+  // Fresh, not the user directory's cached copy: the e-mail decides platform-admin rights.
+  const user = ref && (await deps.prisma.user.findUnique({ where: { id: ref.id }, select: { id: true, email: true, memberships: ADMIN_MEMBERSHIPS } }));
   if (!user) throw new AdminAuthError(true, "The token's user no longer exists");
   const email = (builtin ? user.email : verifiedEmail(token, identity))?.toLowerCase() ?? null;
-  const memberships = await deps.prisma.membership.findMany({
-    where: { userId: user.id, role: 'admin' },
-    select: { team: { select: { id: true, slug: true } } },
-  });
   return {
     kind: 'user',
     platform: email !== null && config.adminEmails.includes(email),
     userId: user.id,
     email: user.email,
-    adminTeams: new Map(memberships.map((m) => [m.team.slug, m.team.id])),
+    adminTeams: new Map(user.memberships.map((m) => [m.team.slug, m.team.id])),
     actor: `user:${user.id}`,
   };
 }

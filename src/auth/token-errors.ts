@@ -1,6 +1,6 @@
 /**
- * Why a bearer token was refused. The reason labels `/metrics` and the log; the message goes to the client in
- * `error_description` (so it never contains quotes or token material).
+ * Why a bearer token was refused — or could not be checked at all. The reason labels `/metrics` and the log; the
+ * message goes to the client in `error_description` (so it never contains quotes or token material).
  */
 import { errors as joseErrors } from 'jose';
 import { InvalidTokenError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
@@ -27,8 +27,23 @@ export class TokenRejectedError extends InvalidTokenError {
   }
 }
 
-/** Maps a jose verification error to a typed rejection. Anything unknown is rethrown (a real fault, not bad input). */
-export function classifyJoseError(err: unknown): TokenRejectedError {
+/**
+ * The token could not be checked: the issuer's JWKS did not answer (timeout, HTTP 500, unreachable, discovery
+ * failed) or the database failed while loading the built-in keys. No verdict on the token, so never a 401 (clients
+ * would throw their tokens away): the resource server answers 503 with `Retry-After` and logs `cause`.
+ */
+export class TokenVerificationUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super('The access token cannot be verified right now', { cause });
+    this.name = 'TokenVerificationUnavailableError';
+  }
+}
+
+/**
+ * Maps a jose verification error to a typed rejection. Anything else is a fault on our side or the issuer's, not
+ * bad input: it becomes `TokenVerificationUnavailableError`.
+ */
+export function classifyJoseError(err: unknown): TokenRejectedError | TokenVerificationUnavailableError {
   if (err instanceof TokenRejectedError) return err;
   if (err instanceof joseErrors.JWTExpired) return new TokenRejectedError('expired', 'The access token has expired');
   if (err instanceof joseErrors.JWTClaimValidationFailed) {
@@ -56,5 +71,6 @@ export function classifyJoseError(err: unknown): TokenRejectedError {
   if (err instanceof joseErrors.JWSInvalid || err instanceof joseErrors.JWTInvalid) {
     return new TokenRejectedError('malformed', 'The access token is malformed');
   }
-  throw err;
+  if (err instanceof TokenVerificationUnavailableError) return err;
+  return new TokenVerificationUnavailableError(err);
 }

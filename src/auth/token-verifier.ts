@@ -24,7 +24,8 @@ const EXTERNAL_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512
 
 export interface TokenVerifier {
   /**
-   * Verifies `token` for `audience` (a resource identifier); throws `TokenRejectedError`. `exactAudience`: ignore
+   * Verifies `token` for `audience` (a resource identifier); throws `TokenRejectedError` for a bad token and
+   * `TokenVerificationUnavailableError` when the keys cannot be had (JWKS or database down). `exactAudience`: ignore
    * the AUTH_AUDIENCE override (the admin API must never accept the MCP endpoints' shared audience).
    */
   verify(token: string, audience: string, opts?: { exactAudience?: boolean }): Promise<AuthInfo>;

@@ -24,8 +24,11 @@ export interface TokenIdentity {
   iss: string;
   sub: string;
   email: string | undefined;
+  /** The token's `email_verified` claim is `true` (the boolean): only then is an external issuer's `email` trusted. */
+  emailVerified: boolean;
 }
 
+/** Throws `TokenRejectedError` (a bad token) or `TokenVerificationUnavailableError` (no keys to check it with). */
 export async function verifyAccessToken(token: string, opts: VerifyAccessTokenOptions): Promise<AuthInfo> {
   let payload;
   try {
@@ -49,6 +52,7 @@ export async function verifyAccessToken(token: string, opts: VerifyAccessTokenOp
     iss: payload.iss!,
     sub: payload.sub,
     email: typeof payload.email === 'string' ? payload.email.toLowerCase() : undefined,
+    emailVerified: payload.email_verified === true,
   };
   return {
     token,

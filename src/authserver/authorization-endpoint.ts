@@ -7,17 +7,18 @@
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import type { Config } from '../config/config.js';
+import { isDatabaseUnavailable } from '../http/errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { TeamDirectory } from '../teams/team-directory.js';
 import type { ClientRecord } from './client-metadata.js';
 import type { ClientRegistry } from './client-registry.js';
 import type { AuthorizationRequest, TransactionCookie } from './login-transaction.js';
-import { InvalidRequest, LoginRequired, OAuthError, UnsupportedResponseType, UnauthorizedClient } from './oauth-errors.js';
+import { InvalidRequest, LoginRequired, OAuthError, TemporarilyUnavailable, UnsupportedResponseType, UnauthorizedClient } from './oauth-errors.js';
 import { matchRedirectUri } from './redirect-uris.js';
 import { resolveResource } from './resource-indicator.js';
 import { grantedScope } from './scopes.js';
 import { redirectWithError, type ResponseTarget } from './authorization-response.js';
-import { sendErrorPage } from './pages.js';
+import { sendErrorPage, sendUnavailablePage } from './pages.js';
 
 const CODE_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
 /** Keeps the login-transaction cookie under the browsers' 4 KB limit. */
@@ -130,6 +131,12 @@ export function authorizationEndpoint(deps: AuthorizeDeps): RequestHandler {
     } catch (err) {
       if (err instanceof PageError) return sendErrorPage(res, err.status, err.title, err.message);
       if (err instanceof OAuthError && target) return redirectWithError(res, target, err, issuer);
+      // An outage is not the client's fault and not final: RFC 6749's temporarily_unavailable, or a page to reload.
+      if (isDatabaseUnavailable(err)) {
+        (req.log ?? deps.logger).warn({ err }, 'authorization request: database unavailable');
+        if (target) return redirectWithError(res, target, new TemporarilyUnavailable(), issuer);
+        return sendUnavailablePage(res, String(req.id ?? 'unknown'));
+      }
       (req.log ?? deps.logger).error({ err }, 'authorization request failed');
       if (target) return redirectWithError(res, target, new OAuthError('server_error', 'The gateway could not process the request'), issuer);
       sendErrorPage(res, 500, 'Something went wrong', `The gateway could not process the request (request id ${String(req.id ?? 'unknown')}).`);

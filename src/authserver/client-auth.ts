@@ -7,7 +7,7 @@
 import type { Request, RequestHandler } from 'express';
 import { hashSecret, safeEqual } from '../security/secret-box.js';
 import type { ClientRecord } from './client-metadata.js';
-import type { ClientRegistry } from './client-registry.js';
+import { findUsableClient, type ClientRegistry } from './client-registry.js';
 import { InvalidClient, InvalidRequest } from './oauth-errors.js';
 
 interface PresentedCredentials {
@@ -44,10 +44,13 @@ function presented(req: Request): PresentedCredentials {
   return { clientId: bodyId, secret: bodySecret };
 }
 
-/** The authenticated client for this request; throws `InvalidClient` or `InvalidRequest`. */
+/**
+ * The authenticated client for this request; throws `InvalidClient` or `InvalidRequest`, and lets database faults
+ * through (the endpoint answers them with `temporarily_unavailable`, never `invalid_client`).
+ */
 export async function authenticateClient(req: Request, clients: ClientRegistry): Promise<ClientRecord> {
   const creds = presented(req);
-  const client = await clients.find(creds.clientId).catch(() => undefined);
+  const client = await findUsableClient(clients, creds.clientId);
   if (!client) throw new InvalidClient('Unknown client');
   if (client.authMethod === 'none') {
     if (creds.secret !== undefined) throw new InvalidClient('This is a public client; it has no client secret');

@@ -8,6 +8,7 @@ import type { OAuthClient, Prisma } from '../generated/prisma/client.js';
 import { hashSecret, randomToken } from '../security/secret-box.js';
 import { validateClientMetadata, type AuthMethod, type ClientRecord } from './client-metadata.js';
 import { fetchClientMetadataDocument, isClientIdUrl } from './client-metadata-document.js';
+import { OAuthError } from './oauth-errors.js';
 
 const CACHE_UNTIL = 'x_switchboard_cache_until';
 
@@ -26,6 +27,20 @@ export interface ClientRegistry {
    * `refresh`, refetched when their cache lifetime is over (throws `InvalidClientMetadata` when that fails).
    */
   find(clientId: string, opts?: { refresh?: boolean }): Promise<ClientRecord | undefined>;
+}
+
+/**
+ * The client, or undefined when it is unknown or its metadata document cannot be used (`find` throws an
+ * `OAuthError` for that). Anything else — an unreachable database above all — propagates: an outage must never
+ * read as "no such client", which makes MCP clients discard their registration.
+ */
+export async function findUsableClient(clients: ClientRegistry, clientId: string): Promise<ClientRecord | undefined> {
+  try {
+    return await clients.find(clientId);
+  } catch (err) {
+    if (err instanceof OAuthError) return undefined;
+    throw err;
+  }
 }
 
 function toRecord(row: OAuthClient): ClientRecord {
@@ -97,7 +112,8 @@ export function createClientRegistry(deps: { prisma: PrismaClient; clock: () => 
     },
 
     async find(clientId, opts = {}) {
-      if (clientId.length === 0 || clientId.length > 2000) return undefined;
+      // PostgreSQL cannot store or compare a NUL character; no client id holds one.
+      if (clientId.length === 0 || clientId.length > 2000 || clientId.includes('\0')) return undefined;
       const row = await prisma.oAuthClient.findUnique({ where: { id: clientId } });
       if (!isClientIdUrl(clientId, deps.allowPrivateCimdHosts)) return row && !row.isMetadataDocument ? toRecord(row) : undefined;
       if (row?.isMetadataDocument) {

@@ -12,7 +12,7 @@ import type { UserDirectory } from '../teams/users.js';
 import type { UpstreamOidc } from './upstream-oidc.js';
 import type { AuthorizationCodes } from './authorization-codes.js';
 import type { ClientRecord } from './client-metadata.js';
-import type { ClientRegistry } from './client-registry.js';
+import { findUsableClient, type ClientRegistry } from './client-registry.js';
 import type { ConsentStore } from './consent-store.js';
 import type { LoginTransaction, TransactionCookie } from './login-transaction.js';
 import { InvalidTarget } from './oauth-errors.js';
@@ -60,7 +60,8 @@ export async function loadFlow(req: Request, res: Response, deps: InteractiveDep
     );
     return undefined;
   }
-  const client = await deps.clients.find(tx.request.clientId).catch(() => undefined);
+  // A database fault propagates (a 503 page that says to retry), rather than reading as "no such application".
+  const client = await findUsableClient(deps.clients, tx.request.clientId);
   const target = await resolveResource(tx.request.resource, deps.config.publicUrl, deps.teams).catch((err: unknown) => {
     if (err instanceof InvalidTarget) return undefined;
     throw err;

@@ -1,14 +1,19 @@
 /**
  * The login step: `GET|POST /login` (the dev form: any e-mail address, users keyed by LOCAL_ISSUER + e-mail) and
  * `GET /login/oidc` → upstream identity provider → `GET /login/oidc/callback` (users keyed by issuer + subject).
- * Either way the user id goes into the login transaction and the browser moves on to `/consent`.
+ * Either way the user id goes into the login transaction and the browser moves on to `/consent`. A failed upstream
+ * login is answered to the client (denied, unavailable, failed) whenever the callback belongs to the transaction.
  */
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import { LOCAL_ISSUER } from '../teams/users.js';
-import { UpstreamLoginError } from './upstream-oidc.js';
+import { isDatabaseUnavailable } from '../http/errors.js';
+import { UpstreamLoginError, type UpstreamIdentity, type UpstreamOidc } from './upstream-oidc.js';
+import { redirectWithError } from './authorization-response.js';
 import { loadFlow, type Flow, type InteractiveDeps } from './interactive-flow.js';
+import { TemporarilyUnavailable } from './oauth-errors.js';
 import { sendErrorPage, sendLoginPage } from './pages.js';
+import { clientAnswerFor } from './upstream-login-answers.js';
 
 const email = z
   .string()
@@ -68,21 +73,55 @@ function devLogin(deps: InteractiveDeps): RequestHandler {
   };
 }
 
+/**
+ * A failed upstream login: answered at the client's redirect URI when it belongs to this transaction (see
+ * `clientAnswerFor`), else a page — and the transaction forgets the upstream attempt so a new one can start.
+ */
+async function upstreamFailed(req: Request, res: Response, flow: Flow, err: UpstreamLoginError, deps: InteractiveDeps): Promise<void> {
+  (req.log ?? deps.logger).warn({ reason: err.reason, detail: err.detail }, 'upstream login failed');
+  const answer = clientAnswerFor(err);
+  if (answer) {
+    deps.transactions.clear(res);
+    return redirectWithError(res, flow.tx.request, answer, deps.config.publicUrl);
+  }
+  const { upstream: _upstream, ...rest } = flow.tx;
+  await deps.transactions.save(res, rest);
+  sendErrorPage(res, 400, 'Sign-in failed', err.message);
+}
+
 function startOidc(deps: InteractiveDeps): RequestHandler {
   return async (req, res) => {
     if (!deps.upstream) return sendErrorPage(res, 404, 'Not found', 'Login through an identity provider is not configured on this gateway.');
     const flow = await loadFlow(req, res, deps);
     if (!flow) return;
+    let started: Awaited<ReturnType<UpstreamOidc['begin']>>;
     try {
-      const { redirectUrl, state } = await deps.upstream.begin();
-      await deps.transactions.save(res, { ...flow.tx, upstream: state });
-      res.set('Cache-Control', 'no-store').redirect(303, redirectUrl);
+      started = await deps.upstream.begin();
     } catch (err) {
       if (!(err instanceof UpstreamLoginError)) throw err;
-      (req.log ?? deps.logger).warn({ reason: err.reason, detail: err.detail }, 'upstream login could not start');
-      sendErrorPage(res, 502, 'Sign-in unavailable', err.message);
+      return upstreamFailed(req, res, flow, err, deps);
     }
+    await deps.transactions.save(res, { ...flow.tx, upstream: started.state });
+    res.set('Cache-Control', 'no-store').redirect(303, started.redirectUrl);
   };
+}
+
+/**
+ * Stores the upstream identity as a gateway user. Only a verified address is kept — and an unverified or missing
+ * one clears the stored address: e-mail decides admin rights (ADMIN_EMAILS) and is shown to tool servers.
+ * The IdP's code is spent by now, so reloading cannot finish this login: a database outage is answered to the
+ * client as `temporarily_unavailable` (the client starts again) instead of a page the person cannot get past.
+ */
+async function signIn(req: Request, res: Response, flow: Flow, id: UpstreamIdentity, deps: InteractiveDeps): Promise<void> {
+  try {
+    const user = await deps.users.upsert(id.issuer, id.subject, id.emailVerified ? id.email?.toLowerCase() : undefined, id.name);
+    await loggedIn(res, flow, user.id, deps);
+  } catch (err) {
+    if (!isDatabaseUnavailable(err)) throw err;
+    (req.log ?? deps.logger).warn({ err }, 'upstream login: database unavailable');
+    deps.transactions.clear(res);
+    redirectWithError(res, flow.tx.request, new TemporarilyUnavailable(), deps.config.publicUrl);
+  }
 }
 
 function finishOidc(deps: InteractiveDeps): RequestHandler {
@@ -91,18 +130,14 @@ function finishOidc(deps: InteractiveDeps): RequestHandler {
     const flow = await loadFlow(req, res, deps);
     if (!flow) return;
     if (!flow.tx.upstream) return sendErrorPage(res, 400, 'Sign-in expired', 'This sign-in was not started here. Go back to the application and connect again.');
+    let id: UpstreamIdentity;
     try {
-      const id = await deps.upstream.complete(new URL(req.originalUrl, deps.config.publicUrl), flow.tx.upstream);
-      // Only a verified address is kept: e-mail decides admin rights (ADMIN_EMAILS) and is shown to tool servers.
-      const user = await deps.users.upsert(id.issuer, id.subject, id.emailVerified ? id.email?.toLowerCase() : undefined, id.name);
-      await loggedIn(res, flow, user.id, deps);
+      id = await deps.upstream.complete(new URL(req.originalUrl, deps.config.publicUrl), flow.tx.upstream);
     } catch (err) {
       if (!(err instanceof UpstreamLoginError)) throw err;
-      (req.log ?? deps.logger).warn({ reason: err.reason, detail: err.detail }, 'upstream login failed');
-      const { upstream: _upstream, ...rest } = flow.tx;
-      await deps.transactions.save(res, rest);
-      sendErrorPage(res, 400, 'Sign-in failed', err.message);
+      return upstreamFailed(req, res, flow, err, deps);
     }
+    await signIn(req, res, flow, id, deps);
   };
 }
 

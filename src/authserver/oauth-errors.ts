@@ -5,7 +5,13 @@
  */
 import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from '../observability/logger.js';
-import { isDataException } from '../http/errors.js';
+import { isDatabaseUnavailable, isDataException } from '../http/errors.js';
+
+/**
+ * Seconds a client is told to wait (`Retry-After`) when a dependency such as the database is down: long enough for
+ * a blip to pass, short enough that a person retrying by hand does not notice.
+ */
+export const RETRY_AFTER_SECONDS = 5;
 
 export const OAUTH_ERROR_CODES = {
   invalid_request: { status: 400, rfc: 'RFC 6749 §4.1.2.1, §5.2' },
@@ -118,16 +124,29 @@ export class ServerError extends OAuthError {
     super('server_error', message);
   }
 }
+/**
+ * RFC 6749 §4.1.2.1: the server cannot serve right now (the database is unreachable). Never `invalid_client` or
+ * `invalid_grant` for an outage: MCP clients throw their registration or tokens away on those.
+ */
+export class TemporarilyUnavailable extends OAuthError {
+  constructor(message = 'The authorization server is temporarily unavailable; retry shortly') {
+    super('temporarily_unavailable', message, { expose: true });
+  }
+}
 
-/** Sends an OAuth error as JSON; `invalid_client` gets the RFC 6749 §5.2 Basic challenge. */
+/**
+ * Sends an OAuth error as JSON; `invalid_client` gets the RFC 6749 §5.2 Basic challenge, a 503 its `Retry-After`.
+ */
 export function sendOAuthError(res: Response, err: OAuthError): void {
   if (err.code === 'invalid_client') res.set('WWW-Authenticate', 'Basic realm="switchboard", charset="UTF-8"');
+  if (err.status === 503) res.set('Retry-After', String(RETRY_AFTER_SECONDS));
   res.status(err.status).set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' }).json(err.toJSON());
 }
 
 /**
  * Error handler for the JSON endpoints (token, revocation, registration): OAuth errors as they are, body-parser
- * failures as `invalid_request`, anything else a bare `server_error` with the details in the log.
+ * failures as `invalid_request`, an unreachable database as `temporarily_unavailable` (503, `Retry-After`), anything
+ * else a bare `server_error` with the details in the log.
  */
 export function oauthJsonErrors(logger: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
@@ -139,6 +158,10 @@ export function oauthJsonErrors(logger: Logger): ErrorRequestHandler {
     }
     // A value PostgreSQL refuses (e.g. a NUL character in client metadata) is the client's fault, not ours.
     if (isDataException(err)) return sendOAuthError(res, new InvalidRequest('A parameter holds a value that cannot be stored (e.g. a NUL character)'));
+    if (isDatabaseUnavailable(err)) {
+      (req.log ?? logger).warn({ err }, 'authorization server: database unavailable');
+      return sendOAuthError(res, new TemporarilyUnavailable(`The authorization server cannot reach its database; retry shortly (request id ${String(req.id ?? 'unknown')})`));
+    }
     (req.log ?? logger).error({ err }, 'authorization server fault');
     sendOAuthError(res, new OAuthError('server_error', `Internal error (request id ${String(req.id ?? 'unknown')})`, { expose: true }));
   };

@@ -5,6 +5,7 @@
  */
 import type { Response } from 'express';
 import { html, sendPage, type Html } from './html.js';
+import { RETRY_AFTER_SECONDS } from './oauth-errors.js';
 
 export interface LoginPageModel {
   csrf: string;
@@ -101,5 +102,20 @@ export function sendErrorPage(res: Response, status: number, title: string, mess
     body: html`<h1>${title}</h1>
 <p class="error" role="alert">${message}</p>
 <p>Go back to the application you were connecting and start again. If this keeps happening, tell the gateway’s administrator.</p>`,
+  });
+}
+
+/**
+ * A passing fault (the database is unreachable): 503 with `Retry-After`, and a page that says to try again — the
+ * login transaction is still in its cookie, so reloading continues where the person was.
+ */
+export function sendUnavailablePage(res: Response, requestId: string): void {
+  res.set('Retry-After', String(RETRY_AFTER_SECONDS));
+  sendPage(res, {
+    status: 503,
+    title: 'Temporarily unavailable',
+    body: html`<h1>Temporarily unavailable</h1>
+<p class="error" role="alert">The gateway cannot complete this step right now. Nothing is lost: wait a few seconds and reload this page.</p>
+<p class="note">If this keeps happening, tell the gateway’s administrator (request id <code>${requestId}</code>).</p>`,
   });
 }

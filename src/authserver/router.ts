@@ -8,6 +8,7 @@ import cookieParser from 'cookie-parser';
 import type { Config } from '../config/config.js';
 import { isLoopbackUrl } from '../config/config.js';
 import type { PrismaClient } from '../db/database.js';
+import { isDatabaseUnavailable } from '../http/errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { TeamDirectory } from '../teams/team-directory.js';
 import type { UserDirectory } from '../teams/users.js';
@@ -24,7 +25,7 @@ import { loginRouter } from './login-endpoints.js';
 import { createTransactionCookie } from './login-transaction.js';
 import { metadataRouter } from './metadata.js';
 import { oauthJsonErrors } from './oauth-errors.js';
-import { sendErrorPage } from './pages.js';
+import { sendErrorPage, sendUnavailablePage } from './pages.js';
 import { createLimiters, rateLimitsFromConfig, type RateLimits } from './rate-limits.js';
 import type { RateLimitCounters } from '../http/rate-limit-counters.js';
 import { createRefreshTokens } from './refresh-tokens.js';
@@ -80,6 +81,10 @@ function pageErrors(logger: Logger): ErrorRequestHandler {
     const status = (err as { status?: number }).status;
     if (typeof status === 'number' && status >= 400 && status < 500) {
       return sendErrorPage(res, status, 'Invalid request', 'The form could not be read. Go back to the application and connect again.');
+    }
+    if (isDatabaseUnavailable(err)) {
+      (req.log ?? logger).warn({ err }, 'authorization page: database unavailable');
+      return sendUnavailablePage(res, String(req.id ?? 'unknown'));
     }
     (req.log ?? logger).error({ err }, 'authorization page failed');
     sendErrorPage(res, 500, 'Something went wrong', `The gateway could not complete this step (request id ${String(req.id ?? 'unknown')}).`);

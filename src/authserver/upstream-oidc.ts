@@ -30,6 +30,10 @@ export interface UpstreamOidc {
 export type UpstreamLoginFailure =
   | 'bad_login_state'
   | 'response_mismatch'
+  /** The person pressed Deny or Cancel at the IdP (`access_denied`). */
+  | 'denied'
+  /** The IdP answered `temporarily_unavailable`. */
+  | 'idp_unavailable'
   | 'idp_error'
   | 'token_rejected'
   | 'id_token_invalid'
@@ -196,7 +200,8 @@ function toLoginError(err: unknown): UpstreamLoginError {
   if (err instanceof UpstreamLoginError) return err;
   if (err instanceof oidc.AuthorizationResponseError) {
     const code = safeCode(err.error);
-    if (code === 'access_denied') return new UpstreamLoginError('The login was cancelled or denied at the identity provider.', 'idp_error', code);
+    if (code === 'access_denied') return new UpstreamLoginError('The login was cancelled or denied at the identity provider.', 'denied', code);
+    if (code === 'temporarily_unavailable') return new UpstreamLoginError('The identity provider is temporarily unavailable. Please try again later.', 'idp_unavailable', code);
     return new UpstreamLoginError(`The identity provider refused the login (${code}).`, 'idp_error', code);
   }
   // An error from the token or userinfo endpoint: in the JSON body, or (a 401, e.g. invalid_client) in WWW-Authenticate.

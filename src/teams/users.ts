@@ -1,6 +1,8 @@
 /**
  * Users are keyed by (issuer, subject). The built-in issuer puts the gateway user id in `sub`; an external
- * issuer's subjects are mapped to users on first sight, keeping the e-mail claim current.
+ * issuer's subjects are mapped to users on first sight. A user's e-mail is always the identity provider's latest
+ * *verified* address: it grants platform-admin rights (ADMIN_EMAILS), finds users for the admin API and is shown to
+ * tool servers, so an address the provider no longer vouches for (unverified, missing) is cleared, not kept.
  */
 import { LRUCache } from 'lru-cache';
 import type { PrismaClient } from '../db/database.js';
@@ -14,9 +16,15 @@ export interface UserRef {
 }
 
 export interface UserDirectory {
-  /** The user behind a verified token; undefined when a built-in token names a user that no longer exists. */
-  fromToken(identity: { iss: string; sub: string; email: string | undefined }, builtinIssuer: string | undefined): Promise<UserRef | undefined>;
-  /** Finds or creates the user for an upstream identity (login, CLI). */
+  /**
+   * The user behind a verified token; undefined when a built-in token names a user that no longer exists. An
+   * external issuer's token sets the user's e-mail: its `email` claim when `email_verified` is true, else none.
+   */
+  fromToken(identity: { iss: string; sub: string; email: string | undefined; emailVerified: boolean }, builtinIssuer: string | undefined): Promise<UserRef | undefined>;
+  /**
+   * Finds or creates the user for an identity (login, CLI) and records `email` — the provider's current verified
+   * address, or undefined when it vouches for none, which clears a stored one.
+   */
   upsert(issuer: string, subject: string, email: string | undefined, name?: string): Promise<UserRef>;
 }
 
@@ -28,23 +36,23 @@ export function createUserDirectory(prisma: PrismaClient): UserDirectory {
     // Insert-if-absent then update: safe when the same new user's first requests arrive together.
     await prisma.user.createMany({ data: [{ issuer, subject, email: email ?? null, name: name ?? null }], skipDuplicates: true });
     const where = { issuer_subject: { issuer, subject } };
-    const changes = { ...(email ? { email } : {}), ...(name ? { name } : {}) };
-    return Object.keys(changes).length
-      ? prisma.user.update({ where, data: changes, select: { id: true, email: true } })
-      : prisma.user.findUniqueOrThrow({ where, select: { id: true, email: true } });
+    return prisma.user.update({ where, data: { email: email ?? null, ...(name ? { name } : {}) }, select: { id: true, email: true } });
   };
   return {
     async fromToken(identity, builtinIssuer) {
+      const builtin = builtinIssuer !== undefined && identity.iss === builtinIssuer;
+      const email = !builtin && identity.emailVerified ? identity.email : undefined;
       const key = `${identity.iss}\n${identity.sub}`;
       const hit = cache.get(key);
-      if (hit) return hit;
+      // An external token with another address (or none) than the cached one updates the user at once.
+      if (hit && (builtin || hit.email === (email ?? null))) return hit;
       let user: UserRef | undefined;
-      if (builtinIssuer !== undefined && identity.iss === builtinIssuer) {
+      if (builtin) {
         user = UUID.test(identity.sub)
           ? ((await prisma.user.findUnique({ where: { id: identity.sub }, select: { id: true, email: true } })) ?? undefined)
           : undefined;
       } else {
-        user = await upsert(identity.iss, identity.sub, identity.email);
+        user = await upsert(identity.iss, identity.sub, email);
       }
       if (user) cache.set(key, user);
       return user;

@@ -48,12 +48,12 @@ afterAll(async () => {
   idp?.close();
 });
 
-async function externalToken(kid: string, audience = `${gw.url}/t/demo/mcp`) {
+async function externalToken(kid: string, audience = `${gw.url}/t/demo/mcp`, claims: Record<string, unknown> = {}, subject = 'ext-user-1') {
   const key = keys.find((k) => k.kid === kid)!;
-  return new SignJWT({ email: 'Ext@Example.com', azp: 'chatgpt-app', scope: 'mcp' })
+  return new SignJWT({ email: 'Ext@Example.com', email_verified: true, azp: 'chatgpt-app', scope: 'mcp', ...claims })
     .setProtectedHeader({ alg: 'RS256', kid })
     .setIssuer(issuer)
-    .setSubject('ext-user-1')
+    .setSubject(subject)
     .setAudience(audience)
     .setIssuedAt()
     .setExpirationTime('5m')
@@ -73,6 +73,26 @@ describe('external issuer', () => {
     const user = await tdb.db.prisma.user.findUniqueOrThrow({ where: { issuer_subject: { issuer, subject: 'ext-user-1' } } });
     expect(who.userId).toBe(user.id);
     expect(jwksFetches).toBe(1);
+    await client.close();
+  });
+
+  it('the stored e-mail follows the latest token: a changed verified address replaces it, an unverified or missing one clears it', async () => {
+    const storedAfter = async (claims: Record<string, unknown>) => {
+      const res = await rawPost(`${gw.url}/t/demo/mcp`, INIT, { authorization: `Bearer ${await externalToken('k1', undefined, claims, 'ext-user-2')}` });
+      expect(res.status).toBe(200);
+      await res.text();
+      return (await tdb.db.prisma.user.findUniqueOrThrow({ where: { issuer_subject: { issuer, subject: 'ext-user-2' } } })).email;
+    };
+    expect(await storedAfter({ email: 'first@example.com' })).toBe('first@example.com');
+    expect(await storedAfter({ email: 'second@example.com' })).toBe('second@example.com');
+    expect(await storedAfter({ email: 'second@example.com', email_verified: false })).toBeNull();
+    expect(await storedAfter({ email: 'third@example.com', email_verified: undefined })).toBeNull();
+    expect(await storedAfter({ email: 'third@example.com' })).toBe('third@example.com');
+    expect(await storedAfter({ email: undefined, email_verified: undefined })).toBeNull();
+
+    const { client } = await connectClient(`${gw.url}/t/demo/mcp`, await externalToken('k1', undefined, { email: 'spoofed@example.com', email_verified: false }, 'ext-user-2'));
+    const who = (await client.callTool({ name: 'demo__whoami', arguments: {} })).structuredContent as Record<string, unknown>;
+    expect(who.email ?? null).toBeNull();
     await client.close();
   });
 

@@ -161,8 +161,16 @@ describe('upstream OIDC login', () => {
     expect(callback.searchParams.get('error')).toBe('access_denied');
     expect(callback.searchParams.get('state')).toBe(state.state);
     const err = await rejection(oidc.complete(callback, state));
-    expect(err.reason).toBe('idp_error');
+    expect(err.reason).toBe('denied');
     expect(err.message).toBe('The login was cancelled or denied at the identity provider.');
+  });
+
+  it('tells an IdP that is temporarily unavailable from other error responses', async () => {
+    const oidc = upstream();
+    const { state } = await oidc.begin();
+    const callback = (error: string) => new URL(`${redirectUri}?${new URLSearchParams({ error, state: state.state!, iss: idp.issuer })}`);
+    expect((await rejection(oidc.complete(callback('temporarily_unavailable'), state))).reason).toBe('idp_unavailable');
+    expect((await rejection(oidc.complete(callback('invalid_scope'), state))).reason).toBe('idp_error');
   });
 
   it('only echoes plain OAuth error codes from the callback', async () => {
