@@ -64,8 +64,11 @@ export interface App {
   readonly audit: AuditLog;
   /** Starts background work: the session sweeper and cross-replica close notifications. */
   start(): Promise<void>;
-  /** Stops background work and releases in-memory sessions (rows stay open: clients resume elsewhere). */
-  close(): Promise<void>;
+  /**
+   * Stops background work, releases in-memory sessions (rows stay open: clients resume elsewhere) and writes the
+   * audit records still waiting, giving up on them at `deadline` (epoch ms; default 10 s from now).
+   */
+  close(deadline?: number): Promise<void>;
 }
 
 const EXPOSED_HEADERS = ['Mcp-Session-Id', 'Mcp-Protocol-Version', 'WWW-Authenticate', 'Retry-After'];
@@ -79,7 +82,7 @@ export function createApp(deps: AppDeps): App {
   const verifier = createTokenVerifier({ config, keys, ...(deps.fetch ? { fetch: deps.fetch } : {}), ...(deps.jwksCooldownMs ? { jwksCooldownMs: deps.jwksCooldownMs } : {}) });
   const teams = createTeamDirectory(db.prisma);
   const users = createUserDirectory(db.prisma);
-  const audit = createAuditLog(db.sql, logger);
+  const audit = createAuditLog(db.sql, logger, { clock, metrics });
   const store = createSessionStore(db.prisma, { idleTtlMs: config.sessionIdleTtlMs, maxAgeMs: config.sessionMaxAgeMs }, clock);
   const sessions = createSessionRuntime({
     db,
@@ -208,11 +211,11 @@ export function createApp(deps: AppDeps): App {
       unlisten = await sessions.listen();
       sweeper = startSweeper({ db, store, runtime: sessions, logger, intervalMs: Math.min(60_000, Math.max(1_000, config.sessionIdleTtlMs / 4)) });
     },
-    async close() {
+    async close(deadline = Date.now() + 10_000) {
       sweeper?.stop();
       await unlisten?.();
       await sessions.shutdown();
-      await audit.flush();
+      await audit.close(deadline);
     },
   };
 }
