@@ -69,6 +69,8 @@ const envSchema = z.object({
   USER_RATE_LIMIT: z.coerce.number({ error: 'must be a number of requests per minute' }).int().min(0).default(3000),
   SESSION_CACHE_SIZE: z.coerce.number().int().min(1).default(10_000),
   SESSION_CACHE_TTL: duration.default(10 * 60_000),
+  // How long in-flight requests may finish after SIGTERM before the process closes what is left and exits.
+  SHUTDOWN_GRACE: duration.default(10_000),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -97,6 +99,7 @@ export interface Config {
   readonly userRateLimitPerMinute: number;
   readonly sessionCacheSize: number;
   readonly sessionCacheTtlMs: number;
+  readonly shutdownGraceMs: number;
 }
 
 /** Thrown when the environment is invalid; `message` names every bad variable and why. */
@@ -203,6 +206,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     userRateLimitPerMinute: env.USER_RATE_LIMIT,
     sessionCacheSize: env.SESSION_CACHE_SIZE,
     sessionCacheTtlMs: env.SESSION_CACHE_TTL,
+    shutdownGraceMs: env.SHUTDOWN_GRACE,
   };
   return Object.freeze(config);
 }

@@ -32,6 +32,7 @@ import { adminRouter } from '../admin/admin-router.js';
 import { errorRenderer, ApiError } from './errors.js';
 import { hostAndOriginCheck, isAllowedOrigin } from './host-origin.js';
 import { operationsRouter } from './operations-router.js';
+import { createRequestDrain, type RequestDrain } from './request-drain.js';
 
 export interface AppDeps {
   config: Config;
@@ -62,6 +63,8 @@ export interface App {
   readonly store: SessionStore;
   readonly sessions: SessionRuntime;
   readonly audit: AuditLog;
+  /** Requests in flight, and how they are refused once a graceful shutdown begins (see `main.ts`). */
+  readonly drain: RequestDrain;
   /** Starts background work: the session sweeper and cross-replica close notifications. */
   start(): Promise<void>;
   /**
@@ -69,6 +72,13 @@ export interface App {
    * audit records still waiting, giving up on them at `deadline` (epoch ms; default 10 s from now).
    */
   close(deadline?: number): Promise<void>;
+}
+
+/** Waits for `work`, but not past `deadline` (epoch ms): shutdown must end within its grace period. */
+async function untilDeadline(work: Promise<void>, deadline: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))]);
+  clearTimeout(timer);
 }
 
 const EXPOSED_HEADERS = ['Mcp-Session-Id', 'Mcp-Protocol-Version', 'WWW-Authenticate', 'Retry-After'];
@@ -96,6 +106,7 @@ export function createApp(deps: AppDeps): App {
     upstream: { keys, box, publicUrl: config.publicUrl, clock },
   });
   const authenticate = bearerAuth(verifier, metrics);
+  const drain = createRequestDrain();
 
   const app = express();
   app.disable('x-powered-by');
@@ -126,6 +137,7 @@ export function createApp(deps: AppDeps): App {
     });
     next();
   });
+  app.use(drain.middleware);
   app.use(
     helmet({
       // Discovery documents and the MCP endpoint are fetched cross-origin by browser-based clients.
@@ -207,6 +219,7 @@ export function createApp(deps: AppDeps): App {
     store,
     sessions,
     audit,
+    drain,
     async start() {
       unlisten = await sessions.listen();
       sweeper = startSweeper({ db, store, runtime: sessions, logger, intervalMs: Math.min(60_000, Math.max(1_000, config.sessionIdleTtlMs / 4)) });
@@ -214,7 +227,7 @@ export function createApp(deps: AppDeps): App {
     async close(deadline = Date.now() + 10_000) {
       sweeper?.stop();
       await unlisten?.();
-      await sessions.shutdown();
+      await untilDeadline(sessions.shutdown(), deadline);
       await audit.close(deadline);
     },
   };

@@ -11,9 +11,9 @@
  * Sessions held in memory keep serving tool calls while the database is down, so records must outlive an outage:
  * a batch that cannot be written because the database is unreachable stays at the head of the queue and is retried
  * with backoff, later records wait behind it in order, and each row carries the time it was recorded. At most
- * `maxPending` records are held (about 1 KB each); past that, new records are dropped, counted in
- * `switchboard_audit_dropped_total{reason="buffer_full"}` and logged once per episode. Delivery is at least once:
- * an INSERT whose connection dies after its commit is retried and its records appear twice.
+ * `maxPending` records are held (measured: about 660 bytes each on the heap); past that, new records are dropped,
+ * counted in `switchboard_audit_dropped_total{reason="buffer_full"}` and logged once per episode. Delivery is at
+ * least once: an INSERT whose connection dies after its commit is retried and its records appear twice.
  */
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -34,7 +34,7 @@ export interface AuditLog {
 
 /** How long a record waits for others before it is written (when no insert is in flight). */
 export const AUDIT_LINGER_MS = 20;
-/** Records held while the database is unreachable before new ones are dropped (~100 MB at the most). */
+/** Records held while the database is unreachable before new ones are dropped (~70 MB at the most). */
 export const AUDIT_PENDING_MAX = 100_000;
 /** Backoff between attempts while the database is unreachable. */
 const RETRY_MS = { first: 100, max: 5_000 };

@@ -1,0 +1,192 @@
+/**
+ * Graceful shutdown (`startGateway(...).stop()`, what SIGTERM runs) on the real HTTP server: a tool call in flight
+ * finishes with its real result before sessions and the database are closed; new connections are refused at once
+ * and a request arriving on an open connection is answered 503 with `Connection: close` (a balancer retries both
+ * elsewhere); the session's standalone GET stream is ended at the start; and shutdown ends by SHUTDOWN_GRACE even
+ * when a call never finishes.
+ */
+import http from 'node:http';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { loadConfig } from '../../src/config/config.js';
+import { startGateway, type RunningGateway } from '../../src/main.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { createSecretBox } from '../../src/security/secret-box.js';
+import { createTeam } from '../../src/teams/team-admin.js';
+import { addToolServer } from '../../src/toolservers/tool-server-config.js';
+import { createTestDatabase, TEST_DATABASE_URL, type TestDatabase } from '../helpers/database.js';
+import { LogCapture, tokenFor, useTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { listenOnLoopback, type LoopbackServer } from '../helpers/loopback-server.js';
+import { connectClient, rawPost, INIT } from '../helpers/mcp-client.js';
+
+const KEY = randomBytes(32);
+
+/** An upstream MCP server whose `slow` tool returns only when the test releases it. */
+async function startSlowUpstream() {
+  let started!: () => void;
+  let release!: () => void;
+  const whenStarted = new Promise<void>((r) => (started = r));
+  const released = new Promise<void>((r) => (release = r));
+  const sessions = new Map<string, StreamableHTTPServerTransport>();
+  const server = http.createServer((req, res) => {
+    void (async () => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      const body: unknown = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
+      const sid = req.headers['mcp-session-id'];
+      let transport = typeof sid === 'string' ? sessions.get(sid) : undefined;
+      if (!transport) {
+        if (sid) return void res.writeHead(404).end();
+        const mcp = new McpServer({ name: 'slow', version: '1.0.0' });
+        mcp.registerTool('slow', { description: 'Returns when the test says so', inputSchema: {} }, async () => {
+          started();
+          await released;
+          return { content: [{ type: 'text' as const, text: 'finished for real' }] };
+        });
+        const created: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+          sessionIdGenerator: () => randomUUID(),
+          onsessioninitialized: (id) => void sessions.set(id, created),
+        });
+        await mcp.connect(created);
+        transport = created;
+      }
+      await transport.handleRequest(req, res, body);
+    })();
+  });
+  const lb: LoopbackServer = await listenOnLoopback(server, '/mcp');
+  return { url: lb.url, whenStarted, release, close: lb.close };
+}
+
+/** A second session, opened by hand, whose standalone GET stream the test reads itself. */
+async function openStandaloneStream(endpoint: string, token: string): Promise<Response> {
+  const auth = { authorization: `Bearer ${token}` };
+  const init = await rawPost(endpoint, INIT, auth);
+  await init.text();
+  const sid = init.headers.get('mcp-session-id')!;
+  const headers = { ...auth, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' };
+  expect((await rawPost(endpoint, { jsonrpc: '2.0', method: 'notifications/initialized' }, headers)).status).toBe(202);
+  const stream = await fetch(endpoint, { headers: { ...headers, accept: 'text/event-stream' } });
+  expect(stream.status).toBe(200);
+  return stream;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createNetServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+describe.skipIf(!TEST_DATABASE_URL)('graceful shutdown of a running gateway (needs TEST_DATABASE_URL: a real PostgreSQL)', () => {
+  let tdb: TestDatabase;
+  let upstream: Awaited<ReturnType<typeof startSlowUpstream>>;
+  let running: RunningGateway | undefined;
+
+  beforeAll(async () => {
+    tdb = await createTestDatabase();
+  });
+  afterEach(async () => {
+    upstream?.release();
+    await running?.stop();
+    await upstream?.close();
+  });
+  afterAll(async () => {
+    await tdb?.drop();
+  });
+
+  /** A gateway process's worth of wiring (main.ts), with team `slug` whose only tool server is a slow upstream. */
+  async function start(slug: string, grace: string) {
+    upstream = await startSlowUpstream();
+    const team = await createTeam(tdb.db.prisma, { slug, name: slug });
+    await addToolServer(tdb.db.prisma, createSecretBox(KEY), team.id, { name: 'up', kind: 'remote', url: upstream.url });
+    const port = await freePort();
+    const config = loadConfig({
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      DATABASE_URL: tdb.url,
+      ENCRYPTION_KEY: KEY.toString('base64'),
+      SHUTDOWN_GRACE: grace,
+      LOG_LEVEL: 'info',
+    });
+    const logs = new LogCapture();
+    running = await startGateway(config, { logger: createLogger({ level: 'info', destination: logs }) });
+    const asTest: TestGateway = { ...running, logs, close: async () => undefined };
+    const { token } = await tokenFor(asTest, { email: `${slug}@example.com`, team: slug });
+    const endpoint = `${running.url}/t/${slug}/mcp`;
+    return { gw: running, logs, token, endpoint };
+  }
+
+  it('lets a tool call in flight finish with its result, refuses new connections and ends GET streams first', async () => {
+    const { gw, logs, token, endpoint } = await start('drain', '20s');
+    const { client, transport } = await connectClient(endpoint, token);
+    const stream = await openStandaloneStream(endpoint, token);
+
+    const call = client.callTool({ name: 'up__slow', arguments: {} });
+    await upstream.whenStarted;
+    let stopped = false;
+    const stopping = gw.stop('test').then(() => (stopped = true));
+
+    await expect(fetch(`${gw.url}/health`)).rejects.toThrow(); // the listener is closed: connection refused
+    expect(await stream.text()).toBe(''); // the GET stream ended cleanly, without waiting for the drain
+    expect(stopped).toBe(false);
+
+    upstream.release();
+    const result = await call;
+    expect(result.content).toEqual([{ type: 'text', text: 'finished for real' }]);
+    await stopping;
+    expect(logs.text()).toContain('stopped');
+    expect(logs.text()).not.toContain('did not finish within SHUTDOWN_GRACE');
+    // Sessions were released only after the drain, and the call's audit record was written before the database closed.
+    const rows = await tdb.db.sql.query<{ outcome: string }>(`SELECT outcome FROM audit_records WHERE action = 'tool_call' AND target = 'up__slow'`);
+    expect(rows).toEqual([{ outcome: 'ok' }]);
+    const session = await tdb.db.prisma.session.findUnique({ where: { id: transport.sessionId! } });
+    expect(session?.closedAt).toBeNull(); // clients resume on another replica
+    running = undefined;
+    await client.close().catch(() => undefined);
+  });
+
+  it('ends by SHUTDOWN_GRACE when a call in flight does not finish', async () => {
+    const { gw, logs, token, endpoint } = await start('overdue', '1s');
+    const { client } = await connectClient(endpoint, token);
+    const call = client.callTool({ name: 'up__slow', arguments: {} }).then(
+      () => 'answered',
+      () => 'cut',
+    );
+    await upstream.whenStarted;
+    const began = Date.now();
+    await gw.stop('test');
+    expect(Date.now() - began).toBeLessThan(1_000 + 500);
+    await client.close().catch(() => undefined);
+    expect(await call).toBe('cut');
+    expect(logs.text()).toContain('did not finish within SHUTDOWN_GRACE');
+    running = undefined;
+  });
+});
+
+describe('a request that reaches a draining app', () => {
+  const t = useTestGateway();
+
+  it('is answered 503 with Retry-After and Connection: close, so a balancer retries it elsewhere', async () => {
+    const agent = new http.Agent({ keepAlive: true });
+    const get = () =>
+      new Promise<http.IncomingMessage>((resolve, reject) => {
+        http.get(`${t.gw.url}/ready`, { agent }, (res) => resolve(res.resume())).on('error', reject);
+      });
+    const before = await get();
+    expect(before.statusCode).toBe(200);
+    expect(before.headers.connection).toBe('keep-alive');
+
+    t.gw.app.drain.begin();
+    const after = await get();
+    expect(after.statusCode).toBe(503);
+    expect(after.headers.connection).toBe('close');
+    expect(after.headers['retry-after']).toBe('1');
+    agent.destroy();
+  });
+});
