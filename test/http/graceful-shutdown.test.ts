@@ -6,11 +6,9 @@
  * when a call never finishes.
  */
 import http from 'node:http';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { loadConfig } from '../../src/config/config.js';
 import { startGateway, type RunningGateway } from '../../src/main.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -19,46 +17,10 @@ import { createTeam } from '../../src/teams/team-admin.js';
 import { addToolServer } from '../../src/toolservers/tool-server-config.js';
 import { createTestDatabase, TEST_DATABASE_URL, type TestDatabase } from '../helpers/database.js';
 import { LogCapture, tokenFor, useTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { listenOnLoopback, type LoopbackServer } from '../helpers/loopback-server.js';
+import { startSlowUpstream, SLOW_RESULT, type SlowUpstream } from '../helpers/slow-upstream.js';
 import { connectClient, rawPost, INIT } from '../helpers/mcp-client.js';
 
 const KEY = randomBytes(32);
-
-/** An upstream MCP server whose `slow` tool returns only when the test releases it. */
-async function startSlowUpstream() {
-  let started!: () => void;
-  let release!: () => void;
-  const whenStarted = new Promise<void>((r) => (started = r));
-  const released = new Promise<void>((r) => (release = r));
-  const sessions = new Map<string, StreamableHTTPServerTransport>();
-  const server = http.createServer((req, res) => {
-    void (async () => {
-      const chunks: Buffer[] = [];
-      for await (const c of req) chunks.push(c as Buffer);
-      const body: unknown = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
-      const sid = req.headers['mcp-session-id'];
-      let transport = typeof sid === 'string' ? sessions.get(sid) : undefined;
-      if (!transport) {
-        if (sid) return void res.writeHead(404).end();
-        const mcp = new McpServer({ name: 'slow', version: '1.0.0' });
-        mcp.registerTool('slow', { description: 'Returns when the test says so', inputSchema: {} }, async () => {
-          started();
-          await released;
-          return { content: [{ type: 'text' as const, text: 'finished for real' }] };
-        });
-        const created: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-          sessionIdGenerator: () => randomUUID(),
-          onsessioninitialized: (id) => void sessions.set(id, created),
-        });
-        await mcp.connect(created);
-        transport = created;
-      }
-      await transport.handleRequest(req, res, body);
-    })();
-  });
-  const lb: LoopbackServer = await listenOnLoopback(server, '/mcp');
-  return { url: lb.url, whenStarted, release, close: lb.close };
-}
 
 /** A second session, opened by hand, whose standalone GET stream the test reads itself. */
 async function openStandaloneStream(endpoint: string, token: string): Promise<Response> {
@@ -84,7 +46,7 @@ function freePort(): Promise<number> {
 
 describe.skipIf(!TEST_DATABASE_URL)('graceful shutdown of a running gateway (needs TEST_DATABASE_URL: a real PostgreSQL)', () => {
   let tdb: TestDatabase;
-  let upstream: Awaited<ReturnType<typeof startSlowUpstream>>;
+  let upstream: SlowUpstream | undefined;
   let running: RunningGateway | undefined;
 
   beforeAll(async () => {
@@ -101,9 +63,10 @@ describe.skipIf(!TEST_DATABASE_URL)('graceful shutdown of a running gateway (nee
 
   /** A gateway process's worth of wiring (main.ts), with team `slug` whose only tool server is a slow upstream. */
   async function start(slug: string, grace: string) {
-    upstream = await startSlowUpstream();
+    const up = await startSlowUpstream();
+    upstream = up;
     const team = await createTeam(tdb.db.prisma, { slug, name: slug });
-    await addToolServer(tdb.db.prisma, createSecretBox(KEY), team.id, { name: 'up', kind: 'remote', url: upstream.url });
+    await addToolServer(tdb.db.prisma, createSecretBox(KEY), team.id, { name: 'up', kind: 'remote', url: up.url });
     const port = await freePort();
     const config = loadConfig({
       PORT: String(port),
@@ -119,11 +82,11 @@ describe.skipIf(!TEST_DATABASE_URL)('graceful shutdown of a running gateway (nee
     const asTest: TestGateway = { ...running, logs, close: async () => undefined };
     const { token } = await tokenFor(asTest, { email: `${slug}@example.com`, team: slug });
     const endpoint = `${running.url}/t/${slug}/mcp`;
-    return { gw: running, logs, token, endpoint };
+    return { gw: running, logs, token, endpoint, upstream: up };
   }
 
   it('lets a tool call in flight finish with its result, refuses new connections and ends GET streams first', async () => {
-    const { gw, logs, token, endpoint } = await start('drain', '20s');
+    const { gw, logs, token, endpoint, upstream } = await start('drain', '20s');
     const { client, transport } = await connectClient(endpoint, token);
     const stream = await openStandaloneStream(endpoint, token);
 
@@ -138,7 +101,7 @@ describe.skipIf(!TEST_DATABASE_URL)('graceful shutdown of a running gateway (nee
 
     upstream.release();
     const result = await call;
-    expect(result.content).toEqual([{ type: 'text', text: 'finished for real' }]);
+    expect(result.content).toEqual([{ type: 'text', text: SLOW_RESULT }]);
     await stopping;
     expect(logs.text()).toContain('stopped');
     expect(logs.text()).not.toContain('did not finish within SHUTDOWN_GRACE');
@@ -152,7 +115,7 @@ describe.skipIf(!TEST_DATABASE_URL)('graceful shutdown of a running gateway (nee
   });
 
   it('ends by SHUTDOWN_GRACE when a call in flight does not finish', async () => {
-    const { gw, logs, token, endpoint } = await start('overdue', '1s');
+    const { gw, logs, token, endpoint, upstream } = await start('overdue', '1s');
     const { client } = await connectClient(endpoint, token);
     const call = client.callTool({ name: 'up__slow', arguments: {} }).then(
       () => 'answered',
