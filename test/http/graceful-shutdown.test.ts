@@ -35,6 +35,22 @@ async function openStandaloneStream(endpoint: string, token: string): Promise<Re
   return stream;
 }
 
+/** A keep-alive connection that has served one request and sits idle; `closed` resolves when the server ends it. */
+async function idleKeepAliveSocket(url: string): Promise<{ closed: Promise<void> }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent }, (res) => {
+        expect(res.headers.connection).toBe('keep-alive');
+        const socket = res.socket;
+        res.resume().on('end', () => {
+          resolve({ closed: new Promise<void>((r) => (socket.destroyed ? r() : socket.once('close', () => r()))) });
+        });
+      })
+      .on('error', reject);
+  });
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const s = createNetServer().listen(0, '127.0.0.1', () => {
@@ -89,6 +105,7 @@ describe.skipIf(!TEST_DATABASE_URL)('graceful shutdown of a running gateway (nee
     const { gw, logs, token, endpoint, upstream } = await start('drain', '20s');
     const { client, transport } = await connectClient(endpoint, token);
     const stream = await openStandaloneStream(endpoint, token);
+    const idle = await idleKeepAliveSocket(`${gw.url}/health`);
 
     const call = client.callTool({ name: 'up__slow', arguments: {} });
     await upstream.whenStarted;
@@ -96,6 +113,7 @@ describe.skipIf(!TEST_DATABASE_URL)('graceful shutdown of a running gateway (nee
     const stopping = gw.stop('test').then(() => (stopped = true));
 
     await expect(fetch(`${gw.url}/health`)).rejects.toThrow(); // the listener is closed: connection refused
+    await idle.closed; // and idle keep-alive connections are closed, so nothing new arrives on them
     expect(await stream.text()).toBe(''); // the GET stream ended cleanly, without waiting for the drain
     expect(stopped).toBe(false);
 
@@ -151,5 +169,13 @@ describe('a request that reaches a draining app', () => {
     expect(after.headers.connection).toBe('close');
     expect(after.headers['retry-after']).toBe('1');
     agent.destroy();
+  });
+});
+
+describe('SHUTDOWN_GRACE', () => {
+  it('is a duration like the others, 10 s by default; a bad value stops the start naming it', () => {
+    expect(loadConfig({}).shutdownGraceMs).toBe(10_000);
+    expect(loadConfig({ SHUTDOWN_GRACE: '30s' }).shutdownGraceMs).toBe(30_000);
+    expect(() => loadConfig({ SHUTDOWN_GRACE: 'soon' })).toThrow(/SHUTDOWN_GRACE: "soon" is not a duration/);
   });
 });
