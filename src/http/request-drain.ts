@@ -9,8 +9,8 @@
  *   to be sent, the socket ended after the last byte where they are not — a streamed tool call);
  * - long-lived GET streams (the standalone SSE stream of a session) are ended at once. They are not work in
  *   flight: they only wait for server-initiated messages, would hold the drain for the whole grace period, and MCP
- *   clients reopen them (with `Last-Event-ID`) on whichever replica answers next. A message meant for such a stream
- *   during the drain goes to the session's event store and is replayed on resumption.
+ *   clients reopen them on whichever replica answers next. (No event store keeps what such a stream would have
+ *   carried meanwhile — list-changed notifications and the like; the reopened stream starts afresh.)
  *
  * `settled(deadline)` resolves when the last request that was in flight has finished.
  */
