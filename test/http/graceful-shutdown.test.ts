@@ -142,7 +142,7 @@ describe.skipIf(!TEST_DATABASE_URL)('graceful shutdown of a running gateway (nee
     await upstream.whenStarted;
     const began = Date.now();
     await gw.stop('test');
-    expect(Date.now() - began).toBeLessThan(1_000 + 500);
+    expect(Date.now() - began).toBeLessThan(1_000 + 1_000); // the grace period, plus slack for a busy machine
     await client.close().catch(() => undefined);
     expect(await call).toBe('cut');
     expect(logs.text()).toContain('did not finish within SHUTDOWN_GRACE');
