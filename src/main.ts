@@ -39,7 +39,7 @@ export async function openAndMigrate(config: Config, logger: Logger): Promise<Da
   }
 }
 
-export async function startGateway(config: Config, opts: { logger?: Logger; drainMs?: number } = {}): Promise<RunningGateway> {
+export async function startGateway(config: Config, opts: { logger?: Logger } = {}): Promise<RunningGateway> {
   const logger = opts.logger ?? createLogger({ level: config.logLevel });
   if (config.devLogin && !isLoopbackUrl(config.publicUrl)) {
     logger.warn('DEV_LOGIN is on for a public URL: anyone can log in as any e-mail address, including those in ADMIN_EMAILS');
@@ -63,23 +63,33 @@ export async function startGateway(config: Config, opts: { logger?: Logger; drai
   const forget = config.databaseUrl ? () => undefined : recordRunningGateway(config.dataDir, url);
 
   let stopping: Promise<void> | undefined;
-  const stop = (reason = 'stop') =>
-    (stopping ??= (async () => {
-      logger.info({ reason }, 'shutting down: no new connections, finishing in-flight requests');
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      await app.close(); // ends open streams; sessions stay resumable on any replica
-      const drained = await Promise.race([closed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), opts.drainMs ?? 10_000).unref())]);
-      if (!drained) {
-        logger.warn('in-flight requests did not finish in time; closing their connections');
-        server.closeAllConnections();
-      }
-      await app.audit.flush(); // what the requests finished during the drain recorded
-      await db.close();
-      forget();
-      logger.info('stopped');
-    })());
+  const stop = (reason = 'stop') => (stopping ??= shutDown({ app, server, db, logger, graceMs: config.shutdownGraceMs, reason }).finally(forget));
   return { app, server, url, stop };
+}
+
+/** Time kept back from the in-flight requests' share of the grace period for writing audit records and closing. */
+const closeReserveMs = (graceMs: number) => Math.min(1_000, graceMs / 5);
+
+/**
+ * Graceful shutdown, over within `graceMs`: stop accepting connections and refuse new requests on open ones (a
+ * balancer retries them elsewhere), end long-lived GET streams, let in-flight requests finish, and only then release
+ * the sessions (their rows stay open, so clients resume on another replica), write the audit records and close the
+ * database. Closing sessions first would cut the tool calls in flight.
+ */
+async function shutDown(p: { app: App; server: http.Server; db: Database; logger: Logger; graceMs: number; reason: string }): Promise<void> {
+  const { app, server, db, logger } = p;
+  const deadline = Date.now() + p.graceMs;
+  logger.info({ reason: p.reason, inFlight: app.drain.inFlight, graceMs: p.graceMs }, 'shutting down: refusing new requests, finishing those in flight');
+  app.drain.begin();
+  server.close();
+  server.closeIdleConnections();
+  if (!(await app.drain.settled(deadline - closeReserveMs(p.graceMs)))) {
+    logger.warn({ inFlight: app.drain.inFlight }, 'in-flight requests did not finish within SHUTDOWN_GRACE; closing their connections');
+  }
+  server.closeAllConnections(); // what is left: idle keep-alive sockets, streams still being set up, overdue requests
+  await app.close(deadline);
+  await Promise.race([db.close(), new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())).unref())]);
+  logger.info('stopped');
 }
 
 /** Prints where to connect; what a person starting the gateway wants to see first. */

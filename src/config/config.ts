@@ -94,6 +94,8 @@ const envSchema = z.object({
   RATE_LIMIT_SYNC_INTERVAL: duration.default(500),
   SESSION_CACHE_SIZE: z.coerce.number().int().min(1).default(10_000),
   SESSION_CACHE_TTL: duration.default(10 * 60_000),
+  // How long in-flight requests may finish after SIGTERM before the process closes what is left and exits.
+  SHUTDOWN_GRACE: duration.default(10_000),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -143,6 +145,7 @@ export interface Config {
   readonly rateLimits: RateLimitConfig;
   readonly sessionCacheSize: number;
   readonly sessionCacheTtlMs: number;
+  readonly shutdownGraceMs: number;
 }
 
 /** Thrown when the environment is invalid; `message` names every bad variable and why. */
@@ -260,6 +263,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     }),
     sessionCacheSize: env.SESSION_CACHE_SIZE,
     sessionCacheTtlMs: env.SESSION_CACHE_TTL,
+    shutdownGraceMs: env.SHUTDOWN_GRACE,
   };
   return Object.freeze(config);
 }

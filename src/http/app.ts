@@ -34,6 +34,7 @@ import { operationsRouter } from './operations-router.js';
 import { createRateLimitCounters, type RateLimitCounters } from './rate-limit-counters.js';
 import { createRateLimitSync } from './rate-limit-sync.js';
 import { createEndpointLimits } from './rate-limit-endpoints.js';
+import { createRequestDrain, type RequestDrain } from './request-drain.js';
 
 export interface AppDeps {
   config: Config;
@@ -66,10 +67,22 @@ export interface App {
   readonly audit: AuditLog;
   /** Rate-limit counters; `sync()` shares them with the other replicas now (a no-op on the embedded database). */
   readonly rateLimits: { readonly counters: RateLimitCounters; sync(): Promise<void> };
+  /** Requests in flight, and how they are refused once a graceful shutdown begins (see `main.ts`). */
+  readonly drain: RequestDrain;
   /** Starts background work: the session sweeper and cross-replica close notifications. */
   start(): Promise<void>;
-  /** Stops background work and releases in-memory sessions (rows stay open: clients resume elsewhere). */
-  close(): Promise<void>;
+  /**
+   * Stops background work, releases in-memory sessions (rows stay open: clients resume elsewhere) and writes the
+   * audit records still waiting, giving up on them at `deadline` (epoch ms; default 10 s from now).
+   */
+  close(deadline?: number): Promise<void>;
+}
+
+/** Waits for `work`, but not past `deadline` (epoch ms): shutdown must end within its grace period. */
+async function untilDeadline(work: Promise<void>, deadline: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))]);
+  clearTimeout(timer);
 }
 
 const EXPOSED_HEADERS = ['Mcp-Session-Id', 'Mcp-Protocol-Version', 'WWW-Authenticate', 'Retry-After'];
@@ -83,7 +96,7 @@ export function createApp(deps: AppDeps): App {
   const verifier = createTokenVerifier({ config, keys, ...(deps.fetch ? { fetch: deps.fetch } : {}), ...(deps.jwksCooldownMs ? { jwksCooldownMs: deps.jwksCooldownMs } : {}) });
   const teams = createTeamDirectory(db.prisma);
   const users = createUserDirectory(db.prisma);
-  const audit = createAuditLog(db.sql, logger);
+  const audit = createAuditLog(db.sql, logger, { clock, metrics });
   const store = createSessionStore(db.prisma, { idleTtlMs: config.sessionIdleTtlMs, maxAgeMs: config.sessionMaxAgeMs }, clock);
   const sessions = createSessionRuntime({
     db,
@@ -101,6 +114,7 @@ export function createApp(deps: AppDeps): App {
   const rateSync = db.shared ? createRateLimitSync({ counters: rateCounters, sql: db.sql, logger, clock, intervalMs: config.rateLimits.syncIntervalMs }) : undefined;
   const limits = createEndpointLimits(rateCounters, config.rateLimits);
   const authenticate = limits.authenticate(bearerAuth(verifier, metrics));
+  const drain = createRequestDrain();
 
   const app = express();
   app.disable('x-powered-by');
@@ -131,6 +145,7 @@ export function createApp(deps: AppDeps): App {
     });
     next();
   });
+  app.use(drain.middleware);
   app.use(
     helmet({
       // Discovery documents and the MCP endpoint are fetched cross-origin by browser-based clients.
@@ -205,18 +220,19 @@ export function createApp(deps: AppDeps): App {
     sessions,
     audit,
     rateLimits: { counters: rateCounters, sync: async () => rateSync?.sync() },
+    drain,
     async start() {
       rateSync?.start();
       unlisten = await sessions.listen();
       sweeper = startSweeper({ db, store, runtime: sessions, logger, clock, intervalMs: Math.min(60_000, Math.max(1_000, config.sessionIdleTtlMs / 4)) });
     },
-    async close() {
+    async close(deadline = Date.now() + 10_000) {
       sweeper?.stop();
       await unlisten?.();
-      await sessions.shutdown();
-      await audit.flush();
+      await untilDeadline(sessions.shutdown(), deadline);
+      await audit.close(deadline);
       // Hand this process's last counts to the replicas that stay up.
-      await rateSync?.stop();
+      await untilDeadline(rateSync?.stop() ?? Promise.resolve(), deadline);
     },
   };
 }

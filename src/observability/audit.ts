@@ -1,70 +1,51 @@
 /**
- * Audit records: who did what, where, with what outcome. Writing one never fails the action it records (a failed
- * write is logged), and never stores tool arguments or results.
+ * Audit records: who did what, where, with what outcome. Writing one never fails the action it records, and never
+ * stores tool arguments or results.
  *
  * Records are written in batches: a record waits at most `AUDIT_LINGER_MS` for others to join it, and whatever is
  * recorded while an insert is in flight goes out with the next one, so under load one multi-row INSERT carries
  * many tool calls instead of one Prisma `create` (and one database round trip) each — measured, those were most of
- * a forwarded tool call's CPU. A batch that fails is retried record by record, so one bad record (say, for a team
- * deleted meanwhile) costs only itself. `flush()` writes what is waiting at once and resolves when everything
- * recorded so far is written: `App.close()` calls it, and so does the process on shutdown after the last request.
+ * a forwarded tool call's CPU. A batch the database refuses is retried record by record, so one bad record (say,
+ * for a team deleted meanwhile) costs only itself.
+ *
+ * Sessions held in memory keep serving tool calls while the database is down, so records must outlive an outage:
+ * a batch that cannot be written because the database is unreachable stays at the head of the queue and is retried
+ * with backoff, later records wait behind it in order, and each row carries the time it was recorded. At most
+ * `maxPending` records are held (measured: about 660 bytes each on the heap); past that, new records are dropped,
+ * counted in `switchboard_audit_dropped_total{reason="buffer_full"}` and logged once per episode. Delivery is at
+ * least once: an INSERT whose connection dies after its commit is retried and its records appear twice.
  */
 import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+import { AUDIT_BATCH_MAX, insertStatement, isRefusedRecord, toAuditRow, type AuditEntry, type AuditRow } from './audit-rows.js';
 
-export interface AuditEntry {
-  teamId?: string | null;
-  actor: string;
-  userId?: string | null;
-  sessionId?: string | null;
-  chat?: string | null;
-  action: string;
-  target?: string | null;
-  outcome: string;
-  durationMs?: number | null;
-  detail?: Record<string, string | number | boolean | null>;
-}
+export { AUDIT_BATCH_MAX, type AuditEntry } from './audit-rows.js';
 
 export interface AuditLog {
   record(entry: AuditEntry): void;
-  /** Resolves when every record so far is written (tests, shutdown). */
-  flush(): Promise<void>;
+  /**
+   * Writes what is waiting at once. Resolves `true` when every record so far is written, or `false` at `deadline`
+   * (epoch milliseconds) if the database has not taken them by then.
+   */
+  flush(deadline?: number): Promise<boolean>;
+  /** Shutdown: flushes until `deadline`, then stops retrying; records still held are counted as dropped and logged. */
+  close(deadline: number): Promise<void>;
 }
 
-/** Rows per INSERT: 10 parameters each, well below PostgreSQL's 65,535 bind parameters. */
-export const AUDIT_BATCH_MAX = 500;
 /** How long a record waits for others before it is written (when no insert is in flight). */
 export const AUDIT_LINGER_MS = 20;
+/** Records held while the database is unreachable before new ones are dropped (~70 MB at the most). */
+export const AUDIT_PENDING_MAX = 100_000;
+/** Backoff between attempts while the database is unreachable. */
+const RETRY_MS = { first: 100, max: 5_000 };
 
-const COLUMNS = 'team_id, actor, user_id, session_id, chat, action, target, outcome, duration_ms, detail';
-const CASTS = ['uuid', 'text', 'uuid', 'text', 'text', 'text', 'text', 'text', 'int4', 'jsonb'];
-const WIDTH = CASTS.length;
-
-type Row = { action: string; params: unknown[] };
-
-function insertStatement(rows: number): string {
-  const values: string[] = [];
-  for (let r = 0; r < rows; r++) values.push(`(${CASTS.map((cast, c) => `$${r * WIDTH + c + 1}::${cast}`).join(', ')})`);
-  return `INSERT INTO audit_records (${COLUMNS}) VALUES ${values.join(', ')}`;
-}
-
-/** PostgreSQL text cannot hold NUL; a client-chosen value (e.g. a tool name) must not make the record fail. */
-const clean = <T>(v: T): T => (typeof v === 'string' ? (v.replaceAll('\u0000', '\uFFFD') as T) : v);
-
-function toRow(entry: AuditEntry): Row {
-  const detail = entry.detail ? Object.fromEntries(Object.entries(entry.detail).map(([k, v]) => [clean(k), clean(v)])) : undefined;
-  const params = [
-    entry.teamId ?? null,
-    entry.actor,
-    entry.userId ?? null,
-    entry.sessionId ?? null,
-    entry.chat ?? null,
-    entry.action,
-    entry.target ?? null,
-    entry.outcome,
-    entry.durationMs ?? null,
-    detail === undefined ? null : JSON.stringify(detail),
-  ].map(clean);
-  return { action: entry.action, params };
+export interface AuditLogOptions {
+  lingerMs?: number;
+  maxPending?: number;
+  retryMs?: { first: number; max: number };
+  /** Stamps each record (the app's clock); `Date.now` by default. */
+  clock?: () => number;
+  metrics?: Pick<Metrics, 'auditDropped' | 'auditPending'>;
 }
 
 /** Where records go: `Database.sql` (pg or PGlite). */
@@ -72,14 +53,61 @@ export interface AuditSql {
   query(text: string, params: unknown[]): Promise<unknown>;
 }
 
-export function createAuditLog(sql: AuditSql, logger: Logger, opts: { lingerMs?: number } = {}): AuditLog {
+type DropReason = 'buffer_full' | 'refused' | 'shutdown';
+
+/** A timer that ends early when woken (a flush should not sit out a backoff). */
+function wakeableSleep() {
+  let wake: (() => void) | undefined;
+  return {
+    sleep: (ms: number) =>
+      new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          wake = undefined;
+          resolve();
+        };
+        const timer = setTimeout(done, ms).unref();
+        wake = done;
+      }),
+    wake: () => wake?.(),
+  };
+}
+
+/** `true` when `work` settles by `deadline`, `false` if the deadline comes first (no deadline: waits). */
+async function settlesBy(work: Promise<void>, deadline: number | undefined): Promise<boolean> {
+  if (deadline === undefined) {
+    await work;
+    return true;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()))));
+  try {
+    return await Promise.race([work.then(() => true as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function createAuditLog(sql: AuditSql, logger: Logger, opts: AuditLogOptions = {}): AuditLog {
   const lingerMs = opts.lingerMs ?? AUDIT_LINGER_MS;
-  const queue: Row[] = [];
+  const maxPending = opts.maxPending ?? AUDIT_PENDING_MAX;
+  const retryMs = opts.retryMs ?? RETRY_MS;
+  const clock = opts.clock ?? Date.now;
+  const metrics = opts.metrics;
+  const queue: AuditRow[] = [];
   const statements = new Map<number, string>();
+  const backoff = wakeableSleep();
   let timer: NodeJS.Timeout | undefined;
   let writing: Promise<void> | undefined;
+  let closed = false;
+  /** When the current outage began (first failed write), for the recovery log line. */
+  let unavailableSince: number | undefined;
+  /** Records dropped for a full buffer since it last had room: one log line per episode, not per record. */
+  let droppedInEpisode = 0;
 
-  const insert = (rows: Row[]) => {
+  const drop = (reason: DropReason, n: number) => metrics?.auditDropped.inc({ reason }, n);
+
+  const insert = (rows: AuditRow[]) => {
     let text = statements.get(rows.length);
     if (!text) {
       text = insertStatement(rows.length);
@@ -88,46 +116,112 @@ export function createAuditLog(sql: AuditSql, logger: Logger, opts: { lingerMs?:
     return sql.query(text, rows.flatMap((r) => r.params));
   };
 
-  async function write(batch: Row[]): Promise<void> {
-    try {
-      await insert(batch);
-      return;
-    } catch (err) {
-      if (batch.length === 1) {
-        logger.error({ err, action: batch[0]!.action }, 'could not write audit record');
-        return;
-      }
+  function noteUnavailable(err: unknown): void {
+    if (closed || unavailableSince !== undefined) return;
+    unavailableSince = clock();
+    logger.warn({ err, pending: queue.length }, 'audit records cannot be written (database unavailable): holding them in memory and retrying');
+  }
+
+  function noteWritten(): void {
+    if (unavailableSince !== undefined) {
+      logger.info({ pending: queue.length, outageMs: clock() - unavailableSince }, 'audit records are being written again');
+      unavailableSince = undefined;
     }
-    for (const row of batch) {
-      await insert([row]).catch((err: unknown) => logger.error({ err, action: row.action }, 'could not write audit record'));
+    if (droppedInEpisode > 0 && queue.length < maxPending) {
+      logger.warn({ dropped: droppedInEpisode }, `audit buffer has room again; ${droppedInEpisode} audit records were dropped while it was full`);
+      droppedInEpisode = 0;
     }
   }
 
-  /** Writes until the queue is empty; records that arrive meanwhile join the next batch. */
+  function noteBufferFull(): void {
+    drop('buffer_full', 1);
+    if (droppedInEpisode++ === 0) {
+      logger.error({ maxPending }, `audit buffer full (${maxPending} records waiting for the database): dropping new audit records until it has room`);
+    }
+  }
+
+  /**
+   * Writes the batch at the head of the queue and removes what was written (or refused for good). `false` when the
+   * database is unreachable: the unwritten records stay at the head, in order.
+   */
+  async function writeHead(): Promise<boolean> {
+    const batch = queue.slice(0, AUDIT_BATCH_MAX);
+    try {
+      await insert(batch);
+      queue.splice(0, batch.length);
+      return true;
+    } catch (err) {
+      if (!isRefusedRecord(err)) return (noteUnavailable(err), false);
+      if (batch.length === 1) {
+        logger.error({ err, action: batch[0]!.action }, 'could not write audit record');
+        drop('refused', 1);
+        queue.shift();
+        return true;
+      }
+    }
+    for (const row of batch) {
+      try {
+        await insert([row]);
+      } catch (err) {
+        if (!isRefusedRecord(err)) return (noteUnavailable(err), false);
+        logger.error({ err, action: row.action }, 'could not write audit record');
+        drop('refused', 1);
+      }
+      queue.shift(); // only the writer takes from the head, so this is `row`
+    }
+    return true;
+  }
+
+  /** Writes until the queue is empty, backing off while the database is unreachable. */
+  async function writeAll(): Promise<void> {
+    let delay = retryMs.first;
+    while (queue.length > 0 && !closed) {
+      metrics?.auditPending.set(queue.length);
+      if (await writeHead()) {
+        delay = retryMs.first;
+        noteWritten();
+        continue;
+      }
+      await backoff.sleep(delay);
+      delay = Math.min(delay * 2, retryMs.max);
+    }
+    metrics?.auditPending.set(queue.length);
+  }
+
   function startWriting(): void {
     if (timer) clearTimeout(timer);
     timer = undefined;
-    writing ??= (async () => {
-      try {
-        while (queue.length > 0) await write(queue.splice(0, AUDIT_BATCH_MAX));
-      } finally {
-        writing = undefined;
-      }
-    })();
+    writing ??= writeAll().finally(() => (writing = undefined));
+  }
+
+  async function flush(deadline?: number): Promise<boolean> {
+    while (queue.length > 0 || writing) {
+      if (!writing) startWriting();
+      backoff.wake();
+      if (!(await settlesBy(writing!, deadline))) return false;
+    }
+    return true;
   }
 
   return {
     record(entry) {
-      queue.push(toRow(entry));
-      if (writing) return; // picked up when the insert in flight is done
+      if (closed) return drop('shutdown', 1);
+      if (queue.length >= maxPending) return noteBufferFull();
+      queue.push(toAuditRow(entry, clock()));
+      if (writing) return; // picked up when the insert in flight (or the backoff) is done
       if (queue.length >= AUDIT_BATCH_MAX || lingerMs <= 0) startWriting();
       else timer ??= setTimeout(startWriting, lingerMs);
     },
-    async flush() {
-      while (queue.length > 0 || writing) {
-        if (!writing) startWriting();
-        await writing;
-      }
+    flush,
+    async close(deadline) {
+      const done = await flush(deadline);
+      closed = true;
+      backoff.wake();
+      if (done || queue.length === 0) return;
+      logger.error({ lost: queue.length }, `shutting down with ${queue.length} audit records the database has not taken; they are lost`);
+      drop('shutdown', queue.length);
+      queue.length = 0;
+      metrics?.auditPending.set(0);
     },
   };
 }

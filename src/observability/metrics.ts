@@ -14,6 +14,8 @@ export interface Metrics {
   readonly liveSessions: Gauge;
   readonly upstreamFailures: Counter<'server'>;
   readonly toolCalls: Counter<'outcome'>;
+  readonly auditDropped: Counter<'reason'>;
+  readonly auditPending: Gauge;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
@@ -72,6 +74,17 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       name: 'switchboard_tool_calls_total',
       help: 'tools/call requests by outcome',
       labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    auditDropped: new Counter({
+      name: 'switchboard_audit_dropped_total',
+      help: 'Audit records never written: buffer_full (held during a database outage past the cap), refused (the database rejected the record), shutdown (still held when the grace period ended)',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    auditPending: new Gauge({
+      name: 'switchboard_audit_pending',
+      help: 'Audit records waiting to be written (they pile up while the database is unreachable)',
       registers: [registry],
     }),
   };

@@ -15,7 +15,7 @@ import { createSecretBox } from '../../src/security/secret-box.js';
 import { createTestDatabase, TEST_DATABASE_URL, type TestDatabase } from '../helpers/database.js';
 import { startTestGateway, TEST_ENCRYPTION_KEY, tokenFor, type TestGateway } from '../helpers/gateway.js';
 import { INIT, rawPost } from '../helpers/mcp-client.js';
-import { startDatabaseProxy, type DatabaseProxy } from '../fixtures/database-proxy.js';
+import { startDatabaseProxy, type DatabaseProxy } from '../helpers/database-proxy.js';
 
 async function expectUnavailable(gw: TestGateway, res: Response): Promise<void> {
   expect(res.status).toBe(503);

@@ -10,7 +10,7 @@ import { openDatabase, type Database } from '../../src/db/database.js';
 import { createTestDatabase, TEST_DATABASE_URL, type TestDatabase } from '../helpers/database.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { authorizeInBrowser, authorizeUrl, basicAuth, FetchBrowser, hiddenField, newPkce, registerClient, tokenRequest } from '../helpers/oauth-client.js';
-import { startDatabaseProxy, type DatabaseProxy } from '../fixtures/database-proxy.js';
+import { startDatabaseProxy, type DatabaseProxy } from '../helpers/database-proxy.js';
 
 const REDIRECT = 'https://claude.ai/api/mcp/auth_callback';
 

@@ -1,14 +1,15 @@
 /**
  * DESIGN §Reliability: with the database down, /ready is 503 and MCP requests get 503 with Retry-After (not a
  * 500, not a hang); when it comes back the same process recovers without a restart. The outage is real: the
- * gateway reaches PostgreSQL through a TCP proxy that the test stops and starts.
+ * gateway reaches PostgreSQL through a TCP proxy that the test stops and starts. Tool calls that sessions held in
+ * memory serve during the outage are audited once the database is back, in order, with the time of the call.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, TEST_DATABASE_URL, type TestDatabase } from '../helpers/database.js';
+import { startDatabaseProxy, type DatabaseProxy } from '../helpers/database-proxy.js';
 import { startTestGateway, tokenFor, type TestGateway } from '../helpers/gateway.js';
 import { openDatabase, type Database } from '../../src/db/database.js';
-import { rawPost, INIT } from '../helpers/mcp-client.js';
-import { startDatabaseProxy, type DatabaseProxy } from '../fixtures/database-proxy.js';
+import { rawPost, INIT, connectClient } from '../helpers/mcp-client.js';
 
 let tdb: TestDatabase;
 let viaProxy: Database;
@@ -49,5 +50,40 @@ describe.skipIf(!TEST_DATABASE_URL)('database outage (needs TEST_DATABASE_URL: a
     const again = await rawPost(`${gw.url}/t/demo/mcp`, INIT, { authorization: `Bearer ${token}` });
     expect(again.status).toBe(200);
     await again.text();
+  });
+
+  it('keeps the audit records of tool calls served during the outage and writes them when it ends', async () => {
+    const { token } = await tokenFor(gw, { email: 'audited@example.com' });
+    const { client } = await connectClient(`${gw.url}/t/demo/mcp`, token);
+    await client.callTool({ name: 'demo__echo', arguments: { text: 'before' } });
+    await gw.app.audit.flush();
+
+    await proxy!.stop();
+    const calls: { from: number; to: number }[] = [];
+    for (let i = 0; i < 12; i++) {
+      const from = Date.now();
+      const r = await client.callTool({ name: 'demo__echo', arguments: { text: `during ${i}` } });
+      expect(r.isError).toBeFalsy();
+      calls.push({ from, to: Date.now() });
+    }
+    expect(await gw.app.audit.flush(Date.now() + 300)).toBe(false); // still held: the database is away
+    const backAt = Date.now();
+    await proxy!.start();
+    expect(await gw.app.audit.flush()).toBe(true);
+
+    const rows = await tdb.db.sql.query<{ created_at: Date }>(
+      `SELECT a.created_at FROM audit_records a JOIN users u ON u.id = a.user_id
+        WHERE u.email = 'audited@example.com' AND a.action = 'tool_call' ORDER BY a.id`,
+    );
+    expect(rows).toHaveLength(1 + calls.length);
+    calls.forEach((call, i) => {
+      const at = rows[i + 1]!.created_at.getTime();
+      expect(at).toBeGreaterThanOrEqual(call.from);
+      expect(at).toBeLessThanOrEqual(call.to);
+      expect(at).toBeLessThan(backAt);
+    });
+    expect(gw.logs.text()).toContain('holding them in memory');
+    expect(gw.logs.text()).not.toContain('could not write audit record');
+    await client.close();
   });
 });

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { createAuditLog, AUDIT_BATCH_MAX } from '../../src/observability/audit.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { createMetrics } from '../../src/observability/metrics.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { LogCapture, startTestGateway } from '../helpers/gateway.js';
 
@@ -54,7 +55,8 @@ describe('audit log batching', () => {
 
   it('a record that cannot be written is logged and costs only itself, not its batch', async () => {
     const logs = new LogCapture();
-    const audit = createAuditLog(tdb.db.sql, createLogger({ level: 'info', destination: logs }), { lingerMs: 1_000 });
+    const metrics = createMetrics();
+    const audit = createAuditLog(tdb.db.sql, createLogger({ level: 'info', destination: logs }), { lingerMs: 1_000, metrics });
     const sessionId = randomUUID();
     audit.record({ teamId, actor: 'user:x', sessionId, action: 'tool_call', target: 'before', outcome: 'ok' });
     audit.record({ teamId: randomUUID(), actor: 'user:x', sessionId, action: 'doomed', target: 'no such team', outcome: 'ok' });
@@ -63,6 +65,7 @@ describe('audit log batching', () => {
     expect((await rows(sessionId)).map((r) => r.target)).toEqual(['before', 'after']);
     expect(logs.text()).toContain('could not write audit record');
     expect(logs.text()).toContain('doomed');
+    expect((await metrics.auditDropped.get()).values).toEqual([{ labels: { reason: 'refused' }, value: 1 }]);
   });
 
   it('splits more than a batch into several inserts', async () => {
