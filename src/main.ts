@@ -11,7 +11,6 @@ import { resolveEncryptionKey } from './security/secret-box.js';
 import { createApp, type App } from './http/app.js';
 import { ensureDemoTeam } from './teams/bootstrap.js';
 import { teamResource } from './auth/protected-resource.js';
-import { runningGateway, recordRunningGateway, EmbeddedDatabaseBusyError } from './db/embedded-lock.js';
 
 export interface RunningGateway {
   app: App;
@@ -20,10 +19,11 @@ export interface RunningGateway {
   stop(reason?: string): Promise<void>;
 }
 
-/** Opens the database the configuration names (embedded PGlite when DATABASE_URL is unset) and migrates it. */
+/**
+ * Opens the database the configuration names (embedded PGlite when DATABASE_URL is unset, refused with
+ * `EmbeddedDatabaseBusyError` while another process holds it) and migrates it.
+ */
 export async function openAndMigrate(config: Config, logger: Logger): Promise<Database> {
-  const busy = config.databaseUrl ? undefined : runningGateway(config.dataDir);
-  if (busy) throw new EmbeddedDatabaseBusyError(config.dataDir, busy);
   const db = await openDatabase({
     url: config.databaseUrl,
     dataDir: config.dataDir,
@@ -60,7 +60,7 @@ export async function startGateway(config: Config, opts: { logger?: Logger; drai
   });
   const address = server.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${address.port}`;
-  const forget = config.databaseUrl ? () => undefined : recordRunningGateway(config.dataDir, url);
+  db.advertise(url);
 
   let stopping: Promise<void> | undefined;
   const stop = (reason = 'stop') =>
@@ -75,8 +75,7 @@ export async function startGateway(config: Config, opts: { logger?: Logger; drai
         server.closeAllConnections();
       }
       await app.audit.flush(); // what the requests finished during the drain recorded
-      await db.close();
-      forget();
+      await db.close(); // releases the embedded database's lock
       logger.info('stopped');
     })());
   return { app, server, url, stop };
