@@ -2,7 +2,9 @@
  * The receiving side of LISTEN/NOTIFY on PostgreSQL: one dedicated connection (a pooled one would lose its LISTENs
  * when handed to someone else), re-established with backoff whenever it drops — a database restart, a failover, an
  * idle-connection killer — LISTENing again on every channel. NOTIFYs sent while it was down are gone for good, so
- * after every reconnect the `onResync` subscribers re-read what those would have told them.
+ * after every reconnect the `onResync` subscribers re-read what those would have told them. A connection can also die
+ * silently (a NAT or load balancer forgetting an idle flow): no error ever comes, NOTIFYs just stop. A heartbeat
+ * query catches that; one that does not answer in time counts as a drop.
  *
  * Written on `pg` rather than with `pg-listen` (which the issue suggested): that library is not among our
  * dependencies, and what we need of it — reconnect, re-LISTEN, a resync hook — is this file.
@@ -23,12 +25,15 @@ export interface PgListenerOptions {
   onError(err: Error): void;
   /** First retry delay and the ceiling it doubles up to (each with jitter, so replicas do not reconnect in step). */
   backoff?: { initialMs: number; maxMs: number };
+  /** How often the connection is checked with `SELECT 1`, which must answer within the same time. */
+  heartbeatMs?: number;
 }
 
 /** How the listener shows up in `pg_stat_activity` (operators, and the test that kills it). */
 export const LISTENER_APPLICATION_NAME = 'switchboard-listener';
 
 const DEFAULT_BACKOFF = { initialMs: 100, maxMs: 5_000 };
+const DEFAULT_HEARTBEAT_MS = 30_000;
 
 export function createPgListener(opts: PgListenerOptions): PgListener {
   const backoff = opts.backoff ?? DEFAULT_BACKOFF;
@@ -37,6 +42,9 @@ export function createPgListener(opts: PgListenerOptions): PgListener {
   let client: pg.Client | undefined;
   let connecting: Promise<pg.Client> | undefined;
   let retry: NodeJS.Timeout | undefined;
+  const heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  const heartbeat = setInterval(() => void checkAlive(), heartbeatMs);
+  heartbeat.unref();
   let failedAttempts = 0;
   let dropped = false;
   let closed = false;
@@ -44,7 +52,8 @@ export function createPgListener(opts: PgListenerOptions): PgListener {
   const listenOn = (c: pg.Client, channel: string) => c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
 
   async function connect(): Promise<pg.Client> {
-    const c = new pg.Client({ connectionString: opts.connectionString, application_name: LISTENER_APPLICATION_NAME, keepAlive: true });
+    // TCP keepalive from 10 s of idleness on: keeps middleboxes from forgetting the flow between NOTIFYs.
+    const c = new pg.Client({ connectionString: opts.connectionString, application_name: LISTENER_APPLICATION_NAME, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
     c.on('notification', (n) => {
       if (c !== client) return;
       for (const h of handlers.get(n.channel) ?? []) h(n.payload ?? '');
@@ -77,6 +86,23 @@ export function createPgListener(opts: PgListenerOptions): PgListener {
     void c.end().catch(() => undefined);
     opts.onError(err);
     scheduleReconnect();
+  }
+
+  /** A connection that no longer answers is as good as dropped, even though nothing said so. */
+  async function checkAlive(): Promise<void> {
+    const c = client;
+    if (!c) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the LISTEN connection did not answer within ${heartbeatMs} ms`)), heartbeatMs);
+    });
+    try {
+      await Promise.race([c.query('SELECT 1'), timeout]);
+    } catch (err) {
+      lost(c, err as Error);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   function scheduleReconnect(): void {
@@ -126,6 +152,7 @@ export function createPgListener(opts: PgListenerOptions): PgListener {
     async close() {
       closed = true;
       clearTimeout(retry);
+      clearInterval(heartbeat);
       const c = client ?? (await connecting?.catch(() => undefined));
       client = undefined;
       await c?.end().catch(() => undefined);

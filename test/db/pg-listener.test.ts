@@ -3,6 +3,7 @@
  * idle-connection killer would), it reconnects, LISTENs again on every channel and tells `onResync` subscribers to
  * catch up. Real PostgreSQL; NOTIFY comes from another connection.
  */
+import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestDatabase, TEST_DATABASE_URL, type TestDatabase } from '../helpers/database.js';
@@ -82,4 +83,65 @@ describe.skipIf(!TEST_DATABASE_URL)('the LISTEN connection (needs TEST_DATABASE_
       await admin.end();
     }
   });
+
+  it('notices a connection that went silent (no error, no answer) and replaces it', async () => {
+    const relay = await silentableRelay(new URL(tdb.url!));
+    const url = new URL(tdb.url!);
+    url.host = `127.0.0.1:${relay.port}`;
+    const errors: Error[] = [];
+    const listener = createPgListener({ connectionString: url.toString(), onError: (err) => errors.push(err), heartbeatMs: 200 });
+    try {
+      const got: string[] = [];
+      await listener.listen('sb_test_four', (p) => got.push(p));
+      let resyncs = 0;
+      listener.onResync(() => {
+        resyncs++;
+      });
+      await other.query(`NOTIFY sb_test_four, 'before'`);
+      await vi.waitFor(() => expect(got).toEqual(['before']));
+
+      relay.silenceExisting(); // like a NAT that forgot the flow: bytes vanish, nobody is told
+      await vi.waitFor(() => expect(resyncs).toBe(1), { timeout: 15_000 });
+      expect(errors.map((e) => e.message).join('\n')).toContain('did not answer');
+      await other.query(`NOTIFY sb_test_four, 'after'`);
+      await vi.waitFor(() => expect(got).toEqual(['before', 'after']));
+    } finally {
+      await listener.close();
+      relay.close();
+    }
+  });
 });
+
+/** A TCP relay to PostgreSQL whose existing connections can be made to swallow every byte, without closing them. */
+async function silentableRelay(target: URL) {
+  const pairs: [net.Socket, net.Socket][] = [];
+  const silenced: [net.Socket, net.Socket][] = [];
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port || 5432), target.hostname);
+    for (const s of [client, upstream]) s.on('error', () => s.destroy());
+    client.pipe(upstream).pipe(client);
+    pairs.push([client, upstream]);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    silenceExisting() {
+      for (const [client, upstream] of pairs.splice(0)) {
+        silenced.push([client, upstream]);
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.removeAllListeners('data');
+        upstream.removeAllListeners('data');
+        client.on('data', () => undefined);
+        upstream.on('data', () => undefined);
+      }
+    },
+    close() {
+      server.close();
+      for (const [client, upstream] of [...pairs, ...silenced]) {
+        client.destroy();
+        upstream.destroy();
+      }
+    },
+  };
+}
