@@ -60,7 +60,7 @@ function readHolder(file: string): LockHolder | undefined {
 
 /** Whether the process named in a lock still runs (and so still holds it). */
 function isAlive(holder: LockHolder): boolean {
-  if (holder.pid === process.pid) return Date.parse(holder.since) >= processStartedAt() - 1000;
+  if (holder.pid === process.pid) return Date.parse(holder.since) >= processStartedAt() - 50; // ms rounding of `since`
   try {
     process.kill(holder.pid, 0);
     return true;

@@ -4,12 +4,12 @@
  * (the CLI run from source through tsx, so no build is needed) on a fresh DATA_DIR.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
-import { acquireEmbeddedLock } from '../../src/db/embedded-lock.js';
+import { acquireEmbeddedLock, EmbeddedDatabaseBusyError } from '../../src/db/embedded-lock.js';
 import { freePort } from '../helpers/oauth-client.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -101,5 +101,19 @@ describe('the embedded database lock', () => {
       lock.release();
     }
     expect(existsSync(path.join(dataDir, 'switchboard.lock'))).toBe(false);
+  });
+
+  it('a lock naming this very pid is held if taken since this process started, else a leftover of an earlier process (containers reuse pids)', () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'sb-lock-'));
+    const file = path.join(dataDir, 'switchboard.lock');
+    const held = acquireEmbeddedLock(dataDir);
+    expect(() => acquireEmbeddedLock(dataDir)).toThrow(EmbeddedDatabaseBusyError);
+    held.release();
+
+    writeFileSync(file, JSON.stringify({ pid: process.pid, command: 'switchboard start', since: new Date(Date.now() - process.uptime() * 1000 - 60_000).toISOString() }));
+    const taken = acquireEmbeddedLock(dataDir); // taken over: the file now holds this process's own, fresh record
+    expect(Date.parse(JSON.parse(readFileSync(file, 'utf8')).since)).toBeGreaterThan(Date.now() - 60_000);
+    taken.release();
+    expect(existsSync(file)).toBe(false);
   });
 });
