@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Entry point of `npx switchboard` and `npm start`: builds the TypeScript sources when dist/ is missing or older
 // than src/ or prisma/ (so `npm ci && npm start` just works), then runs the CLI.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,10 +19,58 @@ function newest(dir) {
   return t;
 }
 
-const stale = !existsSync(entry) || Math.max(newest(path.join(root, 'src')), newest(path.join(root, 'prisma'))) > statSync(entry).mtimeMs;
-if (stale) {
-  process.stderr.write('switchboard: building (first run or sources changed)…\n');
-  execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+const isStale = () => !existsSync(entry) || Math.max(newest(path.join(root, 'src')), newest(path.join(root, 'prisma'))) > statSync(entry).mtimeMs;
+
+const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === 'EPERM';
+  }
+}
+
+function readLock(lock) {
+  try {
+    return { holder: Number(readFileSync(lock, 'utf8')), age: Date.now() - statSync(lock).mtimeMs };
+  } catch {
+    return undefined;
+  }
+}
+
+// Two `npm start` at once on a fresh clone would both build into the same dist/ and one would load the other's
+// half-written files. One builds under dist/.build.lock (created atomically with 'wx', holding its pid); the other
+// waits for it, then finds dist/ fresh. A lock whose process is gone is removed.
+function withBuildLock(fn) {
+  const lock = path.join(root, 'dist', '.build.lock');
+  mkdirSync(path.dirname(lock), { recursive: true });
+  for (;;) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+    }
+    const seen = readLock(lock);
+    if (!seen) continue; // released meanwhile
+    // An empty lock is one being written this instant, unless it is old (its writer died in between).
+    if (seen.holder > 0 ? !alive(seen.holder) : seen.age > 10_000) rmSync(lock, { force: true });
+    else sleep(200);
+  }
+  try {
+    fn();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+if (isStale()) {
+  withBuildLock(() => {
+    if (!isStale()) return; // built by another process while this one waited
+    process.stderr.write('switchboard: building (first run or sources changed)…\n');
+    execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  });
 }
 const { runCli } = await import(entry);
 // `start` resolves only on shutdown; every other command returns its exit code.

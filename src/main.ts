@@ -11,7 +11,6 @@ import { resolveEncryptionKey } from './security/secret-box.js';
 import { createApp, type App } from './http/app.js';
 import { ensureDemoTeam } from './teams/bootstrap.js';
 import { teamResource } from './auth/protected-resource.js';
-import { runningGateway, recordRunningGateway, EmbeddedDatabaseBusyError } from './db/embedded-lock.js';
 
 export interface RunningGateway {
   app: App;
@@ -20,10 +19,11 @@ export interface RunningGateway {
   stop(reason?: string): Promise<void>;
 }
 
-/** Opens the database the configuration names (embedded PGlite when DATABASE_URL is unset) and migrates it. */
+/**
+ * Opens the database the configuration names (embedded PGlite when DATABASE_URL is unset, refused with
+ * `EmbeddedDatabaseBusyError` while another process holds it) and migrates it.
+ */
 export async function openAndMigrate(config: Config, logger: Logger): Promise<Database> {
-  const busy = config.databaseUrl ? undefined : runningGateway(config.dataDir);
-  if (busy) throw new EmbeddedDatabaseBusyError(config.dataDir, busy);
   const db = await openDatabase({
     url: config.databaseUrl,
     dataDir: config.dataDir,
@@ -60,10 +60,10 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
   });
   const address = server.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${address.port}`;
-  const forget = config.databaseUrl ? () => undefined : recordRunningGateway(config.dataDir, url);
+  db.advertise(url);
 
   let stopping: Promise<void> | undefined;
-  const stop = (reason = 'stop') => (stopping ??= shutDown({ app, server, db, logger, graceMs: config.shutdownGraceMs, reason }).finally(forget));
+  const stop = (reason = 'stop') => (stopping ??= shutDown({ app, server, db, logger, graceMs: config.shutdownGraceMs, reason }));
   return { app, server, url, stop };
 }
 

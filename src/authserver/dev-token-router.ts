@@ -1,13 +1,14 @@
 /**
  * `POST /dev/token` — local tokens while the gateway runs on the embedded database, which the CLI cannot open
- * itself (PGlite is single-process). Exists only with the dev login on (anyone may already log in as any e-mail
- * then, so it grants nothing new) and answers loopback callers only.
+ * itself (PGlite is single-process). Exists only with the dev login on (anyone on this machine may already log in as
+ * any e-mail then, so it grants nothing new) and, like the dev login, answers loopback connections only.
  */
 import express, { Router } from 'express';
 import { z } from 'zod';
 import type { Config } from '../config/config.js';
 import type { Database } from '../db/database.js';
 import { ApiError } from '../http/errors.js';
+import { isLoopbackSocket } from '../http/loopback-socket.js';
 import { mintLocalToken } from './local-token.js';
 
 const body = z.object({
@@ -18,12 +19,10 @@ const body = z.object({
   client: z.string().min(1).max(200).default('switchboard-cli'),
 });
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
-
 export function devTokenRouter(deps: { config: Config; db: Database; encryptionKey: Buffer }): Router {
   const router = Router();
   router.post('/dev/token', express.json({ limit: '4kb' }), async (req, res) => {
-    if (!LOOPBACK.has(req.socket.remoteAddress ?? '')) throw new ApiError('forbidden', 'Dev tokens are only handed out to local callers');
+    if (!isLoopbackSocket(req)) throw new ApiError('forbidden', 'Dev tokens are only handed out to local callers');
     const parsed = body.safeParse(req.body);
     if (!parsed.success) throw new ApiError('invalid_body', 'Invalid body', parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })));
     const b = parsed.data;

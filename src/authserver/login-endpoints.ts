@@ -3,6 +3,8 @@
  * `GET /login/oidc` → upstream identity provider → `GET /login/oidc/callback` (users keyed by issuer + subject).
  * Either way the user id goes into the login transaction and the browser moves on to `/consent`. A failed upstream
  * login is answered to the client (denied, unavailable, failed) whenever the callback belongs to the transaction.
+ * The dev form only serves connections from this machine (see `isLoopbackSocket`): PUBLIC_URL being localhost says
+ * nothing about who can reach the port.
  */
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
@@ -14,6 +16,7 @@ import { loadFlow, type Flow, type InteractiveDeps } from './interactive-flow.js
 import { TemporarilyUnavailable } from './oauth-errors.js';
 import { sendErrorPage, sendLoginPage } from './pages.js';
 import { clientAnswerFor } from './upstream-login-answers.js';
+import { isLoopbackSocket } from '../http/loopback-socket.js';
 
 const email = z
   .string()
@@ -45,12 +48,23 @@ async function loggedIn(res: Response, flow: Flow, userId: string, deps: Interac
   res.set('Cache-Control', 'no-store').redirect(303, '/consent');
 }
 
+/** The dev login is on and this request's connection comes from this machine. */
+function devLoginServes(req: Request, deps: InteractiveDeps): boolean {
+  return deps.config.devLogin && isLoopbackSocket(req);
+}
+
+function refuseRemoteDevLogin(res: Response): void {
+  sendErrorPage(res, 403, 'Sign-in refused', 'The development login only serves the machine the gateway runs on. Sign in from that machine, or ask the operator to configure LOGIN_OIDC_ISSUER.');
+}
+
 function showLogin(deps: InteractiveDeps): RequestHandler {
   return async (req, res) => {
     const flow = await loadFlow(req, res, deps);
     if (!flow) return;
-    if (!deps.config.devLogin && deps.upstream) return res.redirect(302, '/login/oidc');
-    if (!deps.config.devLogin) {
+    const dev = devLoginServes(req, deps);
+    if (!dev && deps.upstream) return res.redirect(302, '/login/oidc');
+    if (!dev && deps.config.devLogin) return refuseRemoteDevLogin(res);
+    if (!dev) {
       return sendErrorPage(res, 503, 'Login is not configured', 'This gateway has no login method: its operator must set LOGIN_OIDC_ISSUER (or DEV_LOGIN for local use).');
     }
     renderLogin(res, flow, deps);
@@ -60,6 +74,7 @@ function showLogin(deps: InteractiveDeps): RequestHandler {
 function devLogin(deps: InteractiveDeps): RequestHandler {
   return async (req: Request, res) => {
     if (!deps.config.devLogin) return sendErrorPage(res, 404, 'Not found', 'The development login is switched off on this gateway.');
+    if (!devLoginServes(req, deps)) return refuseRemoteDevLogin(res);
     const flow = await loadFlow(req, res, deps);
     if (!flow) return;
     const form = (req.body ?? {}) as Record<string, unknown>;

@@ -8,7 +8,7 @@ import { createLogger } from '../observability/logger.js';
 import { openAndMigrate, startGateway, describeEndpoints } from '../main.js';
 import { createTeam } from '../teams/team-admin.js';
 import { mintLocalToken } from '../authserver/local-token.js';
-import { runningGateway, EmbeddedDatabaseBusyError } from '../db/embedded-lock.js';
+import { embeddedLockHolder, EmbeddedDatabaseBusyError } from '../db/embedded-lock.js';
 import { createSecretBox, resolveEncryptionKey } from '../security/secret-box.js';
 import type { Database } from '../db/database.js';
 import { addToolServer, toToolServerJson } from '../toolservers/tool-server-config.js';
@@ -175,10 +175,10 @@ const commands: Record<string, Command> = {
     async run(v, _p, config) {
       if (config.authMode !== 'builtin') throw new UsageError('tokens can only be minted with AUTH_MODE=builtin');
       if (typeof v.email !== 'string') throw new UsageError('--email is required');
-      const running = config.databaseUrl ? undefined : runningGateway(config.dataDir);
-      if (running) {
+      const running = config.databaseUrl ? undefined : embeddedLockHolder(config.dataDir);
+      if (running?.url) {
         // The embedded database belongs to the running gateway; ask it (dev login only) instead of opening it.
-        process.stdout.write(`${await devTokenFrom(running.url, v)}\n`);
+        process.stdout.write(`${await devTokenFrom(config.dataDir, running.url, v)}\n`);
         return 0;
       }
       const db = await openAndMigrate(config, createLogger({ level: 'warn' }));
@@ -203,7 +203,7 @@ const commands: Record<string, Command> = {
 
 export class UsageError extends Error {}
 
-async function devTokenFrom(url: string, v: Record<string, string | boolean | undefined>): Promise<string> {
+async function devTokenFrom(dataDir: string, url: string, v: Record<string, string | boolean | undefined>): Promise<string> {
   const res = await fetch(`${url}/dev/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -211,7 +211,9 @@ async function devTokenFrom(url: string, v: Record<string, string | boolean | un
   });
   const body = (await res.json().catch(() => ({}))) as { access_token?: string; error?: { message?: string } };
   if (res.status === 404) {
-    throw new EmbeddedDatabaseBusyError('the data directory', { pid: 0, url });
+    // Its dev login is off, so it hands out no tokens; and the database is its alone.
+    const holder = embeddedLockHolder(dataDir);
+    if (holder) throw new EmbeddedDatabaseBusyError(dataDir, holder);
   }
   if (!res.ok || !body.access_token) throw new UsageError(body.error?.message ?? `the running gateway refused: HTTP ${res.status}`);
   return body.access_token;

@@ -1,14 +1,15 @@
 /**
  * Opens the gateway's database: PostgreSQL through `@prisma/adapter-pg` when a URL is given, otherwise the embedded
- * PGlite through `pglite-prisma-adapter`. Both expose the same Prisma client and the same `RawSql`.
+ * PGlite through `pglite-prisma-adapter`, under an exclusive lock on its folder. Both expose the same Prisma client
+ * and the same `RawSql`.
  */
-import { mkdirSync } from 'node:fs';
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.js';
 import { pgRawSql, pgliteRawSql, type RawSql } from './raw-sql.js';
+import { acquireEmbeddedLock, type EmbeddedLock } from './embedded-lock.js';
 
 export type { PrismaClient } from '../generated/prisma/client.js';
 
@@ -18,6 +19,8 @@ export interface Database {
   readonly sql: RawSql;
   /** True when several processes may share this database (LISTEN/NOTIFY and advisory locks matter). */
   readonly shared: boolean;
+  /** Embedded: records in the folder's lock where this process serves, so the CLI asks it instead. Else a no-op. */
+  advertise(url: string): void;
   close(): Promise<void>;
 }
 
@@ -43,6 +46,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
       prisma,
       sql,
       shared: true,
+      advertise: () => undefined,
       async close() {
         await prisma.$disconnect().catch(() => undefined);
         await sql.close();
@@ -51,22 +55,27 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     };
   }
   const dataDir = opts.dataDir ?? './.data';
+  // Taken before PGlite touches the folder: a second process must not even start reading it.
+  const lock: EmbeddedLock | undefined = dataDir === 'memory://' ? undefined : acquireEmbeddedLock(dataDir);
   let pglite: PGlite;
-  if (dataDir === 'memory://') pglite = new PGlite();
-  else {
-    mkdirSync(dataDir, { recursive: true });
-    pglite = new PGlite(`${dataDir}/pgdata`);
+  try {
+    pglite = dataDir === 'memory://' ? new PGlite() : new PGlite(`${dataDir}/pgdata`);
+    await pglite.waitReady;
+  } catch (err) {
+    lock?.release();
+    throw err;
   }
-  await pglite.waitReady;
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
   return {
     kind: 'embedded',
     prisma,
     sql: pgliteRawSql(pglite),
     shared: false,
+    advertise: (url) => lock?.advertise(url),
     async close() {
       await prisma.$disconnect().catch(() => undefined);
       await pglite.close().catch(() => undefined);
+      lock?.release();
     },
   };
 }

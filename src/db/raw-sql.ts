@@ -2,8 +2,9 @@
  * A minimal SQL interface over the two drivers (pg and PGlite) for what Prisma's client cannot do well:
  * multi-statement migration scripts, session-level advisory locks, LISTEN/NOTIFY.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import type { PGlite } from '@electric-sql/pglite';
+import { createPgListener } from './pg-listener.js';
 
 export interface RawSql {
   /** Runs a parameterised statement. */
@@ -14,30 +15,17 @@ export interface RawSql {
   transaction<T>(fn: (tx: Pick<RawSql, 'query' | 'exec'>) => Promise<T>): Promise<T>;
   /** Subscribes to a NOTIFY channel; returns an unsubscribe function. */
   listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Calls `fn` each time the LISTEN connection is back after a drop. NOTIFYs sent meanwhile were lost: `fn` re-reads
+   * from the database what they would have said. Returns an unsubscribe function.
+   */
+  onResync(fn: () => void | Promise<void>): () => void;
   notify(channel: string, payload: string): Promise<void>;
   close(): Promise<void>;
 }
 
 export function pgRawSql(pool: pg.Pool, onListenerError: (err: Error) => void): RawSql {
-  let listener: pg.Client | undefined;
-  const handlers = new Map<string, Set<(payload: string) => void>>();
-  async function ensureListener(): Promise<pg.Client> {
-    if (listener) return listener;
-    const client = new pg.Client({ connectionString: (pool.options as pg.PoolConfig).connectionString });
-    client.on('notification', (n) => {
-      for (const h of handlers.get(n.channel) ?? []) h(n.payload ?? '');
-    });
-    client.on('error', (err) => {
-      // The listener connection died (database restart). Drop it; the next listen() reconnects, and the session
-      // sweeper's periodic checks cover anything missed meanwhile.
-      listener = undefined;
-      onListenerError(err);
-    });
-    await client.connect();
-    listener = client;
-    for (const channel of handlers.keys()) await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
-    return client;
-  }
+  const listener = createPgListener({ connectionString: (pool.options as pg.PoolConfig).connectionString, onError: onListenerError });
   return {
     async query<T>(text: string, params: unknown[] = []) {
       return (await pool.query(text, params)).rows as T[];
@@ -64,23 +52,12 @@ export function pgRawSql(pool: pg.Pool, onListenerError: (err: Error) => void): 
         client.release();
       }
     },
-    async listen(channel, onPayload) {
-      const isNew = !handlers.has(channel);
-      if (isNew) handlers.set(channel, new Set());
-      handlers.get(channel)!.add(onPayload);
-      const client = await ensureListener();
-      if (isNew) await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
-      return async () => {
-        handlers.get(channel)?.delete(onPayload);
-      };
-    },
+    listen: (channel, onPayload) => listener.listen(channel, onPayload),
+    onResync: (fn) => listener.onResync(fn),
     async notify(channel, payload) {
       await pool.query('SELECT pg_notify($1, $2)', [channel, payload]);
     },
-    async close() {
-      await listener?.end().catch(() => undefined);
-      listener = undefined;
-    },
+    close: () => listener.close(),
   };
 }
 
@@ -105,6 +82,8 @@ export function pgliteRawSql(db: PGlite): RawSql {
     async listen(channel, onPayload) {
       return db.listen(channel, onPayload);
     },
+    // In-process: its LISTEN never drops, so there is nothing to catch up on.
+    onResync: () => () => undefined,
     async notify(channel, payload) {
       await db.query('SELECT pg_notify($1, $2)', [channel, payload]);
     },

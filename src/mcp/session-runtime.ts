@@ -349,7 +349,7 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
       for (const s of [...live.values()]) if (s.inFlight === 0 && s.lastUsedAt < cutoff) runtime.evict(s.id);
     },
 
-    /** Follows session closes announced by other replicas. */
+    /** Follows session closes and tool changes announced by other replicas, and catches up after the listener reconnects. */
     async listen(): Promise<() => Promise<void>> {
       if (!db.shared) return async () => undefined;
       const closes = await db.sql.listen(SESSION_CLOSED_CHANNEL, (id) => void endLocal(id));
@@ -357,7 +357,21 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
         const [from, teamId] = payload.split(':');
         if (from !== replica && teamId) applyToolsChanged(teamId);
       });
+      // Announcements made while the listener was down are lost: ask the database which of the sessions held here
+      // are no longer open (busy ones included: their streams must end too), and take every team's tool servers as
+      // changed (idle sessions are evicted, busy ones reload).
+      const resync = db.sql.onResync(async () => {
+        const held = [...live.values()].map((s) => s.id);
+        const open = new Set(
+          held.length ? (await db.prisma.session.findMany({ where: { id: { in: held }, closedAt: null }, select: { id: true } })).map((r) => r.id) : [],
+        );
+        const gone = held.filter((id) => !open.has(id));
+        await Promise.all(gone.map((id) => endLocal(id)));
+        for (const teamId of new Set([...live.values()].map((s) => s.teamId))) applyToolsChanged(teamId);
+        logger.info({ sessionsClosedMeanwhile: gone.length }, 'LISTEN connection re-established; caught up on session closes and tool-server changes');
+      });
       return async () => {
+        resync();
         await closes();
         await tools();
       };

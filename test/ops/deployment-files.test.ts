@@ -33,6 +33,18 @@ describe('deployment files', () => {
     expect(gw.environment.HOST).toBe('0.0.0.0');
   });
 
+  it('docker-compose.yml exposes no dev login to the network: port published on loopback only, DEV_LOGIN off', () => {
+    const compose = parse(read('docker-compose.yml'));
+    for (const [name, service] of Object.entries<{ ports?: (string | { host_ip?: string })[] }>(compose.services)) {
+      for (const port of service.ports ?? []) {
+        const hostIp = typeof port === 'string' ? /^(\d+\.\d+\.\d+\.\d+|\[[^\]]+\]):/.exec(port)?.[1] : port.host_ip;
+        expect(hostIp, `${name} publishes ${JSON.stringify(port)} on every interface`).toBe('127.0.0.1');
+      }
+    }
+    // Set in `environment`, which wins over env_file: a .env cannot switch it back on.
+    expect(compose.services.gateway.environment.DEV_LOGIN).toBe('false');
+  });
+
   it('the Dockerfile builds in one stage and runs as non-root in another', () => {
     const df = read('Dockerfile');
     expect(df.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
