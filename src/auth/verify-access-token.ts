@@ -24,6 +24,8 @@ export interface TokenIdentity {
   iss: string;
   sub: string;
   email: string | undefined;
+  /** The token's `email_verified` claim: only a verified address may claim team invitations. */
+  emailVerified: boolean;
 }
 
 export async function verifyAccessToken(token: string, opts: VerifyAccessTokenOptions): Promise<AuthInfo> {
@@ -49,6 +51,7 @@ export async function verifyAccessToken(token: string, opts: VerifyAccessTokenOp
     iss: payload.iss!,
     sub: payload.sub,
     email: typeof payload.email === 'string' ? payload.email.toLowerCase() : undefined,
+    emailVerified: payload.email_verified === true,
   };
   return {
     token,
