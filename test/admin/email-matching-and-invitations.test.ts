@@ -113,6 +113,19 @@ describe('invitations take effect at sign-in', () => {
     await init.text();
   });
 
+  it('a local sign-in through POST /dev/token (what `switchboard token` and the dev login do) claims the invitation', async () => {
+    const invited = await f.call('POST', '/teams/acme/members', { as: 'teamAdmin', body: { email: 'Dev.Token@example.com', role: 'admin' } });
+    expect(invited.status).toBe(202);
+    const res = await fetch(`${f.gw.url}/dev/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'dev.token@EXAMPLE.com', team: 'acme' }) });
+    expect(res.status).toBe(200);
+    const { access_token: token } = (await res.json()) as { access_token: string };
+    const user = await f.tdb.db.prisma.user.findFirstOrThrow({ where: { email: 'dev.token@example.com' } });
+    expect(await membership(f.acme.id, user.id)).toMatchObject({ role: 'admin' });
+    const init = await rawPost(`${f.gw.url}/t/acme/mcp`, INIT, { authorization: `Bearer ${token}` });
+    expect(init.status).toBe(200);
+    await init.text();
+  });
+
   it('a sign-in with an unverified address claims nothing; a verified one does', async () => {
     await f.call('POST', '/teams/acme/members', { as: 'teamAdmin', body: { email: 'ext@example.com' } });
     const identity = { iss: 'https://idp.example.com', sub: 'ext-1', email: 'ext@example.com' };
