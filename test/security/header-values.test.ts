@@ -1,9 +1,13 @@
 /**
  * Issue #9 item 4: values that end up in an HTTP header toward a tool server (the static header name and secret)
  * and the tool server's URL are refused at validation when they hold CR, LF or other characters a header or a URL
- * cannot carry, with a 400 naming the field — on POST and on PATCH — and nothing is stored.
+ * cannot carry, with a 400 naming the field — on POST and on PATCH — and nothing is stored. A row stored before
+ * this validation existed leaves its tool server out without putting the secret in the log.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tokenFor } from '../helpers/gateway.js';
+import { connectClient } from '../helpers/mcp-client.js';
+import { startUpstream } from '../fixtures/upstream-server.js';
 import { startAdminFixture, type AdminFixture } from '../admin/admin-fixture.js';
 
 let f: AdminFixture;
@@ -83,5 +87,32 @@ describe('PATCH refuses them too and keeps what was stored', () => {
     expect(everything).not.toContain('X-Injected: 1');
     expect(everything).not.toContain('original-secret');
     expect(f.seen.filter((r) => r.startsWith('5'))).toEqual([]);
+  });
+});
+
+describe('a tool server stored before this validation existed', () => {
+  it('is left out of the session with a log line that does not quote the secret', async () => {
+    const up = await startUpstream('legacy');
+    try {
+      const prisma = f.tdb.db.prisma;
+      await prisma.toolServer.create({
+        data: { teamId: f.acme.id, name: 'legacy', kind: 'remote', url: up.url, authMode: 'static', authHeader: 'X-Api-Key', secretEncrypted: f.gw.app.box.seal('legacy-SECRET\r\nX-Smuggled: 1') },
+      });
+      const { token } = await tokenFor(f.gw, { email: 'carol@example.com', team: 'acme' });
+      const { client } = await connectClient(`${f.gw.url}/t/acme/mcp`, token);
+      try {
+        const names = (await client.listTools()).tools.map((t) => t.name);
+        expect(names.some((n) => n.startsWith('demo__'))).toBe(true);
+        expect(names.some((n) => n.startsWith('legacy__'))).toBe(false);
+      } finally {
+        await client.close();
+      }
+      expect(up.requests).toEqual([]);
+      const logs = f.gw.logs.text();
+      expect(logs).not.toContain('legacy-SECRET');
+      expect(logs).toContain('the stored static secret is not a valid HTTP header value');
+    } finally {
+      await up.close();
+    }
   });
 });
