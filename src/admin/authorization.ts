@@ -22,6 +22,8 @@ export const ADMIN_AUTHORIZATION = {
   'GET /teams/{team}/members': 'team',
   'POST /teams/{team}/members': 'team',
   'DELETE /teams/{team}/members/{userId}': 'team',
+  'GET /teams/{team}/invitations': 'team',
+  'DELETE /teams/{team}/invitations/{email}': 'team',
   'GET /teams/{team}/tool-servers': 'team',
   'POST /teams/{team}/tool-servers': 'team',
   'GET /teams/{team}/tool-servers/{name}': 'team',

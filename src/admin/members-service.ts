@@ -1,12 +1,18 @@
 /**
- * Team members for the admin API. Adding by e-mail looks the user up first (case-insensitive); when nobody with that
- * e-mail has signed in yet and users are keyed by e-mail (built-in issuer without upstream OIDC: the dev login and
- * `switchboard token`), the user is created under LOCAL_ISSUER exactly as their first login would. Otherwise the
- * answer is 404 `user_not_found`: a user of an external or upstream issuer only exists once they have signed in.
+ * Team members and invitations for the admin API.
+ *
+ * Adding by e-mail compares the normalised address exactly (`normaliseEmail`; never a pattern), and a team admin
+ * learns nothing about users outside the teams they administer:
+ * - a user with that address who is visible to the caller (platform admins: anyone; team admins: members of a team
+ *   they administer) is added directly: 201, or 200 when only the role changed;
+ * - otherwise — no account at all, or an account the caller may not know about — the answer is always the same
+ *   202 with a pending invitation, which becomes a membership when a user with that verified address signs in.
+ * Adding by userId follows the same visibility: to a team admin, a user outside their teams is an unknown id (404).
  */
-import type { Prisma } from '../generated/prisma/client.js';
+import type { MemberRole, Prisma } from '../generated/prisma/client.js';
 import { ApiError } from '../http/errors.js';
-import { LOCAL_ISSUER } from '../teams/users.js';
+import { normaliseEmail } from '../teams/email.js';
+import { invite, type Invitation } from '../teams/invitations.js';
 import type { AdminPrincipal } from './admin-principal.js';
 import { decodeListCursor, invalidCursor, page } from './cursor.js';
 import { endSessionsWhere } from './sessions-service.js';
@@ -19,6 +25,16 @@ type MemberRow = Prisma.MembershipGetPayload<{ include: typeof memberInclude }>;
 export function toMemberJson(m: MemberRow) {
   return { userId: m.userId, email: m.user.email, name: m.user.name, role: m.role, createdAt: m.createdAt.toISOString() };
 }
+
+export function toInvitationJson(slug: string, i: Invitation) {
+  return { team: slug, email: i.email, role: i.role, createdAt: i.createdAt.toISOString() };
+}
+
+type MemberJson = ReturnType<typeof toMemberJson>;
+type InvitationJson = ReturnType<typeof toInvitationJson>;
+
+/** What adding did: a membership (new or with its role set) or a pending invitation. */
+export type AddMemberResult = { kind: 'member'; created: boolean; member: MemberJson } | { kind: 'invitation'; invitation: InvitationJson };
 
 export async function listMembers(deps: AdminDeps, slug: string, q: { cursor?: string | undefined; limit: number }) {
   const team = await findTeam(deps, slug);
@@ -34,38 +50,50 @@ export async function listMembers(deps: AdminDeps, slug: string, q: { cursor?: s
   return page(rows, q.limit, 'members', (m) => [m.createdAt.toISOString(), m.userId], toMemberJson);
 }
 
-async function resolveUser(deps: AdminDeps, who: { email?: string | undefined; userId?: string | undefined }): Promise<string> {
-  const { prisma } = deps.db;
-  if (who.userId !== undefined) {
-    const user = await prisma.user.findUnique({ where: { id: who.userId }, select: { id: true } });
-    if (!user) throw new ApiError('user_not_found', `No user ${who.userId}`);
-    return user.id;
-  }
-  const email = who.email!.trim().toLowerCase();
-  const matches = await prisma.user.findMany({ where: { email: { equals: email, mode: 'insensitive' } }, select: { id: true }, take: 2 });
-  if (matches.length > 1) throw new ApiError('conflict', `Several users have the e-mail ${email}; add the member by userId (see GET /admin/v1/users?email=)`);
-  if (matches[0]) return matches[0].id;
-  if (deps.config.authMode === 'builtin' && deps.config.loginOidc === undefined) {
-    return (await deps.users.upsert(LOCAL_ISSUER, email, email)).id;
-  }
-  throw new ApiError('user_not_found', `Nobody with the e-mail ${email} has signed in yet; ask them to sign in once, then add them`);
+/** The users `p` may know about: everyone for platform admins, else members of the teams `p` administers. */
+function visibleTo(p: AdminPrincipal): Prisma.UserWhereInput {
+  return p.platform ? {} : { memberships: { some: { teamId: { in: [...p.adminTeams.values()] } } } };
 }
 
-/** Adds a member or changes their role; `created` says which. */
+async function visibleUserById(deps: AdminDeps, p: AdminPrincipal, userId: string): Promise<string> {
+  const user = await deps.db.prisma.user.findFirst({ where: { id: userId, ...visibleTo(p) }, select: { id: true } });
+  if (!user) throw new ApiError('user_not_found', p.platform ? `No user ${userId}` : `No user ${userId} in the teams you administer`);
+  return user.id;
+}
+
+/** The one visible user with this (normalised) address, or undefined; 409 when several issuers know it. */
+async function visibleUserByEmail(deps: AdminDeps, p: AdminPrincipal, email: string): Promise<string | undefined> {
+  const matches = await deps.db.prisma.user.findMany({ where: { email, ...visibleTo(p) }, select: { id: true }, take: 2 });
+  if (matches.length > 1) {
+    throw new ApiError('conflict', `Several ${p.platform ? 'users' : 'members of your teams'} have the e-mail ${email}; add the member by userId`);
+  }
+  return matches[0]?.id;
+}
+
+/** Adds a member, changes their role, or invites the address (see the file header). */
 export async function addMember(
   deps: AdminDeps,
   p: AdminPrincipal,
   slug: string,
-  body: { email?: string | undefined; userId?: string | undefined; role: 'member' | 'admin' },
-) {
+  body: { email?: string | undefined; userId?: string | undefined; role: MemberRole },
+): Promise<AddMemberResult> {
   const team = await findTeam(deps, slug);
-  const userId = await resolveUser(deps, body);
+  const email = body.email === undefined ? undefined : normaliseEmail(body.email);
+  const userId = email === undefined ? await visibleUserById(deps, p, body.userId!) : await visibleUserByEmail(deps, p, email);
+  if (userId === undefined) {
+    const invitation = await invite(deps.db.prisma, team.id, email!, body.role);
+    deps.audit.record({ teamId: team.id, actor: p.actor, action: 'admin.member_invite', target: invitation.email, outcome: 'ok', detail: { role: body.role } });
+    return { kind: 'invitation', invitation: toInvitationJson(team.slug, invitation) };
+  }
+  const { prisma } = deps.db;
   const key = { teamId_userId: { teamId: team.id, userId } };
-  const existing = await deps.db.prisma.membership.findUnique({ where: key, select: { role: true } });
-  const row = await deps.db.prisma.membership.upsert({ where: key, create: { teamId: team.id, userId, role: body.role }, update: { role: body.role }, include: memberInclude });
+  const existing = await prisma.membership.findUnique({ where: key, select: { role: true } });
+  const row = await prisma.membership.upsert({ where: key, create: { teamId: team.id, userId, role: body.role }, update: { role: body.role }, include: memberInclude });
+  // A pending invitation for the same person would only linger in the list.
+  if (row.user.email) await prisma.teamInvitation.deleteMany({ where: { teamId: team.id, email: row.user.email } });
   deps.teams.invalidate(slug);
   deps.audit.record({ teamId: team.id, actor: p.actor, userId, action: existing ? 'admin.member_role' : 'admin.member_add', target: userId, outcome: 'ok', detail: { role: body.role } });
-  return { created: existing === null, member: toMemberJson(row) };
+  return { kind: 'member', created: existing === null, member: toMemberJson(row) };
 }
 
 /** Removes a member and ends their sessions in the team (reason `user_removed`) on every replica. */
@@ -76,4 +104,27 @@ export async function removeMember(deps: AdminDeps, p: AdminPrincipal, slug: str
   deps.teams.invalidate(slug);
   const ended = await endSessionsWhere(deps, { teamId: team.id, userId }, 'user_removed');
   deps.audit.record({ teamId: team.id, actor: p.actor, userId, action: 'admin.member_remove', target: userId, outcome: 'ok', detail: { sessionsEnded: ended } });
+}
+
+/** The team's pending invitations, oldest first. */
+export async function listInvitations(deps: AdminDeps, slug: string, q: { cursor?: string | undefined; limit: number }) {
+  const team = await findTeam(deps, slug);
+  const after = q.cursor === undefined ? undefined : decodeListCursor('invitations', q.cursor, 2);
+  const at = after ? new Date(after[0]!) : undefined;
+  if (at && Number.isNaN(at.getTime())) throw invalidCursor();
+  const rows = await deps.db.prisma.teamInvitation.findMany({
+    where: { teamId: team.id, ...(at && after ? { OR: [{ createdAt: { gt: at } }, { createdAt: at, email: { gt: after[1]! } }] } : {}) },
+    orderBy: [{ createdAt: 'asc' }, { email: 'asc' }],
+    take: q.limit + 1,
+  });
+  return page(rows, q.limit, 'invitations', (i) => [i.createdAt.toISOString(), i.email], (i) => toInvitationJson(team.slug, i));
+}
+
+/** Withdraws a pending invitation. */
+export async function cancelInvitation(deps: AdminDeps, p: AdminPrincipal, slug: string, rawEmail: string): Promise<void> {
+  const team = await findTeam(deps, slug);
+  const email = normaliseEmail(rawEmail);
+  const { count } = await deps.db.prisma.teamInvitation.deleteMany({ where: { teamId: team.id, email } });
+  if (count === 0) throw new ApiError('invitation_not_found', `Team ${slug} has no pending invitation for ${email}`);
+  deps.audit.record({ teamId: team.id, actor: p.actor, action: 'admin.invitation_cancel', target: email, outcome: 'ok' });
 }

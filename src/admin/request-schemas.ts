@@ -26,7 +26,18 @@ export const toolServerNameParam = z
   .regex(TOOL_SERVER_NAME, { message: 'must be 1–32 of a-z, 0-9, _ and -' })
   .meta({ description: 'The tool server name', example: 'github' });
 
+const emailAddress = z
+  .string()
+  .trim()
+  .min(3)
+  .max(320)
+  .regex(/^[^\s@]+@[^\s@]+$/, { message: 'must be an e-mail address' });
+
 export const teamPath = z.strictObject({ team: teamSlugParam });
+export const invitationPath = z.strictObject({
+  team: teamSlugParam,
+  email: emailAddress.meta({ description: 'The invited e-mail address (case-insensitive; percent-encode it)', example: 'grace@example.com' }),
+});
 export const memberPath = z.strictObject({ team: teamSlugParam, userId: userIdParam });
 export const toolServerPath = z.strictObject({ team: teamSlugParam, name: toolServerNameParam });
 export const userPath = z.strictObject({ userId: userIdParam });
@@ -48,7 +59,7 @@ export const sessionsQuery = sessionListQuery.strict().extend({
   limit,
 });
 export const usersQuery = z.strictObject({
-  email: z.string().trim().min(3).max(320).regex(/^[^\s@]+@[^\s@]+$/, { message: 'must be an e-mail address' }).meta({ description: 'E-mail address (case-insensitive)', example: 'ada@example.com' }),
+  email: emailAddress.meta({ description: 'E-mail address: exact match, case-insensitive (`_` and `%` are ordinary characters)', example: 'ada@example.com' }),
   cursor,
   limit,
 });
@@ -80,7 +91,7 @@ export const memberAddBody = z
   .refine((b) => (b.email === undefined) !== (b.userId === undefined), { message: 'give exactly one of email or userId', path: ['email'] })
   .meta({
     id: 'MemberAdd',
-    description: 'Adds a user (or changes their role). Give `email` or `userId`.',
+    description: 'Adds a user (or changes their role), or invites an e-mail address. Give `email` or `userId`.',
     example: { email: 'grace@example.com', role: 'admin' },
   });
 

@@ -30,6 +30,21 @@ export const memberJson = z
   .strictObject({ userId: z.uuid(), email: z.string().nullable(), name: z.string().nullable(), role: memberRole, createdAt: timestamp })
   .meta({ id: 'Member', example: { userId: EXAMPLE_USER_ID, email: 'grace@example.com', name: null, role: 'admin', createdAt: '2026-05-04T09:30:00.000Z' } });
 
+export const invitationJson = z
+  .strictObject({
+    team: z.string(),
+    email: z.string().meta({ description: 'Normalised: trimmed, lower case' }),
+    role: memberRole,
+    createdAt: timestamp,
+  })
+  .meta({
+    id: 'Invitation',
+    description: 'A pending membership: it takes effect when a user with this verified e-mail address signs in.',
+    example: { team: 'acme', email: 'grace@example.com', role: 'member', createdAt: '2026-05-04T09:30:00.000Z' },
+  });
+
+export const invitationCreated = z.strictObject({ invitation: invitationJson }).meta({ id: 'InvitationCreated' });
+
 export const toolServerJson = z
   .strictObject({
     name: z.string(),

@@ -41,7 +41,7 @@ export interface RouteContext<P, Q, B> {
 }
 
 export interface SuccessResponse {
-  status: 200 | 201 | 204;
+  status: 200 | 201 | 202 | 204;
   description: string;
   schema?: z.ZodType;
 }

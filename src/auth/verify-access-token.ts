@@ -24,7 +24,10 @@ export interface TokenIdentity {
   iss: string;
   sub: string;
   email: string | undefined;
-  /** The token's `email_verified` claim is `true` (the boolean): only then is an external issuer's `email` trusted. */
+  /**
+   * The token's `email_verified` claim is `true` (the boolean): only then is an external issuer's `email` trusted —
+   * stored, granting ADMIN_EMAILS rights, claiming team invitations.
+   */
   emailVerified: boolean;
 }
 

@@ -1,11 +1,14 @@
 /**
  * Users are keyed by (issuer, subject). The built-in issuer puts the gateway user id in `sub`; an external
  * issuer's subjects are mapped to users on first sight. A user's e-mail is always the identity provider's latest
- * *verified* address: it grants platform-admin rights (ADMIN_EMAILS), finds users for the admin API and is shown to
- * tool servers, so an address the provider no longer vouches for (unverified, missing) is cleared, not kept.
+ * *verified* address: it grants platform-admin rights (ADMIN_EMAILS), finds users for the admin API, claims the
+ * team invitations made for it and is shown to tool servers, so an address the provider no longer vouches for
+ * (unverified, missing) is cleared, not kept. Addresses are stored normalised (`normaliseEmail`).
  */
 import { LRUCache } from 'lru-cache';
 import type { PrismaClient } from '../db/database.js';
+import { normaliseEmail } from './email.js';
+import { claimInvitations } from './invitations.js';
 
 /** Issuer namespace for users created by the dev login and the CLI (`switchboard token`), keyed by e-mail. */
 export const LOCAL_ISSUER = 'urn:switchboard:local';
@@ -32,16 +35,20 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function createUserDirectory(prisma: PrismaClient): UserDirectory {
   const cache = new LRUCache<string, UserRef>({ max: 50_000, ttl: 60_000 });
-  const upsert = async (issuer: string, subject: string, email: string | undefined, name?: string) => {
+  const upsert = async (issuer: string, subject: string, rawEmail: string | undefined, name?: string) => {
+    const email = rawEmail === undefined ? undefined : normaliseEmail(rawEmail) || undefined;
     // Insert-if-absent then update: safe when the same new user's first requests arrive together.
     await prisma.user.createMany({ data: [{ issuer, subject, email: email ?? null, name: name ?? null }], skipDuplicates: true });
     const where = { issuer_subject: { issuer, subject } };
-    return prisma.user.update({ where, data: { email: email ?? null, ...(name ? { name } : {}) }, select: { id: true, email: true } });
+    const user = await prisma.user.update({ where, data: { email: email ?? null, ...(name ? { name } : {}) }, select: { id: true, email: true } });
+    // Callers pass only an address the provider vouches for, so it may claim what was invited by that address.
+    if (email) await claimInvitations(prisma, user.id, email);
+    return user;
   };
   return {
     async fromToken(identity, builtinIssuer) {
       const builtin = builtinIssuer !== undefined && identity.iss === builtinIssuer;
-      const email = !builtin && identity.emailVerified ? identity.email : undefined;
+      const email = !builtin && identity.emailVerified && identity.email ? normaliseEmail(identity.email) || undefined : undefined;
       const key = `${identity.iss}\n${identity.sub}`;
       const hit = cache.get(key);
       // An external token with another address (or none) than the cached one updates the user at once.

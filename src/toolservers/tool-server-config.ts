@@ -13,10 +13,16 @@ import { assertNoNameClash } from './name-clash.js';
 export const TOOL_SERVER_NAME = /^[a-z0-9_-]{1,32}$/;
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
+const hasSpaceOrControl = (v: string) => [...v].some((ch) => /\s/.test(ch) || ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f);
+
 // zod runs every refinement even after one failed: the later ones must not throw on a string that is not a URL.
 const parseUrl = (v: string): URL | undefined => (URL.canParse(v) ? new URL(v) : undefined);
 const remoteUrl = z
   .string()
+  .max(2048, { message: 'must be at most 2048 characters' })
+  // The URL parser silently drops tabs and line breaks (and trims spaces), so the stored text, which is also the
+  // exchange token's `aud`, would differ from the address called.
+  .refine((v) => !hasSpaceOrControl(v), { message: 'must not contain spaces, line breaks or other control characters (percent-encode them)' })
   .refine((v) => URL.canParse(v), { message: 'must be a URL' })
   .refine((v) => {
     const u = parseUrl(v);
@@ -27,14 +33,55 @@ const remoteUrl = z
     return !u || (!u.username && !u.password);
   }, { message: 'must not contain credentials; use auth.mode "static"' });
 
+/**
+ * Headers the HTTP client or the MCP transport set themselves: a static credential in one of them would break
+ * framing or the protocol (or redirect the request to another virtual host), never authenticate.
+ */
+const RESERVED_HEADERS = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'expect',
+  'content-type',
+  'content-encoding',
+  'accept',
+  'mcp-session-id',
+  'mcp-protocol-version',
+  'last-event-id',
+]);
+
+/** A header name: letters, digits and dashes (a strict subset of RFC 9110 `token`), none the transport sets. */
+export const staticHeaderName = z
+  .string()
+  .regex(/^[A-Za-z0-9-]{1,64}$/, { message: 'must be an HTTP header name (1–64 letters, digits or dashes; no spaces, colons or line breaks)' })
+  .refine((v) => !RESERVED_HEADERS.has(v.toLowerCase()), { message: 'is set by the gateway itself; use Authorization or an X-… header' });
+
+/**
+ * A header value (RFC 9110 §5.5): printable ASCII, spaces allowed inside. CR, LF and NUL would split or
+ * smuggle headers (Node refuses to send them, so the tool server would fail at its first request); other control
+ * and non-ASCII characters are refused too, and leading or trailing spaces, which fetch silently strips.
+ */
+export const staticHeaderValue = z
+  .string()
+  .min(1, { message: 'is required for mode "static"' })
+  .max(4096)
+  .refine((v) => /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/.test(v), {
+    message: 'must be a valid HTTP header value: printable ASCII, without line breaks (CR, LF), other control characters or leading/trailing spaces',
+  });
+
 export const authConfig = z.discriminatedUnion('mode', [
   z.object({ mode: z.literal('exchange') }),
   z.object({ mode: z.literal('passthrough') }),
   z.object({ mode: z.literal('none') }),
   z.object({
     mode: z.literal('static'),
-    header: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, { message: 'must be an HTTP header name' }).default('Authorization'),
-    secret: z.string().min(1, { message: 'is required for mode "static"' }).max(4096),
+    header: staticHeaderName.default('Authorization'),
+    secret: staticHeaderValue,
   }),
 ]);
 

@@ -32,8 +32,9 @@ export const toolServerPatch = z
   .object({
     pack: z.string().optional(),
     url: z.string().optional(),
-    // A static secret may be left out to keep the stored one.
-    auth: z.union([authConfig, z.object({ mode: z.literal('static'), header: z.string().optional() })]).optional(),
+    // A static secret may be left out to keep the stored one. One that is sent is kept here even when invalid, so
+    // that the validation of the merged result names it (rather than it being dropped and the old one kept).
+    auth: z.union([authConfig, z.object({ mode: z.literal('static'), header: z.string().optional(), secret: z.string().optional() })]).optional(),
     prefix: z.boolean().optional(),
     enabled: z.boolean().optional(),
   })
@@ -41,7 +42,8 @@ export const toolServerPatch = z
 
 export type ToolServerPatch = z.input<typeof toolServerPatch>;
 
-const KEEP_SECRET = '\u0000keep';
+/** Stands in for the stored secret during validation (a valid header value); the sealed one is kept. */
+const STORED_SECRET = 'stored-secret';
 
 /** Applies a change with the same validation as adding (and the same clash check); 404 when unknown. */
 export async function updateToolServer(prisma: PrismaClient, box: SecretBox, teamId: string, name: string, patch: unknown): Promise<ToolServerJson> {
@@ -54,11 +56,12 @@ export async function updateToolServer(prisma: PrismaClient, box: SecretBox, tea
   const row = await prisma.toolServer.findUnique({ where: { teamId_name: { teamId, name } } });
   if (!row) throw new ApiError('tool_server_not_found', `The team has no tool server named ${name}`);
 
-  const currentAuth = row.authMode === 'static' ? { mode: 'static', header: row.authHeader ?? 'Authorization', secret: KEEP_SECRET } : { mode: row.authMode };
+  const currentAuth = row.authMode === 'static' ? { mode: 'static', header: row.authHeader ?? 'Authorization' } : { mode: row.authMode };
   let auth: Record<string, unknown> = p.auth ? { ...p.auth } : currentAuth;
-  if (auth.mode === 'static' && !('secret' in auth && auth.secret)) {
+  const keepSecret = auth.mode === 'static' && !('secret' in auth && auth.secret);
+  if (keepSecret) {
     if (row.authMode !== 'static' || !row.secretEncrypted) throw new ApiError('invalid_body', 'Invalid change: auth.secret is required for mode "static"');
-    auth = { header: row.authHeader ?? 'Authorization', ...auth, secret: KEEP_SECRET };
+    auth = { header: row.authHeader ?? 'Authorization', ...auth, secret: STORED_SECRET };
   }
   const merged =
     row.kind === 'builtin'
@@ -66,7 +69,7 @@ export async function updateToolServer(prisma: PrismaClient, box: SecretBox, tea
       : { name, kind: 'remote', url: p.url ?? row.url, auth, prefix: p.prefix ?? row.prefix, enabled: p.enabled ?? row.enabled };
   const c = parseToolServerInput(merged);
   // A stored secret was meant for the stored URL: moving the tool server elsewhere must not carry it along.
-  if (auth.secret === KEEP_SECRET && p.url !== undefined && p.url !== row.url) {
+  if (keepSecret && p.url !== undefined && p.url !== row.url) {
     throw new ApiError('invalid_body', 'Invalid change: send auth.secret again when changing the URL of a tool server with static auth', [
       { field: 'auth.secret', message: 'required when url changes' },
     ]);
@@ -75,7 +78,7 @@ export async function updateToolServer(prisma: PrismaClient, box: SecretBox, tea
   assertNoNameClash({ name, kind: c.kind, pack: c.kind === 'builtin' ? c.pack : null, prefix: c.prefix }, others);
 
   const data = rowData(c, box);
-  if (c.kind === 'remote' && c.auth.mode === 'static' && c.auth.secret === KEEP_SECRET) data.secretEncrypted = row.secretEncrypted;
+  if (keepSecret) data.secretEncrypted = row.secretEncrypted;
   const updated = await prisma.toolServer.update({ where: { id: row.id }, data });
   return toToolServerJson(updated);
 }

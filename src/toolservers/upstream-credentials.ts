@@ -10,6 +10,7 @@
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { KeyStore } from '../authserver/signing-keys.js';
 import type { SecretBox } from '../security/secret-box.js';
+import { staticHeaderName, staticHeaderValue } from './tool-server-config.js';
 import type { SessionContext } from './types.js';
 
 /** Exchange tokens live this long (CONTRACT: at most 5 minutes)… */
@@ -66,11 +67,18 @@ export function upstreamCredentials(target: CredentialTarget, session: SessionCo
       if (!target.secretEncrypted) throw new Error('static credentials configured without a secret');
       const sealed = target.secretEncrypted;
       const header = target.header ?? 'Authorization';
+      // Rows saved before header validation existed may hold what no header can carry; fetch would then throw an
+      // error quoting the value, and the secret would end up in the log. Say what is wrong without it.
+      if (!staticHeaderName.safeParse(header).success) throw new Error('the stored static auth header is not a valid HTTP header name; configure the tool server again');
       let secret: string | undefined;
       return {
         mode,
         async headers() {
-          secret ??= deps.box.open(sealed);
+          if (secret === undefined) {
+            const opened = deps.box.open(sealed);
+            if (!staticHeaderValue.safeParse(opened).success) throw new Error('the stored static secret is not a valid HTTP header value; set it again');
+            secret = opened;
+          }
           return { [header.toLowerCase()]: secret };
         },
       };

@@ -65,7 +65,7 @@ describe('the OpenAPI document', () => {
   });
 
   it('has examples for the request and response bodies', () => {
-    for (const name of ['TeamCreate', 'TeamPatch', 'MemberAdd', 'ToolServerCreate', 'ToolServerPatch', 'Team', 'Member', 'ToolServer', 'Session', 'User', 'Error']) {
+    for (const name of ['TeamCreate', 'TeamPatch', 'MemberAdd', 'ToolServerCreate', 'ToolServerPatch', 'Team', 'Member', 'Invitation', 'ToolServer', 'Session', 'User', 'Error']) {
       expect(doc.components.schemas[name]?.example, name).toBeDefined();
     }
     expect(doc.paths['/teams/{team}/sessions'].get.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['chat', 'client', 'cursor', 'limit', 'since', 'status', 'team']);

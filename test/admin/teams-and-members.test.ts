@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenFor } from '../helpers/gateway.js';
 import { rawPost, INIT } from '../helpers/mcp-client.js';
-import { memberJson, teamJson, userJson } from '../../src/admin/response-schemas.js';
+import { invitationCreated, memberJson, teamJson, userJson } from '../../src/admin/response-schemas.js';
 import { startAdminFixture, type AdminFixture } from './admin-fixture.js';
 
 let f: AdminFixture;
@@ -126,20 +126,21 @@ describe('teams', () => {
 });
 
 describe('members', () => {
-  it('POST by e-mail adds an existing user (case-insensitive), then changes their role (200)', async () => {
+  it('POST by e-mail: a platform admin adds an existing user (case-insensitive); a team admin then changes their role (200)', async () => {
     const { userId } = await tokenFor(f.gw, { email: 'dave@example.com' });
-    const res = await f.call('POST', '/teams/acme/members', { as: 'teamAdmin', body: { email: 'Dave@Example.com' } });
-    expect(res.status).toBe(201);
-    expect(memberJson.parse(res.body)).toMatchObject({ userId, email: 'dave@example.com', role: 'member' });
-    const promoted = await f.call('POST', '/teams/acme/members', { as: 'teamAdmin', body: { userId, role: 'admin' } });
+    const added = await f.call('POST', '/teams/acme/members', { body: { email: 'Dave@Example.com' } });
+    expect(added.status).toBe(201);
+    expect(memberJson.parse(added.body)).toMatchObject({ userId, email: 'dave@example.com', role: 'member' });
+    const promoted = await f.call('POST', '/teams/acme/members', { as: 'teamAdmin', body: { email: 'DAVE@example.com', role: 'admin' } });
     expect([promoted.status, promoted.body.role]).toEqual([200, 'admin']);
   });
 
-  it('an unknown e-mail becomes a local user (built-in issuer, dev login) who can then use the invite-only team', async () => {
+  it('an unknown e-mail becomes an invitation that takes effect at the first sign-in, in the invite-only team', async () => {
     const res = await f.call('POST', '/teams/acme/members', { body: { email: 'newbie@example.com' } });
-    expect(res.status).toBe(201);
+    expect(res.status).toBe(202);
+    expect(invitationCreated.parse(res.body)).toMatchObject({ invitation: { team: 'acme', email: 'newbie@example.com', role: 'member' } });
     const { token, userId } = await tokenFor(f.gw, { email: 'newbie@example.com', team: 'acme' });
-    expect(userId).toBe(res.body.userId);
+    expect(await f.tdb.db.prisma.membership.findUnique({ where: { teamId_userId: { teamId: f.acme.id, userId } } })).toMatchObject({ role: 'member' });
     const init = await rawPost(`${f.gw.url}/t/acme/mcp`, INIT, { authorization: `Bearer ${token}` });
     expect(init.status).toBe(200);
     await init.text();

@@ -126,4 +126,16 @@ describe.skipIf(!TEST_DATABASE_URL)('switchboard tool-servers (CLI; needs TEST_D
     const help = await cli(['tool-servers', 'add', '--help']);
     expect(help.out).toContain('--secret-env');
   });
+
+  it('refuses a secret or header name that is not a valid HTTP header value/name (issue #9: CR LF), storing nothing', async () => {
+    const base = ['tool-servers', 'add', '--team', 'reg', '--name', 'crlf', '--url', 'https://mcp.example.com/mcp', '--auth', 'static'];
+    const secret = await cli([...base, '--secret-env', 'BAD_TOKEN'], { BAD_TOKEN: 'token\r\nX-Injected: 1' });
+    expect(secret.code).toBe(1);
+    expect(secret.err).toMatch(/auth\.secret must be a valid HTTP header value/);
+    expect(secret.err).not.toContain('X-Injected');
+    const header = await cli([...base, '--header', 'X-Key\r\nX-Injected', '--secret-env', 'GOOD_TOKEN'], { GOOD_TOKEN: 'fine' });
+    expect(header.code).toBe(1);
+    expect(header.err).toMatch(/auth\.header must be an HTTP header name/);
+    expect(await tdb.db.prisma.toolServer.count({ where: { teamId, name: 'crlf' } })).toBe(0);
+  });
 });
