@@ -38,12 +38,33 @@ function readSoon<T>(read: Promise<T>): Promise<T | typeof WAITING> {
 }
 
 /**
+ * Resolves once `res` can take more (`drain`) or never will (`close`: the client went away and the stream is
+ * being cancelled).
+ */
+function writable(res: ExpressResponse): Promise<void> {
+  if (res.destroyed || !res.writableNeedDrain) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+/**
  * Streams a fetch `Response` (JSON or SSE) to Express; a client disconnect cancels the stream.
  *
  * Whatever the stream already holds is written together (headers, events and the end of the response in one
  * socket write, which is the common case of a short request), and the headers and every event otherwise go out
  * as soon as the stream has nothing more to give right now: an SSE response's headers and each event reach the
  * client within one turn of the event loop, as before, without a write (and a TCP segment) per piece.
+ *
+ * Backpressure: when the socket's buffer is full (`write` returns false) the stream is not read again until it
+ * drains, so a client that reads slowly holds its producer back instead of making the gateway buffer without
+ * limit; what is corked is sent first, as corked bytes never drain.
  */
 export async function sendWebResponse(res: ExpressResponse, response: Response): Promise<void> {
   res.status(response.status);
@@ -76,7 +97,10 @@ export async function sendWebResponse(res: ExpressResponse, response: Response):
         res.cork();
         corked = true;
       }
-      res.write(chunk.value);
+      if (!res.write(chunk.value)) {
+        uncork();
+        await writable(res);
+      }
     }
   } catch {
     // The stream was cancelled (client gone, session closed); nothing more to send.
