@@ -24,6 +24,7 @@ import { createSessionStore, type SessionStore } from '../sessions/session-store
 import { userSessionsRouter } from '../sessions/user-sessions-router.js';
 import { startSweeper, type Sweeper } from '../sessions/sweeper.js';
 import { createSessionRuntime, type SessionRuntime } from '../mcp/session-runtime.js';
+import { createUpstreamNetwork } from '../toolservers/upstream-network.js';
 import { mcpRouter, resolveTeam, authenticateForTeam, identify } from '../mcp/mcp-endpoint.js';
 import { jwksRouter } from '../authserver/jwks-router.js';
 import { devTokenRouter } from '../authserver/dev-token-router.js';
@@ -80,6 +81,7 @@ export function createApp(deps: AppDeps): App {
   const teams = createTeamDirectory(db.prisma);
   const users = createUserDirectory(db.prisma);
   const audit = createAuditLog(db.sql, logger);
+  const upstreamNetwork = createUpstreamNetwork({ logger });
   const store = createSessionStore(db.prisma, { idleTtlMs: config.sessionIdleTtlMs, maxAgeMs: config.sessionMaxAgeMs }, clock);
   const sessions = createSessionRuntime({
     db,
@@ -90,7 +92,7 @@ export function createApp(deps: AppDeps): App {
     cacheSize: config.sessionCacheSize,
     cacheTtlMs: config.sessionCacheTtlMs,
     clock,
-    upstream: { keys, box, publicUrl: config.publicUrl, clock },
+    upstream: { keys, box, publicUrl: config.publicUrl, clock, network: upstreamNetwork },
   });
   const authenticate = bearerAuth(verifier, metrics);
 
@@ -212,6 +214,7 @@ export function createApp(deps: AppDeps): App {
       sweeper?.stop();
       await unlisten?.();
       await sessions.shutdown();
+      await upstreamNetwork.close();
       await audit.flush();
     },
   };

@@ -7,7 +7,7 @@ import type { PrismaClient } from '../db/database.js';
 import { ApiError } from '../http/errors.js';
 import type { SecretBox } from '../security/secret-box.js';
 import { assertNoNameClash } from './name-clash.js';
-import { parseToolServerInput, rowData, toToolServerJson, authConfig, type ToolServerJson } from './tool-server-config.js';
+import { parseToolServerInput, rowData, toToolServerJson, authConfig, OPERATOR, type SavedBy, type ToolServerJson } from './tool-server-config.js';
 
 /** The team's tool servers by name, secrets never included. */
 export async function listToolServers(prisma: PrismaClient, teamId: string): Promise<ToolServerJson[]> {
@@ -43,8 +43,12 @@ export type ToolServerPatch = z.input<typeof toolServerPatch>;
 
 const KEEP_SECRET = '\u0000keep';
 
-/** Applies a change with the same validation as adding (and the same clash check); 404 when unknown. */
-export async function updateToolServer(prisma: PrismaClient, box: SecretBox, teamId: string, name: string, patch: unknown): Promise<ToolServerJson> {
+/**
+ * Applies a change with the same validation as adding (and the same clash check); 404 when unknown. A new URL is
+ * approved for private addresses only when `savedBy` may approve it; otherwise the approval stands, and a save by
+ * someone who may approve (any change) approves the stored URL.
+ */
+export async function updateToolServer(prisma: PrismaClient, box: SecretBox, teamId: string, name: string, patch: unknown, savedBy: SavedBy = OPERATOR): Promise<ToolServerJson> {
   const parsed = toolServerPatch.safeParse(patch);
   if (!parsed.success) {
     const details = parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message }));
@@ -74,7 +78,8 @@ export async function updateToolServer(prisma: PrismaClient, box: SecretBox, tea
   const others = await prisma.toolServer.findMany({ where: { teamId, NOT: { name } }, select: { name: true, kind: true, pack: true, prefix: true } });
   assertNoNameClash({ name, kind: c.kind, pack: c.kind === 'builtin' ? c.pack : null, prefix: c.prefix }, others);
 
-  const data = rowData(c, box);
+  const urlChanged = c.kind === 'remote' && c.url !== row.url;
+  const data = rowData(c, box, savedBy.approvesPrivateAddresses || (!urlChanged && row.allowPrivateAddresses));
   if (c.kind === 'remote' && c.auth.mode === 'static' && c.auth.secret === KEEP_SECRET) data.secretEncrypted = row.secretEncrypted;
   const updated = await prisma.toolServer.update({ where: { id: row.id }, data });
   return toToolServerJson(updated);
