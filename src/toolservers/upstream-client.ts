@@ -61,7 +61,8 @@ export interface UpstreamClientOptions {
   timeouts: UpstreamTimeouts;
   /** Called with every notification from the upstream that is not request-scoped (list changes, updates). */
   onNotification?: (n: ServerNotification) => void;
-  fetch?: FetchLike;
+  /** The upstream network's fetch for this tool server (its addresses checked at connect time, `upstream-network.ts`). */
+  fetch: FetchLike;
 }
 
 /** The downstream request an upstream request serves. */
@@ -204,7 +205,7 @@ export class UpstreamClient {
 
   /** The client's headers, from scratch, with this request's credentials. */
   private authorizedFetch(): FetchLike {
-    const base = this.opts.fetch ?? fetch;
+    const base = this.opts.fetch;
     return async (url, init) => {
       const headers = new Headers(init?.headers);
       headers.delete('authorization');
