@@ -63,8 +63,10 @@ function writable(res: ExpressResponse): Promise<void> {
  * client within one turn of the event loop, as before, without a write (and a TCP segment) per piece.
  *
  * Backpressure: when the socket's buffer is full (`write` returns false) the stream is not read again until it
- * drains, so a client that reads slowly holds its producer back instead of making the gateway buffer without
- * limit; what is corked is sent first, as corked bytes never drain.
+ * drains (what is corked is sent first: corked bytes never drain), so a client that reads slowly holds back a
+ * producer that waits for its reader. The SDK's web transport does not wait — it enqueues every message it is
+ * handed — so messages from an upstream still queue in its stream until the client takes them (measured: 94 MB of
+ * upstream log notifications to a client reading nothing grew the process by ~124 MB of buffers).
  */
 export async function sendWebResponse(res: ExpressResponse, response: Response): Promise<void> {
   res.status(response.status);
