@@ -4,8 +4,8 @@
  * write-only, and live sessions of the team hear about every change (`SessionRuntime.toolsChanged`).
  *
  * Unlike the CLI, the API limits team admins (`tool-server-policy.ts`): no `passthrough` auth (403) and no URL on a
- * private or loopback address (422). A URL a platform admin saves is approved for private addresses; one a team
- * admin saves is checked again at every connection (`allowPrivateAddresses`, see `SavedBy`). Every add or change
+ * private or loopback address (422). A URL a platform admin sends is approved for private addresses; one a team
+ * admin sends is checked again at every connection (`allowPrivateAddresses`, see `SavedBy`). Every add or change
  * that leaves a tool server with `passthrough` or `static` auth is audited with its mode (never the secret), and so
  * is every refusal.
  */

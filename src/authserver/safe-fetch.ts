@@ -1,7 +1,8 @@
 /**
  * Fetching a URL a stranger gave us (a Client ID Metadata Document) without becoming their proxy into our network
- * (SSRF): https only, the host resolved once and every address checked to be public unicast, the connection pinned
- * to the checked address (no DNS rebinding between check and connect), no redirects, a size cap and a timeout.
+ * (SSRF): https only, the host resolved once and every address checked to be public unicast (the shared policy in
+ * `security/address-policy.ts`), the connection pinned to the checked address (no DNS rebinding between check and
+ * connect), no redirects, a size cap and a timeout.
  */
 import http from 'node:http';
 import https from 'node:https';

@@ -44,9 +44,10 @@ export type ToolServerPatch = z.input<typeof toolServerPatch>;
 const KEEP_SECRET = '\u0000keep';
 
 /**
- * Applies a change with the same validation as adding (and the same clash check); 404 when unknown. A new URL is
- * approved for private addresses only when `savedBy` may approve it; otherwise the approval stands, and a save by
- * someone who may approve (any change) approves the stored URL.
+ * Applies a change with the same validation as adding (and the same clash check); 404 when unknown. A change that
+ * sends a `url` approves it for private addresses when `savedBy` may approve (even the same URL: how a platform
+ * admin approves a URL a team admin set), and a new URL from anyone else is not approved; a change without `url`
+ * keeps the approval as it is — toggling a tool server approves nothing.
  */
 export async function updateToolServer(prisma: PrismaClient, box: SecretBox, teamId: string, name: string, patch: unknown, savedBy: SavedBy = OPERATOR): Promise<ToolServerJson> {
   const parsed = toolServerPatch.safeParse(patch);
@@ -78,8 +79,9 @@ export async function updateToolServer(prisma: PrismaClient, box: SecretBox, tea
   const others = await prisma.toolServer.findMany({ where: { teamId, NOT: { name } }, select: { name: true, kind: true, pack: true, prefix: true } });
   assertNoNameClash({ name, kind: c.kind, pack: c.kind === 'builtin' ? c.pack : null, prefix: c.prefix }, others);
 
-  const urlChanged = c.kind === 'remote' && c.url !== row.url;
-  const data = rowData(c, box, savedBy.approvesPrivateAddresses || (!urlChanged && row.allowPrivateAddresses));
+  const sameUrlKept = p.url === undefined || p.url === row.url;
+  const approved = p.url === undefined ? row.allowPrivateAddresses : savedBy.approvesPrivateAddresses || (sameUrlKept && row.allowPrivateAddresses);
+  const data = rowData(c, box, approved);
   if (c.kind === 'remote' && c.auth.mode === 'static' && c.auth.secret === KEEP_SECRET) data.secretEncrypted = row.secretEncrypted;
   const updated = await prisma.toolServer.update({ where: { id: row.id }, data });
   return toToolServerJson(updated);

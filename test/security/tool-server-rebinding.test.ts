@@ -2,8 +2,8 @@
  * DNS rebinding of tool-server URLs, through the whole gateway: a URL a team admin saved is checked again at every
  * connection, so once its name resolves to a private address (here `localhost`, as a rebound name would) the
  * connection is refused — nothing reaches the private address, the other tool servers keep working, the refusal is
- * logged, and the client sees no error. A URL a platform admin approved still connects, and a platform admin's save
- * approves a URL; a team admin's new URL loses the approval.
+ * logged, and the client sees no error. A URL a platform admin approved still connects; a platform admin approves a
+ * URL by sending it, toggling approves nothing, and a team admin's new URL is not approved.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenFor } from '../helpers/gateway.js';
@@ -60,7 +60,7 @@ describe('tool-server addresses are checked at connect time', () => {
     expect(f.gw.logs.text()).toMatch(/connection to a tool server refused: The host localhost resolves to a non-public address \((127\.0\.0\.1|::1)\)/);
   });
 
-  it('the approval follows who set the URL: a platform admin’s save approves it, a team admin’s new URL does not', async () => {
+  it('the approval follows who sent the URL: a platform admin approves it, a team admin’s new URL is not approved', async () => {
     expect((await stored('approved')).allowPrivateAddresses).toBe(true);
     expect((await stored('rebound')).allowPrivateAddresses).toBe(false);
 
@@ -68,8 +68,11 @@ describe('tool-server addresses are checked at connect time', () => {
     const toggled = await f.call('PATCH', '/teams/acme/tool-servers/approved', { as: 'teamAdmin', body: { prefix: true } });
     expect(toggled.status).toBe(200);
     expect((await stored('approved')).allowPrivateAddresses).toBe(true);
-    // …and a platform admin's save of the rebound one approves it.
-    const byPlatform = await f.call('PATCH', '/teams/acme/tool-servers/rebound', { as: 'platform', body: { enabled: true } });
+    // …a platform admin's toggle approves nothing, but sending the URL again approves it.
+    const toggledByPlatform = await f.call('PATCH', '/teams/acme/tool-servers/rebound', { as: 'platform', body: { enabled: true } });
+    expect(toggledByPlatform.status).toBe(200);
+    expect((await stored('rebound')).allowPrivateAddresses).toBe(false);
+    const byPlatform = await f.call('PATCH', '/teams/acme/tool-servers/rebound', { as: 'platform', body: { url: viaLocalhost(rebound) } });
     expect(byPlatform.status).toBe(200);
     expect((await stored('rebound')).allowPrivateAddresses).toBe(true);
     expect(await toolNames()).toContain('rebound__echo');
