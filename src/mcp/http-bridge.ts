@@ -3,13 +3,25 @@
  * is used because rehydration must replay a stored `initialize` without a socket (DESIGN.md §Sessions).
  */
 import type { Request as ExpressRequest, Response as ExpressResponse } from 'express';
+import { enterResponseFlow, ResponseFlow } from '../toolservers/upstream-flow.js';
+
+/** The flow of each response being bridged: upstream streams feeding it wait while it waits for `drain`. */
+const flows = new WeakMap<ExpressResponse, ResponseFlow>();
 
 /**
  * A fetch `Request` carrying the Express request's method, URL and headers; the body travels as `parsedBody`.
  * No abort signal: the transport never reads one (a client going away cancels the response stream instead, in
  * `sendWebResponse`), and aborting one per finished request cost a `DOMException` each.
+ *
+ * It also enters the response's flow (`upstream-flow.ts`): what the request goes on to do upstream follows how fast
+ * its client reads the response.
  */
 export function toWebRequest(req: ExpressRequest, baseUrl: string): Request {
+  if (req.res) {
+    const flow = new ResponseFlow();
+    flows.set(req.res, flow);
+    enterResponseFlow(flow);
+  }
   const headers = new Headers();
   for (const [k, v] of Object.entries(req.headers)) {
     if (v === undefined) continue;
@@ -43,10 +55,13 @@ function readSoon<T>(read: Promise<T>): Promise<T | typeof WAITING> {
  */
 function writable(res: ExpressResponse): Promise<void> {
   if (res.destroyed || !res.writableNeedDrain) return Promise.resolve();
+  const flow = flows.get(res);
+  flow?.hold();
   return new Promise((resolve) => {
     const done = () => {
       res.off('drain', done);
       res.off('close', done);
+      flow?.resume();
       resolve();
     };
     res.on('drain', done);
@@ -65,8 +80,8 @@ function writable(res: ExpressResponse): Promise<void> {
  * Backpressure: when the socket's buffer is full (`write` returns false) the stream is not read again until it
  * drains (what is corked is sent first: corked bytes never drain), so a client that reads slowly holds back a
  * producer that waits for its reader. The SDK's web transport does not wait — it enqueues every message it is
- * handed — so messages from an upstream still queue in its stream until the client takes them (measured: 94 MB of
- * upstream log notifications to a client reading nothing grew the process by ~124 MB of buffers).
+ * handed (measured: 94 MB of upstream log notifications to a client reading nothing grew the process by ~124 MB) —
+ * so the response's flow is held meanwhile, and the upstream streams feeding it wait too (`upstream-flow.ts`).
  */
 export async function sendWebResponse(res: ExpressResponse, response: Response): Promise<void> {
   res.status(response.status);
@@ -107,6 +122,7 @@ export async function sendWebResponse(res: ExpressResponse, response: Response):
   } catch {
     // The stream was cancelled (client gone, session closed); nothing more to send.
   } finally {
+    flows.get(res)?.resume();
     res.off('close', cancel);
     // end() fully uncorks the connection itself.
     corked = false;
