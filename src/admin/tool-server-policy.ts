@@ -6,14 +6,15 @@
  *   harvest them by pointing one at a URL they control. Also refused: re-pointing an existing passthrough tool
  *   server at another URL.
  * - A URL whose host is, or resolves to, a non-public address (422): private, loopback, link-local, CGNAT,
- *   unique-local and the like (`isPublicAddress`, shared with the CIMD fetcher), so the gateway does not become a
- *   team admin's proxy into its own network (SSRF). A host that cannot be resolved is refused too.
+ *   unique-local and the like (`security/address-policy.ts`, shared with the CIMD fetcher and every upstream
+ *   connection), so the gateway does not become a team admin's proxy into its own network (SSRF). A host that
+ *   cannot be resolved is refused too.
  *
- * The address check happens when the URL is set; it does not pin the address the gateway later connects to.
+ * This check answers the team admin when the URL is set; DNS can change afterwards, so every connection to a URL a
+ * team admin set is checked again and pinned to the checked address (`toolservers/upstream-network.ts`).
  */
-import { lookup as dnsLookup } from 'node:dns/promises';
 import { ApiError } from '../http/errors.js';
-import { isPublicAddress } from '../authserver/safe-fetch.js';
+import { AddressRefusedError, resolveChecked } from '../security/address-policy.js';
 import type { AdminPrincipal } from './admin-principal.js';
 
 export const PRIVATE_URL_MESSAGE = 'only a platform admin may point a tool server at a private or loopback address';
@@ -30,19 +31,17 @@ export interface RemoteSettings {
 
 /** The non-public address `host` is or resolves to; `null` when it cannot be resolved; undefined when all are public. */
 export async function nonPublicAddressOf(host: string, timeoutMs = LOOKUP_TIMEOUT_MS): Promise<string | null | undefined> {
-  const bare = host.replace(/^\[|\]$/g, '');
   let timer: NodeJS.Timeout | undefined;
   try {
-    const addresses = await Promise.race([
-      dnsLookup(bare, { all: true, verbatim: true }),
+    await Promise.race([
+      resolveChecked(host, { allowPrivate: false }),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error('DNS lookup timed out')), timeoutMs);
       }),
     ]);
-    if (addresses.length === 0) return null;
-    return addresses.find((a) => !isPublicAddress(a.address))?.address;
-  } catch {
-    return null;
+    return undefined;
+  } catch (err) {
+    return err instanceof AddressRefusedError && err.address !== undefined ? err.address : null;
   } finally {
     clearTimeout(timer);
   }

@@ -4,11 +4,13 @@
  * write-only, and live sessions of the team hear about every change (`SessionRuntime.toolsChanged`).
  *
  * Unlike the CLI, the API limits team admins (`tool-server-policy.ts`): no `passthrough` auth (403) and no URL on a
- * private or loopback address (422). Every add or change that leaves a tool server with `passthrough` or `static`
- * auth is audited with its mode (never the secret), and so is every refusal.
+ * private or loopback address (422). A URL a platform admin sends is approved for private addresses; one a team
+ * admin sends is checked again at every connection (`allowPrivateAddresses`, see `SavedBy`). Every add or change
+ * that leaves a tool server with `passthrough` or `static` auth is audited with its mode (never the secret), and so
+ * is every refusal.
  */
 import { ApiError } from '../http/errors.js';
-import { addToolServer, authConfig, toToolServerJson, type ToolServerConfig, type ToolServerJson } from '../toolservers/tool-server-config.js';
+import { addToolServer, authConfig, toToolServerJson, type SavedBy, type ToolServerConfig, type ToolServerJson } from '../toolservers/tool-server-config.js';
 import * as registry from '../toolservers/tool-server-registry.js';
 import type { AdminPrincipal } from './admin-principal.js';
 import { enforceTeamAdminLimits, type RemoteSettings } from './tool-server-policy.js';
@@ -47,7 +49,7 @@ export async function createToolServer(deps: AdminDeps, p: AdminPrincipal, slug:
   const team = await findTeam(deps, slug);
   const action = 'admin.tool_server_add';
   if (config.kind === 'remote') await enforce(deps, p, team.id, action, config.name, undefined, { url: config.url, authMode: config.auth.mode });
-  const row = await addToolServer(deps.db.prisma, deps.box, team.id, config);
+  const row = await addToolServer(deps.db.prisma, deps.box, team.id, config, savedBy(p));
   const json = toToolServerJson(row);
   await changed(deps, p, team.id, action, config.name, credentialDetail(json, undefined, config.kind === 'remote' && config.auth.mode === 'static'));
   return json;
@@ -80,7 +82,7 @@ export async function updateToolServer(deps: AdminDeps, p: AdminPrincipal, slug:
   const before = row?.kind === 'remote' && row.url !== null ? { url: row.url, authMode: row.authMode } : undefined;
   if (before) await enforce(deps, p, team.id, action, name, before, { url: patch.url ?? before.url, authMode: patch.auth?.mode ?? before.authMode });
   const { name: _name, kind: _kind, ...change } = patch;
-  const updated = await registry.updateToolServer(deps.db.prisma, deps.box, team.id, name, change);
+  const updated = await registry.updateToolServer(deps.db.prisma, deps.box, team.id, name, change, savedBy(p));
   await changed(deps, p, team.id, action, name, credentialDetail(updated, before?.authMode, typeof patch.auth?.secret === 'string'));
   return updated;
 }
@@ -89,6 +91,11 @@ export async function removeToolServer(deps: AdminDeps, p: AdminPrincipal, slug:
   const team = await findTeam(deps, slug);
   await registry.removeToolServer(deps.db.prisma, team.id, name);
   await changed(deps, p, team.id, 'admin.tool_server_remove', name);
+}
+
+/** Only a platform admin approves a tool server's URL for private addresses. */
+function savedBy(p: AdminPrincipal): SavedBy {
+  return { approvesPrivateAddresses: p.platform };
 }
 
 type Detail = Record<string, string | number | boolean | null>;

@@ -1,13 +1,14 @@
 /**
  * Fetching a URL a stranger gave us (a Client ID Metadata Document) without becoming their proxy into our network
- * (SSRF): https only, the host resolved once and every address checked to be public unicast, the connection pinned
- * to the checked address (no DNS rebinding between check and connect), no redirects, a size cap and a timeout.
+ * (SSRF): https only, the host resolved once and every address checked to be public unicast (the shared policy in
+ * `security/address-policy.ts`), the connection pinned to the checked address (no DNS rebinding between check and
+ * connect), no redirects, a size cap and a timeout.
  */
 import http from 'node:http';
 import https from 'node:https';
-import { lookup as dnsLookup } from 'node:dns/promises';
-import type { LookupFunction } from 'node:net';
-import ipaddr from 'ipaddr.js';
+import { AddressRefusedError, checkedLookup, resolveChecked, type ResolvedAddress } from '../security/address-policy.js';
+
+export { isPublicAddress } from '../security/address-policy.js';
 
 export interface SafeFetchOptions {
   /** Test-only: allow private, loopback and link-local addresses, and plain http to them. */
@@ -27,27 +28,14 @@ export class SafeFetchError extends Error {
   override name = 'SafeFetchError';
 }
 
-/** True for addresses on the public internet (ipaddr.js range `unicast`, IPv4-mapped IPv6 unwrapped). */
-export function isPublicAddress(address: string): boolean {
-  if (!ipaddr.isValid(address)) return false;
-  return ipaddr.process(address).range() === 'unicast';
-}
-
-async function resolveChecked(url: URL, allowPrivate: boolean): Promise<{ address: string; family: 4 | 6 }> {
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  let addresses: { address: string; family: number }[];
+/** The host's addresses, each checked by the shared address policy, before anything is sent. */
+async function resolveForFetch(url: URL, allowPrivate: boolean): Promise<ResolvedAddress[]> {
   try {
-    addresses = await dnsLookup(host, { all: true, verbatim: true });
-  } catch {
-    throw new SafeFetchError(`The host ${url.hostname} could not be resolved`);
+    return await resolveChecked(url.hostname, { allowPrivate });
+  } catch (err) {
+    if (err instanceof AddressRefusedError) throw new SafeFetchError(err.address ? `${err.message}; refusing to fetch it` : err.message);
+    throw err;
   }
-  if (addresses.length === 0) throw new SafeFetchError(`The host ${url.hostname} has no addresses`);
-  if (!allowPrivate) {
-    const bad = addresses.find((a) => !isPublicAddress(a.address));
-    if (bad) throw new SafeFetchError(`The host ${url.hostname} resolves to a non-public address (${bad.address}); refusing to fetch it`);
-  }
-  const first = addresses[0]!;
-  return { address: first.address, family: first.family === 6 ? 6 : 4 };
 }
 
 /** GETs `rawUrl` under the rules above. Resolves for any HTTP status; rejects with `SafeFetchError`. */
@@ -57,11 +45,9 @@ export async function safeFetch(rawUrl: string, opts: SafeFetchOptions): Promise
   const httpAllowed = opts.allowPrivateHosts && url.protocol === 'http:';
   if (url.protocol !== 'https:' && !httpAllowed) throw new SafeFetchError('Only https URLs are fetched');
   if (url.username || url.password) throw new SafeFetchError('URLs with credentials are not fetched');
-  const pinned = await resolveChecked(url, opts.allowPrivateHosts);
-  const lookup: LookupFunction = (_host, options, cb) => {
-    if ((options as { all?: boolean }).all) (cb as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [pinned]);
-    else cb(null, pinned.address, pinned.family);
-  };
+  // Resolved and checked here, so a refusal is this fetch's answer; the connection then uses those addresses only.
+  const pinned = await resolveForFetch(url, opts.allowPrivateHosts);
+  const lookup = checkedLookup({ allowPrivate: true, resolve: () => Promise.resolve(pinned) });
   const client = url.protocol === 'https:' ? https : http;
   return new Promise<SafeResponse>((resolve, reject) => {
     // The first failure wins: it is rejected before the socket is torn down, so teardown noise cannot replace it.

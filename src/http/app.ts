@@ -23,6 +23,7 @@ import { createSessionStore, type SessionStore } from '../sessions/session-store
 import { userSessionsRouter } from '../sessions/user-sessions-router.js';
 import { startSweeper, type Sweeper } from '../sessions/sweeper.js';
 import { createSessionRuntime, type SessionRuntime } from '../mcp/session-runtime.js';
+import { createUpstreamNetwork } from '../toolservers/upstream-network.js';
 import { mcpRouter, resolveTeam, authenticateForTeam, identify } from '../mcp/mcp-endpoint.js';
 import { jwksRouter } from '../authserver/jwks-router.js';
 import { devTokenRouter } from '../authserver/dev-token-router.js';
@@ -97,6 +98,7 @@ export function createApp(deps: AppDeps): App {
   const teams = createTeamDirectory(db.prisma);
   const users = createUserDirectory(db.prisma);
   const audit = createAuditLog(db.sql, logger, { clock, metrics });
+  const upstreamNetwork = createUpstreamNetwork({ logger });
   const store = createSessionStore(db.prisma, { idleTtlMs: config.sessionIdleTtlMs, maxAgeMs: config.sessionMaxAgeMs }, clock);
   const sessions = createSessionRuntime({
     db,
@@ -107,7 +109,7 @@ export function createApp(deps: AppDeps): App {
     cacheSize: config.sessionCacheSize,
     cacheTtlMs: config.sessionCacheTtlMs,
     clock,
-    upstream: { keys, box, publicUrl: config.publicUrl, clock },
+    upstream: { keys, box, publicUrl: config.publicUrl, clock, network: upstreamNetwork },
   });
   const rateCounters = createRateLimitCounters({ clock });
   // The embedded database serves one process, whose counters are already the whole truth.
@@ -230,6 +232,7 @@ export function createApp(deps: AppDeps): App {
       sweeper?.stop();
       await unlisten?.();
       await untilDeadline(sessions.shutdown(), deadline);
+      await untilDeadline(upstreamNetwork.close(), deadline);
       await audit.close(deadline);
       // Hand this process's last counts to the replicas that stay up.
       await untilDeadline(rateSync?.stop() ?? Promise.resolve(), deadline);

@@ -3,13 +3,25 @@
  * is used because rehydration must replay a stored `initialize` without a socket (DESIGN.md §Sessions).
  */
 import type { Request as ExpressRequest, Response as ExpressResponse } from 'express';
+import { enterResponseFlow, ResponseFlow } from '../toolservers/upstream-flow.js';
+
+/** The flow of each response being bridged: upstream streams feeding it wait while it waits for `drain`. */
+const flows = new WeakMap<ExpressResponse, ResponseFlow>();
 
 /**
  * A fetch `Request` carrying the Express request's method, URL and headers; the body travels as `parsedBody`.
  * No abort signal: the transport never reads one (a client going away cancels the response stream instead, in
  * `sendWebResponse`), and aborting one per finished request cost a `DOMException` each.
+ *
+ * It also enters the response's flow (`upstream-flow.ts`): what the request goes on to do upstream follows how fast
+ * its client reads the response.
  */
 export function toWebRequest(req: ExpressRequest, baseUrl: string, sessionId?: string): Request {
+  if (req.res) {
+    const flow = new ResponseFlow();
+    flows.set(req.res, flow);
+    enterResponseFlow(flow);
+  }
   const headers = new Headers();
   for (const [k, v] of Object.entries(req.headers)) {
     if (v === undefined) continue;
@@ -40,12 +52,38 @@ function readSoon<T>(read: Promise<T>): Promise<T | typeof WAITING> {
 }
 
 /**
+ * Resolves once `res` can take more (`drain`) or never will (`close`: the client went away and the stream is
+ * being cancelled).
+ */
+function writable(res: ExpressResponse): Promise<void> {
+  if (res.destroyed || !res.writableNeedDrain) return Promise.resolve();
+  const flow = flows.get(res);
+  flow?.hold();
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      flow?.resume();
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+/**
  * Streams a fetch `Response` (JSON or SSE) to Express; a client disconnect cancels the stream.
  *
  * Whatever the stream already holds is written together (headers, events and the end of the response in one
  * socket write, which is the common case of a short request), and the headers and every event otherwise go out
  * as soon as the stream has nothing more to give right now: an SSE response's headers and each event reach the
  * client within one turn of the event loop, as before, without a write (and a TCP segment) per piece.
+ *
+ * Backpressure: when the socket's buffer is full (`write` returns false) the stream is not read again until it
+ * drains (what is corked is sent first: corked bytes never drain), so a client that reads slowly holds back a
+ * producer that waits for its reader. The SDK's web transport does not wait — it enqueues every message it is
+ * handed (measured: 94 MB of upstream log notifications to a client reading nothing grew the process by ~124 MB) —
+ * so the response's flow is held meanwhile, and the upstream streams feeding it wait too (`upstream-flow.ts`).
  */
 export async function sendWebResponse(res: ExpressResponse, response: Response): Promise<void> {
   res.status(response.status);
@@ -78,11 +116,15 @@ export async function sendWebResponse(res: ExpressResponse, response: Response):
         res.cork();
         corked = true;
       }
-      res.write(chunk.value);
+      if (!res.write(chunk.value)) {
+        uncork();
+        await writable(res);
+      }
     }
   } catch {
     // The stream was cancelled (client gone, session closed); nothing more to send.
   } finally {
+    flows.get(res)?.resume();
     res.off('close', cancel);
     // end() fully uncorks the connection itself.
     corked = false;

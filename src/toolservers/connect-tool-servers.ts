@@ -1,12 +1,12 @@
 /**
  * Builds a session's tool-server connections from the team's configured tool servers: built-in packs in-process,
- * remote servers through a lazily connected upstream client that acts as the session's user.
+ * remote servers through a lazily connected upstream client that acts as the session's user, over the gateway's
+ * upstream network (addresses checked at connect time unless the URL was approved for private addresses).
  */
 import type { PrismaClient } from '../db/database.js';
 import type { Logger } from '../observability/logger.js';
 import type { KeyStore } from '../authserver/signing-keys.js';
 import type { SecretBox } from '../security/secret-box.js';
-import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { BUILTIN_PACKS } from './packs/index.js';
 import { packConnection } from './packs/pack.js';
 import type { SessionContext, SessionDownstream, ToolServerConnection, ToolServerDefinition } from './types.js';
@@ -14,12 +14,13 @@ import { upstreamCredentials } from './upstream-credentials.js';
 import { UpstreamClient, DEFAULT_UPSTREAM_TIMEOUTS, type UpstreamTimeouts } from './upstream-client.js';
 import { relayUpstreamNotification, upstreamConnection } from './upstream-connection.js';
 import { upstreamSessionStore } from './upstream-sessions.js';
+import type { UpstreamNetwork } from './upstream-network.js';
 
 export async function loadToolServers(prisma: PrismaClient, teamId: string): Promise<ToolServerDefinition[]> {
   const rows = await prisma.toolServer.findMany({
     where: { teamId, enabled: true },
     orderBy: { name: 'asc' },
-    select: { name: true, kind: true, pack: true, url: true, prefix: true, authMode: true, authHeader: true, secretEncrypted: true },
+    select: { name: true, kind: true, pack: true, url: true, prefix: true, authMode: true, authHeader: true, secretEncrypted: true, allowPrivateAddresses: true },
   });
   return rows.map((r) => ({ ...r, kind: r.kind === 'remote' ? 'remote' : 'builtin' }));
 }
@@ -32,7 +33,8 @@ export interface UpstreamDeps {
   /** PUBLIC_URL: the `iss` of exchange tokens. */
   publicUrl: string;
   timeouts?: Partial<UpstreamTimeouts>;
-  fetch?: FetchLike;
+  /** Where connections go: checked at connect time unless a tool server's URL was approved for private addresses. */
+  network: UpstreamNetwork;
   clock?: () => number;
 }
 
@@ -75,7 +77,7 @@ export function connectToolServers(
         logger,
         timeouts,
         onNotification: (n) => relayUpstreamNotification(def, downstream, n),
-        ...(deps.fetch ? { fetch: deps.fetch } : {}),
+        fetch: deps.network.fetchFor({ allowPrivateAddresses: def.allowPrivateAddresses === true }),
       });
       out.push(upstreamConnection({ name: def.name, prefix: def.prefix, client, timeouts }));
     } catch (err) {

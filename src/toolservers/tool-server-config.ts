@@ -148,9 +148,31 @@ export function parseToolServerInput(input: unknown): ToolServerConfig {
   return parsed.data;
 }
 
-export function rowData(c: ToolServerConfig, box: SecretBox) {
+/**
+ * Who is saving a tool server. An operator (the CLI) and a platform admin approve the URL they set, so connections
+ * to it may reach private and loopback addresses; a team admin's URL is checked at every connection (DNS rebinding).
+ */
+export interface SavedBy {
+  approvesPrivateAddresses: boolean;
+}
+
+export const OPERATOR: SavedBy = { approvesPrivateAddresses: true };
+
+/** `allowPrivateAddresses`: whether the stored URL is approved for private addresses (see `SavedBy`). */
+export function rowData(c: ToolServerConfig, box: SecretBox, allowPrivateAddresses: boolean) {
   return c.kind === 'builtin'
-    ? { name: c.name, kind: 'builtin', pack: c.pack, url: null, authMode: 'none', authHeader: null, secretEncrypted: null, prefix: c.prefix, enabled: c.enabled }
+    ? {
+        name: c.name,
+        kind: 'builtin',
+        pack: c.pack,
+        url: null,
+        authMode: 'none',
+        authHeader: null,
+        secretEncrypted: null,
+        allowPrivateAddresses: false,
+        prefix: c.prefix,
+        enabled: c.enabled,
+      }
     : {
         name: c.name,
         kind: 'remote',
@@ -159,18 +181,19 @@ export function rowData(c: ToolServerConfig, box: SecretBox) {
         authMode: c.auth.mode,
         authHeader: c.auth.mode === 'static' ? c.auth.header : null,
         secretEncrypted: c.auth.mode === 'static' ? box.seal(c.auth.secret) : null,
+        allowPrivateAddresses,
         prefix: c.prefix,
         enabled: c.enabled,
       };
 }
 
 /** Adds a tool server to a team; 409 when the name is taken or its tool names clash with another's. */
-export async function addToolServer(prisma: PrismaClient, box: SecretBox, teamId: string, input: unknown) {
+export async function addToolServer(prisma: PrismaClient, box: SecretBox, teamId: string, input: unknown, savedBy: SavedBy = OPERATOR) {
   const c = parseToolServerInput(input);
   const others = await prisma.toolServer.findMany({ where: { teamId }, select: { name: true, kind: true, pack: true, prefix: true } });
   assertNoNameClash({ name: c.name, kind: c.kind, pack: c.kind === 'builtin' ? c.pack : null, prefix: c.prefix }, others);
   try {
-    return await prisma.toolServer.create({ data: { teamId, ...rowData(c, box) } });
+    return await prisma.toolServer.create({ data: { teamId, ...rowData(c, box, savedBy.approvesPrivateAddresses) } });
   } catch (err) {
     if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
       throw new ApiError('conflict', `Team already has a tool server named ${c.name}`);

@@ -7,7 +7,7 @@ import type { PrismaClient } from '../db/database.js';
 import { ApiError } from '../http/errors.js';
 import type { SecretBox } from '../security/secret-box.js';
 import { assertNoNameClash } from './name-clash.js';
-import { parseToolServerInput, rowData, toToolServerJson, authConfig, type ToolServerJson } from './tool-server-config.js';
+import { parseToolServerInput, rowData, toToolServerJson, authConfig, OPERATOR, type SavedBy, type ToolServerJson } from './tool-server-config.js';
 
 /** The team's tool servers by name, secrets never included. */
 export async function listToolServers(prisma: PrismaClient, teamId: string): Promise<ToolServerJson[]> {
@@ -45,8 +45,13 @@ export type ToolServerPatch = z.input<typeof toolServerPatch>;
 /** Stands in for the stored secret during validation (a valid header value); the sealed one is kept. */
 const STORED_SECRET = 'stored-secret';
 
-/** Applies a change with the same validation as adding (and the same clash check); 404 when unknown. */
-export async function updateToolServer(prisma: PrismaClient, box: SecretBox, teamId: string, name: string, patch: unknown): Promise<ToolServerJson> {
+/**
+ * Applies a change with the same validation as adding (and the same clash check); 404 when unknown. A change that
+ * sends a `url` approves it for private addresses when `savedBy` may approve (even the same URL: how a platform
+ * admin approves a URL a team admin set), and a new URL from anyone else is not approved; a change without `url`
+ * keeps the approval as it is — toggling a tool server approves nothing.
+ */
+export async function updateToolServer(prisma: PrismaClient, box: SecretBox, teamId: string, name: string, patch: unknown, savedBy: SavedBy = OPERATOR): Promise<ToolServerJson> {
   const parsed = toolServerPatch.safeParse(patch);
   if (!parsed.success) {
     const details = parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message }));
@@ -77,7 +82,9 @@ export async function updateToolServer(prisma: PrismaClient, box: SecretBox, tea
   const others = await prisma.toolServer.findMany({ where: { teamId, NOT: { name } }, select: { name: true, kind: true, pack: true, prefix: true } });
   assertNoNameClash({ name, kind: c.kind, pack: c.kind === 'builtin' ? c.pack : null, prefix: c.prefix }, others);
 
-  const data = rowData(c, box);
+  const sameUrlKept = p.url === undefined || p.url === row.url;
+  const approved = p.url === undefined ? row.allowPrivateAddresses : savedBy.approvesPrivateAddresses || (sameUrlKept && row.allowPrivateAddresses);
+  const data = rowData(c, box, approved);
   if (keepSecret) data.secretEncrypted = row.secretEncrypted;
   const updated = await prisma.toolServer.update({ where: { id: row.id }, data });
   return toToolServerJson(updated);

@@ -95,4 +95,6 @@ export interface ToolServerDefinition {
   readonly authMode?: string;
   readonly authHeader?: string | null;
   readonly secretEncrypted?: string | null;
+  /** A platform admin or operator set the URL: connections may reach private addresses (else public ones only). */
+  readonly allowPrivateAddresses?: boolean;
 }

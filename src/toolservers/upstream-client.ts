@@ -36,6 +36,7 @@ import {
 import type { Logger } from '../observability/logger.js';
 import type { UpstreamCredentials } from './upstream-credentials.js';
 import type { UpstreamSessionStore } from './upstream-sessions.js';
+import { currentResponseFlow, heldBack, outsideResponseFlow } from './upstream-flow.js';
 import type { Downstream, SessionDownstream } from './types.js';
 
 export const UPSTREAM_CLIENT_INFO: Implementation = { name: 'switchboard', version: '0.1.0' };
@@ -61,7 +62,8 @@ export interface UpstreamClientOptions {
   timeouts: UpstreamTimeouts;
   /** Called with every notification from the upstream that is not request-scoped (list changes, updates). */
   onNotification?: (n: ServerNotification) => void;
-  fetch?: FetchLike;
+  /** The upstream network's fetch for this tool server (its addresses checked at connect time, `upstream-network.ts`). */
+  fetch: FetchLike;
 }
 
 /** The downstream request an upstream request serves. */
@@ -150,7 +152,8 @@ export class UpstreamClient {
     if (this.closed) return Promise.reject(new Error(`tool server ${this.opts.name}: session closed`));
     if (!this.current) {
       // Outside any request scope: the connection's standalone stream belongs to the session, not to a request.
-      const p = requestScope.exit(() => this.open());
+      // Nor to the request's response flow: it outlives the request (`upstream-flow.ts`).
+      const p = requestScope.exit(() => outsideResponseFlow(() => this.open()));
       this.current = p;
       p.catch(() => {
         if (this.current === p) this.current = undefined;
@@ -217,7 +220,7 @@ export class UpstreamClient {
 
   /** The client's headers, from scratch, with this request's credentials. */
   private authorizedFetch(): FetchLike {
-    const base = this.opts.fetch ?? fetch;
+    const base = this.opts.fetch;
     return async (url, init) => {
       const headers = new Headers(init?.headers);
       headers.delete('authorization');
@@ -225,7 +228,8 @@ export class UpstreamClient {
       // The SDK passes one long-lived signal to every fetch, and fetch only drops its abort listener when the
       // request is garbage-collected: a per-request signal that follows it keeps listeners from piling up.
       const signal = init?.signal ? AbortSignal.any([init.signal]) : undefined;
-      return base(url, { ...init, headers, ...(signal ? { signal } : {}) });
+      const response = await base(url, { ...init, headers, ...(signal ? { signal } : {}) });
+      return followingClient(response);
     };
   }
 
@@ -253,6 +257,16 @@ export class UpstreamClient {
 
     client.onerror = (err) => opts.logger.debug({ err, toolServer: opts.name }, 'upstream transport error');
   }
+}
+
+/**
+ * An upstream's event stream answering a client request is read no faster than that client reads its response
+ * (`upstream-flow.ts`); JSON answers are read whole by the SDK anyway.
+ */
+function followingClient(response: Response): Response {
+  const flow = currentResponseFlow();
+  if (!flow || !response.body || !response.headers.get('content-type')?.includes('text/event-stream')) return response;
+  return new Response(heldBack(response.body, flow), { status: response.status, statusText: response.statusText, headers: response.headers });
 }
 
 /** A resumed client skips `initialize`; what the upstream said then is restored from the stored record. */
