@@ -17,14 +17,18 @@ export type RequestShape =
 
 const wellFormed = (s: string) => (s as string & { isWellFormed(): boolean }).isWellFormed();
 
-/** The path of the first string or key that PostgreSQL cannot store (NUL, unpaired surrogate), if any. */
+/**
+ * The path of the first string or key that cannot be stored, if any: PostgreSQL refuses NUL and unpaired
+ * surrogates in text, and Prisma's JSON writer fails (with a TypeError, not an error about the value) on an own
+ * property named `__proto__`, which `JSON.parse` creates.
+ */
 export function unstorableTextAt(value: unknown, path = 'params', depth = 0): string | undefined {
   if (depth > 64) return path;
   if (typeof value === 'string') return value.includes('\u0000') || !wellFormed(value) ? path : undefined;
   if (!value || typeof value !== 'object') return undefined;
   for (const [k, v] of Object.entries(value)) {
     const at = `${path}.${k}`;
-    if (k.includes('\u0000') || !wellFormed(k)) return at;
+    if (k.includes('\u0000') || !wellFormed(k) || k === '__proto__') return at;
     const found = unstorableTextAt(v, at, depth + 1);
     if (found) return found;
   }
@@ -56,7 +60,7 @@ export function requestShape(body: unknown, headerVersion: string | undefined): 
     }
     if (messages.length > 1) return { kind: 'invalid', message: 'Invalid Request: initialize must be sent on its own, not in a batch' };
     const bad = unstorableTextAt(init, 'initialize');
-    if (bad) return { kind: 'invalid', message: `Invalid params: ${bad} contains a NUL character or an unpaired surrogate` };
+    if (bad) return { kind: 'invalid', message: `Invalid params: ${bad} cannot be stored (a NUL character, an unpaired surrogate or a key named __proto__)` };
     return { kind: 'initialize', init };
   }
   if (messages.some((m) => claimsModern(m as { method?: unknown; params?: unknown }, headerVersion))) return { kind: 'modern' };

@@ -28,6 +28,7 @@ describe('initialize params PostgreSQL cannot store', () => {
   const cases = [
     ['a NUL in clientInfo.name', initWith('{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"a\\u0000b","version":"1"}}'), 'params.clientInfo.name'],
     ['a lone surrogate in clientInfo.name', initWith('{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"x\\ud800","version":"1"}}'), 'params.clientInfo.name'],
+    ['a key named __proto__ in capabilities', initWith('{"protocolVersion":"2025-11-25","capabilities":{"x":{"__proto__":null}},"clientInfo":{"name":"n","version":"1"}}'), 'params.capabilities.x.__proto__'],
     ['a NUL in a capabilities key', initWith('{"protocolVersion":"2025-11-25","capabilities":{"ex\\u0000p":{}},"clientInfo":{"name":"n","version":"1"}}'), 'params.capabilities.ex'],
   ] as const;
   for (const [name, body, path] of cases) {
