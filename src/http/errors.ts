@@ -3,6 +3,7 @@
  * (`authserver/oauth-errors.ts`) and MCP endpoints JSON-RPC errors (`mcp/jsonrpc-errors.ts`); anything else that
  * escapes a handler ends here: known errors with their status, unknown ones as a bare 500 with a request id.
  */
+import { TokenVerificationUnavailableError } from '../auth/token-errors.js';
 import type { ErrorRequestHandler } from 'express';
 import type { Logger } from '../observability/logger.js';
 
@@ -90,6 +91,13 @@ export function errorRenderer(logger: Logger): ErrorRequestHandler {
     if (!res.headersSent && isDatabaseUnavailable(err)) {
       (req.log ?? logger).warn({ err }, 'database unavailable');
       res.status(503).set('Retry-After', '5').json(new ApiError('unavailable', 'The database is unavailable; retry shortly').toJSON());
+      return;
+    }
+    // The admin API verifies its tokens itself: keys that cannot be had right now (JWKS or database down) are an
+    // outage to retry, like the MCP endpoints' 503, not an internal error.
+    if (!res.headersSent && err instanceof TokenVerificationUnavailableError) {
+      (req.log ?? logger).warn({ err }, 'access token could not be verified');
+      res.status(503).set('Retry-After', '5').json(new ApiError('unavailable', 'The access token cannot be verified right now; retry shortly').toJSON());
       return;
     }
     const known = err instanceof ApiError ? err : fromBodyParser(err);

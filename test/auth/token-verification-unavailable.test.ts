@@ -68,12 +68,12 @@ describe('external issuer whose JWKS fails', () => {
     await new Promise((r) => idp?.close(r));
   });
 
-  const token = () =>
+  const token = (audience = `${gw.url}/t/demo/mcp`, kid = 'k1') =>
     new SignJWT({ email: 'jwks@example.com', email_verified: true, azp: 'app', scope: 'mcp' })
-      .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+      .setProtectedHeader({ alg: 'RS256', kid })
       .setIssuer(issuer)
       .setSubject('jwks-user')
-      .setAudience(`${gw.url}/t/demo/mcp`)
+      .setAudience(audience)
       .setIssuedAt()
       .setExpirationTime('5m')
       .sign(key.privateKey);
@@ -87,6 +87,18 @@ describe('external issuer whose JWKS fails', () => {
 
     jwksDown = false;
     await expectOk(await rawPost(`${gw.url}/t/demo/mcp`, INIT, { authorization: `Bearer ${await token()}` }));
+  });
+
+  it('the admin API answers such a token 503 unavailable too, not an internal error', async () => {
+    jwksDown = true;
+    // A kid the verifier has not cached makes it fetch the JWKS, which fails.
+    const res = await fetch(`${gw.url}/admin/v1/teams`, { headers: { authorization: `Bearer ${await token(`${gw.url}/admin`, 'k-new')}` } });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('5');
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('unavailable');
+    jwksDown = false;
+    const back = await fetch(`${gw.url}/admin/v1/teams`, { headers: { authorization: `Bearer ${await token(`${gw.url}/admin`)}` } });
+    expect(back.status).toBe(403); // verified again: an ordinary user, not a platform admin
   });
 });
 
