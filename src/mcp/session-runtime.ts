@@ -22,6 +22,7 @@ import { switchableAggregator } from '../toolservers/switchable-aggregator.js';
 import { connectToolServers, loadToolServers, type UpstreamDeps } from '../toolservers/connect-tool-servers.js';
 import { LiveSession } from './live-session.js';
 import { SessionCache } from './session-cache.js';
+import { isDatabaseUnavailable } from '../http/errors.js';
 import { createSessionServer } from './session-server.js';
 import { createSessionDownstream } from './session-downstream.js';
 
@@ -249,7 +250,11 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
         return undefined;
       }
       if (now - s.lastTouchedAt >= touchEveryMs) {
-        const expiresAt = await store.touch(id, s.createdAt);
+        // A session held here keeps serving while the database is down; its expiry is extended once it is back.
+        const expiresAt = await store.touch(id, s.createdAt).catch((err: unknown) => {
+          if (isDatabaseUnavailable(err)) return s.expiresAt;
+          throw err;
+        });
         if (!expiresAt) {
           runtime.evict(id);
           return undefined;
@@ -295,8 +300,16 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
      */
     async noteUse(s: LiveSession, use: ClientUse): Promise<void> {
       if (s.clientUse === use || s.clientUse === 'echoed') return;
+      const before = s.clientUse;
       s.clientUse = use;
-      await store.markUse(s.id, { teamId: s.teamId, userId: s.context.user.id, clientId: s.context.clientId }, use);
+      try {
+        await store.markUse(s.id, { teamId: s.teamId, userId: s.context.user.id, clientId: s.context.clientId }, use);
+      } catch (err) {
+        // Not worth failing a request over: with the database down the session keeps serving, and the use is
+        // recorded by a later request.
+        s.clientUse = before;
+        if (!isDatabaseUnavailable(err)) throw err;
+      }
     },
 
     /** Attaches a chat to a session that had none (the chat id arrived after initialize); it now stands for that chat. */

@@ -86,4 +86,34 @@ describe.skipIf(!TEST_DATABASE_URL)('database outage (needs TEST_DATABASE_URL: a
     expect(gw.logs.text()).not.toContain('could not write audit record');
     await client.close();
   });
+
+  it('a session held in memory keeps serving a connector that never sends its id, and one past its touch interval', async () => {
+    let offset = 0;
+    const clocked = await startTestGateway(viaProxy, { clock: () => Date.now() + offset });
+    try {
+      const { token } = await tokenFor(clocked, { email: 'claude-outage@example.com', clientId: 'claude' });
+      const headers = { authorization: `Bearer ${token}`, 'mcp-protocol-version': '2025-11-25' };
+      const init = await rawPost(`${clocked.url}/t/demo/mcp`, INIT, headers);
+      expect(init.status).toBe(200);
+      await init.text();
+
+      await proxy.stop();
+      try {
+        // The first request without the id would record the session's use; with the database away it is served
+        // anyway (recorded later), and so is a request after the 15 s touch interval.
+        const call = () => rawPost(`${clocked.url}/t/demo/mcp`, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'demo__echo', arguments: { text: 'still' } } }, headers);
+        const first = await call();
+        expect(first.status).toBe(200);
+        expect(await first.text()).toContain('still');
+        offset += 20_000;
+        const later = await call();
+        expect(later.status).toBe(200);
+        expect(await later.text()).toContain('still');
+      } finally {
+        await proxy.start();
+      }
+    } finally {
+      await clocked.close();
+    }
+  });
 });
