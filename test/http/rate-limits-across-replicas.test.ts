@@ -4,11 +4,11 @@
  * a database outage instead of failing requests. Syncs are triggered explicitly (the interval is set to an hour)
  * and the clock is fixed, so nothing depends on timing.
  */
-import net from 'node:net';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
 import { openDatabase, type Database } from '../../src/db/database.js';
+import { startDatabaseProxy, type DatabaseProxy } from '../helpers/database-proxy.js';
 import { createTestDatabase, TEST_DATABASE_URL, type TestDatabase } from '../helpers/database.js';
 import { startTestGateway, tokenFor, type TestGateway } from '../helpers/gateway.js';
 
@@ -124,48 +124,24 @@ describe.skipIf(!TEST_DATABASE_URL)('rate limits during a database outage (needs
   let tdb: TestDatabase;
   let viaProxy: Database;
   let gw: TestGateway;
-  let proxy: net.Server;
-  let port = 0;
-  const sockets = new Set<net.Socket>();
-
-  /** A TCP proxy to PostgreSQL that the test stops and starts: a real outage for this replica only. */
-  async function startProxy(): Promise<void> {
-    const target = new URL(tdb.url!);
-    proxy = net.createServer((client) => {
-      const upstream = net.connect(Number(target.port || 5432), target.hostname);
-      for (const s of [client, upstream]) {
-        sockets.add(s);
-        s.on('close', () => sockets.delete(s));
-        s.on('error', () => s.destroy());
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((r) => proxy.listen(port, '127.0.0.1', () => r()));
-    port = (proxy.address() as net.AddressInfo).port;
-  }
-  async function stopProxy(): Promise<void> {
-    for (const s of sockets) s.destroy();
-    await new Promise((r) => proxy.close(r));
-  }
+  let proxy: DatabaseProxy;
 
   beforeAll(async () => {
     tdb = await createTestDatabase();
-    await startProxy();
-    const url = new URL(tdb.url!);
-    url.host = `127.0.0.1:${port}`;
-    viaProxy = await openDatabase({ url: url.toString(), poolSize: 2 });
+    proxy = await startDatabaseProxy(tdb.url!);
+    viaProxy = await openDatabase({ url: proxy.url, poolSize: 2 });
     gw = await startTestGateway(viaProxy, { env: { ...ENV, PREAUTH_IP_RATE_LIMIT: '4' }, clock });
   });
   afterAll(async () => {
     await gw?.close();
     await viaProxy?.close();
-    proxy?.close();
+    await proxy?.close();
     await tdb?.drop();
   });
 
   it('keeps limiting on local counts (no 5xx) and shares them once the database is back', async () => {
     expect((await post(gw, undefined)).status).toBe(401); // also caches the team, so the outage reaches only the limiter
-    await stopProxy();
+    await proxy.stop();
     await expect(gw.app.rateLimits.sync()).resolves.toBeUndefined();
     const statuses: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -175,7 +151,7 @@ describe.skipIf(!TEST_DATABASE_URL)('rate limits during a database outage (needs
     expect(statuses).toEqual([401, 401, 401, 429, 429]);
     expect(gw.logs.text()).toContain('rate-limit counters cannot be shared');
 
-    await startProxy();
+    await proxy.start();
     await gw.app.rateLimits.sync();
     const [row] = await tdb.db.sql.query<{ hits: number }>(`SELECT hits FROM rate_limit_counters WHERE key = 'ip:127.0.0.1'`);
     expect(row?.hits).toBe(6);
