@@ -133,16 +133,18 @@ async function drive(workers: number, ms: number, op: (worker: number) => Promis
 
 const callSessions = new Map<string, McpSession[]>();
 
-/** Opens (once per `key`) `sessions` MCP sessions, then runs calls on them for `warmupMs`. */
-async function prepareCalls(a: { key: string; url: string; auth?: string; sessions: number; warmupMs: number }) {
+/** Opens (once per `key`) `sessions` MCP sessions, then runs calls on them for `warmupMs` (`firstWarmupMs` the first time). */
+async function prepareCalls(a: { key: string; url: string; auth?: string; sessions: number; warmupMs: number; firstWarmupMs: number }) {
   let sessions = callSessions.get(a.key);
+  let warmupMs = a.warmupMs;
   if (!sessions) {
     const t = target(a.url);
     sessions = await Promise.all(Array.from({ length: a.sessions }, () => initialize(t, a.auth)));
     callSessions.set(a.key, sessions);
+    warmupMs = a.firstWarmupMs;
   }
   const ready = sessions;
-  return drive(ready.length, a.warmupMs, (w) => callEcho(ready[w]!).then(() => true));
+  return drive(ready.length, warmupMs, (w) => callEcho(ready[w]!).then(() => true));
 }
 
 /** `tools/call echo` from every session of `key`, one call in flight per session, for `ms`. */
