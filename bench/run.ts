@@ -28,7 +28,7 @@ const settings = {
   handshakeUsers: num('BENCH_HANDSHAKE_USERS', 1000),
   manySessions: num('BENCH_MANY_SESSIONS', 1000),
   idleSessions: num('BENCH_IDLE_SESSIONS', 10_000),
-  idleSeconds: num('BENCH_IDLE_SECONDS', 50),
+  idleSeconds: num('BENCH_IDLE_SECONDS', 60),
   profileSeconds: num('BENCH_PROFILE_SECONDS', 4),
 };
 
