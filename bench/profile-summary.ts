@@ -1,7 +1,7 @@
 /**
  * Where a V8 CPU profile (`.cpuprofile`, as `node --cpu-prof` or the inspector's Profiler writes it) spends its
  * self time: top functions, and the same time grouped by npm package / gateway source file / Node internals.
- * Idle samples are left out of the percentages. Also a CLI: `node --import tsx bench/profile-summary.ts <file>`.
+ * Idle samples are left out of the percentages. Also a CLI: `node --import tsx bench/profile-summary.ts [--top=20] <file>…`.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -109,5 +109,7 @@ export function summariseProfile(file: string, n = 20): string {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  console.log(summariseProfile(process.argv[2]!, Number(process.argv[3] ?? 20)));
+  const args = process.argv.slice(2);
+  const n = Number(args.find((a) => a.startsWith('--top='))?.slice('--top='.length) ?? 20);
+  for (const file of args.filter((a) => !a.startsWith('--'))) console.log(`## ${file}\n\n${summariseProfile(file, n)}\n`);
 }
