@@ -95,13 +95,18 @@ export async function startNginx(upstreamUrl: string): Promise<{ url: string; pi
   const port = await freePort();
   const conf = path.join(prefix, 'nginx.conf');
   await writeFile(conf, config(prefix, port, upstream));
-  const proc = spawn(bin, ['-p', prefix, '-c', conf], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const proc = spawn(bin, ['-p', prefix, '-c', conf], { stdio: ['ignore', 2, 2] });
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  // nginx is not a Node child with an IPC channel: it would outlive a bench that crashed or was interrupted.
+  const kill = () => proc.kill('SIGKILL');
+  process.once('exit', kill);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => (kill(), process.exit(130)));
   await Promise.race([waitForPort(port, 10_000), exited.then(() => Promise.reject(new Error(`nginx exited; see ${prefix}/error.log`)))]);
   return {
     url: `http://127.0.0.1:${port}${upstream.pathname}`,
     pid: proc.pid!,
     async stop() {
+      process.off('exit', kill);
       proc.kill('SIGQUIT');
       await exited;
       await rm(prefix, { recursive: true, force: true });

@@ -110,6 +110,7 @@ async function profile(name: string) {
 }
 
 const upstreamConnections = () => connectionsTo(gateway.pid, upstreamPort);
+let failure: unknown;
 
 try {
   log(`minting ${settings.rounds} × ${settings.handshakeUsers} + 100 tokens for new users`);
@@ -154,6 +155,8 @@ try {
 
   for (const t of ['nginx', 'gateway'] as const) await calls(t, 'end', `${t} at the end${t === 'gateway' ? ` (${gatewaySessions} sessions)` : ''}`);
   await profile(`after ${gatewaySessions} sessions`);
+} catch (err) {
+  failure = err;
 } finally {
   await Promise.allSettled(children.map((c) => c.stop()));
   await nginx.stop();
@@ -161,4 +164,9 @@ try {
 }
 
 console.log(renderReport(results, loadAverage()));
+if (failure) {
+  // What was measured before the failure is still printed above.
+  console.error('bench: a phase failed', failure);
+  process.exit(1);
+}
 process.exit(0);
