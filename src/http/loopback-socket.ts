@@ -13,8 +13,11 @@ export function isLoopbackAddress(address: string | undefined): boolean {
 }
 
 /**
- * A request relayed by a proxy or tunnel on this machine (nginx, ngrok, `ssh -R`) arrives on a loopback socket on
- * behalf of someone else; the headers such relays add are the only trace of that, so their presence means "not local".
+ * A request relayed by an HTTP proxy or tunnel on this machine (nginx, ngrok) arrives on a loopback socket on behalf
+ * of someone else; the headers such relays add are the only trace of that, so their presence means "not local".
+ * Plain TCP relays (`ssh -R`, `socat`, `kubectl port-forward`) add nothing and cannot be told apart: whoever can
+ * reach such a relay is local as far as the dev login can see, which is why it is off for any non-loopback
+ * PUBLIC_URL and in the Compose file.
  */
 const RELAY_HEADERS = ['forwarded', 'x-forwarded-for', 'x-real-ip'] as const;
 

@@ -276,7 +276,8 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
       const hinted = byKey.get(key);
       if (hinted) {
         const s = await runtime.get(hinted, p);
-        if (s) return s;
+        // The hint may be stale: the session may since have been given a chat (see `attachChat`).
+        if (s && s.context.chat === chat) return s;
         byKey.delete(key);
       }
       // Parallel session-less requests of one key (Claude sends several at once) share one lookup or creation.
@@ -316,8 +317,13 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
     async attachChat(s: LiveSession, chat: string): Promise<void> {
       if (s.context.chat) return;
       const owner = { teamId: s.teamId, userId: s.context.user.id, clientId: s.context.clientId };
+      const attached = await store.attachChat(s.id, owner, chat);
+      // Another replica may have given it a chat first: then the row keeps that one, and so does this copy
+      // (it is rebuilt from the row on its next rehydration); nothing is superseded in the wrong chat.
+      if (!attached) return;
       s.context.chat = chat;
-      s.chatId = await store.attachChat(s.id, owner, chat);
+      s.chatId = attached;
+      if (byKey.get(keyOf(owner, null)) === s.id) byKey.delete(keyOf(owner, null));
       point(keyOf(owner, chat), s.id);
       await supersedeOthers(s, owner);
     },

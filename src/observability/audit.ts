@@ -191,7 +191,12 @@ export function createAuditLog(sql: AuditSql, logger: Logger, opts: AuditLogOpti
   function startWriting(): void {
     if (timer) clearTimeout(timer);
     timer = undefined;
-    writing ??= writeAll().finally(() => (writing = undefined));
+    writing ??= writeAll().finally(() => {
+      writing = undefined;
+      // A record that arrived after the loop saw an empty queue but before this ran found `writing` still set and
+      // scheduled nothing: pick it up now rather than leave it waiting for the next record.
+      if (queue.length > 0) startWriting();
+    });
   }
 
   async function flush(deadline?: number): Promise<boolean> {

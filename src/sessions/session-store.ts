@@ -134,12 +134,12 @@ export function createSessionStore(prisma: PrismaClient, timing: SessionTiming, 
       return count === 1 ? expiresAt : undefined;
     },
 
-    /** Gives a chat-less session its chat; returns the chat's row id. */
-    async attachChat(id: string, owner: SessionOwner, externalId: string): Promise<string> {
+    /** Gives a chat-less session its chat; returns the chat's row id, or undefined if the session already had one. */
+    async attachChat(id: string, owner: SessionOwner, externalId: string): Promise<string | undefined> {
       return prisma.$transaction(async (tx) => {
         const chat = await chatId(tx, owner, externalId);
-        await tx.session.updateMany({ where: { id, chatId: null, ...owner }, data: { chatId: chat } });
-        return chat;
+        const { count } = await tx.session.updateMany({ where: { id, chatId: null, ...owner }, data: { chatId: chat } });
+        return count === 1 ? chat : undefined;
       });
     },
 

@@ -164,6 +164,16 @@ describe('ChatGPT-shaped', () => {
     expect(old.status).toBe(404);
     expect(await t.gw.app.metrics.registry.getSingleMetricAsString('switchboard_sessions_closed_total')).toMatch(/reason="superseded"} (1[89]|20)/);
   });
+  it('a session that was given a chat later no longer takes requests without one', async () => {
+    const { token } = await tokenFor(t.gw, { email: 'late-chat@example.com', clientId: 'late' });
+    const sid = (await initialize(token)).headers.get('mcp-session-id')!;
+    expect(whoami((await post(token, whoamiCall(1))).text)).toMatchObject({ session: sid, chat: null });
+    expect(whoami((await post(token, whoamiCall(2), { 'mcp-session-id': sid, 'x-chat-id': 'later' })).text)).toMatchObject({ session: sid, chat: 'later' });
+    const chatless = whoami((await post(token, whoamiCall(3))).text);
+    expect(chatless.chat).toBeNull();
+    expect(chatless.session).not.toBe(sid);
+    expect(whoami((await post(token, whoamiCall(4), { 'x-chat-id': 'later' })).text).session).toBe(sid);
+  });
 });
 
 describe('never crossed', () => {
