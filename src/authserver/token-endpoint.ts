@@ -152,6 +152,9 @@ function issue(deps: TokenDeps): RequestHandler {
 
 export function tokenRouter(deps: TokenDeps, form: RequestHandler): Router {
   const router = Router();
-  router.post('/token', deps.limiters.tokenPerIp, form, parseFormParams(tokenParams), authenticateClientStep(deps.clients), deps.limiters.tokenPerClient, loadGrant(deps), deps.limiters.tokenPerUser, issue(deps));
+  // The per-client ceiling counts only requests that carry a valid grant: a public client is identified by its id
+  // alone, so counting before the grant is checked let anyone who knew the id spend that client's budget (gateway-wide,
+  // across replicas) and lock all its users out. Requests with bad grants are bounded per address by `tokenPerIp`.
+  router.post('/token', deps.limiters.tokenPerIp, form, parseFormParams(tokenParams), authenticateClientStep(deps.clients), loadGrant(deps), deps.limiters.tokenPerClient, deps.limiters.tokenPerUser, issue(deps));
   return router;
 }

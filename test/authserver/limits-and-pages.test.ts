@@ -45,12 +45,26 @@ describe('rate limits keyed by client, user and software', () => {
   it('one client hitting its ceiling does not stop another client from the same address', async () => {
     const a = await publicClient(perClient, 'a');
     const b = await publicClient(perClient, 'b');
-    for (let i = 0; i < 3; i++) expect((await tokenRequest(perClient.url, { grant_type: 'refresh_token', refresh_token: `x${i}`, client_id: a })).status).toBe(400);
-    const limited = await tokenRequest(perClient.url, { grant_type: 'refresh_token', refresh_token: 'y', client_id: a });
+    const grant = await codeFor(perClient, a, 'limited@example.com');
+    let tokens = await tokenRequest(perClient.url, { grant_type: 'authorization_code', code: grant.code, code_verifier: grant.verifier, redirect_uri: REDIRECT, client_id: a });
+    for (let i = 0; i < 2; i++) {
+      expect(tokens.status).toBe(200);
+      tokens = await tokenRequest(perClient.url, { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token as string, client_id: a });
+    }
+    expect(tokens.status).toBe(200);
+    const limited = await tokenRequest(perClient.url, { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token as string, client_id: a });
     expect(limited.status).toBe(429);
     expect(limited.body.error).toBe('too_many_requests');
     expect(limited.headers.get('ratelimit-policy')).toBeTruthy();
     expect((await tokenRequest(perClient.url, { grant_type: 'refresh_token', refresh_token: 'z', client_id: b })).status).toBe(400);
+  });
+
+  it('requests with bad grants do not spend a client’s budget: knowing a public client id cannot lock its users out', async () => {
+    const victim = await publicClient(perClient, 'victim');
+    for (let i = 0; i < 5; i++) expect((await tokenRequest(perClient.url, { grant_type: 'authorization_code', code: `garbage${i}`, client_id: victim })).status).toBe(400);
+    const grant = await codeFor(perClient, victim, 'victim@example.com');
+    const real = await tokenRequest(perClient.url, { grant_type: 'authorization_code', code: grant.code, code_verifier: grant.verifier, redirect_uri: REDIRECT, client_id: victim });
+    expect(real.status).toBe(200);
   });
 
   it('one user refreshing too often is limited; another user of the same client is not', async () => {
