@@ -13,7 +13,7 @@ import type { ClientUse } from '../sessions/session-store.js';
 
 export interface LiveSessionInit {
   id: string;
-  context: SessionContext & { chat: string | null };
+  context: SessionContext & { chat: string | null; user: SessionContext['user'] };
   teamId: string;
   createdAt: Date;
   expiresAt: Date;
@@ -36,7 +36,8 @@ const REPLAY_HEADERS = { 'content-type': 'application/json', accept: 'applicatio
 
 export class LiveSession {
   readonly id: string;
-  readonly context: SessionContext & { chat: string | null };
+  /** Mutable where it may change during the session: the chat (attached later) and the user's e-mail (see `get`). */
+  readonly context: SessionContext & { chat: string | null; user: SessionContext['user'] };
   readonly teamId: string;
   readonly createdAt: Date;
   expiresAt: Date;

@@ -244,6 +244,9 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
         if (!s) return undefined;
       }
       if (!owns(s, owner) || s.isClosed) return undefined;
+      // The e-mail a session shows tool servers (exchange tokens, whoami) is the user's current one, not the one
+      // it had when the session began: a provider that stops vouching for an address takes it away here too.
+      if (s.context.user.email !== p.user.email) s.context.user = p.user;
       const now = clock();
       if (now >= s.expiresAt.getTime()) {
         await runtime.close(id, 'expired');

@@ -34,13 +34,34 @@ export interface UserDirectory {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function createUserDirectory(prisma: PrismaClient): UserDirectory {
-  const cache = new LRUCache<string, UserRef>({ max: 50_000, ttl: 60_000 });
+  /** The cache keys under which each user is held, so a change of the user's e-mail drops every cached copy. */
+  const keysOf = new Map<string, Set<string>>();
+  const cache = new LRUCache<string, UserRef>({
+    max: 50_000,
+    ttl: 60_000,
+    dispose: (user, key) => {
+      const keys = keysOf.get(user.id);
+      keys?.delete(key);
+      if (keys?.size === 0) keysOf.delete(user.id);
+    },
+  });
+  const remember = (key: string, user: UserRef) => {
+    cache.set(key, user);
+    let keys = keysOf.get(user.id);
+    if (!keys) keysOf.set(user.id, (keys = new Set()));
+    keys.add(key);
+  };
+  const forget = (userId: string) => {
+    for (const key of [...(keysOf.get(userId) ?? [])]) cache.delete(key);
+  };
   const upsert = async (issuer: string, subject: string, rawEmail: string | undefined, name?: string) => {
     const email = rawEmail === undefined ? undefined : normaliseEmail(rawEmail) || undefined;
     // Insert-if-absent then update: safe when the same new user's first requests arrive together.
     await prisma.user.createMany({ data: [{ issuer, subject, email: email ?? null, name: name ?? null }], skipDuplicates: true });
     const where = { issuer_subject: { issuer, subject } };
     const user = await prisma.user.update({ where, data: { email: email ?? null, ...(name ? { name } : {}) }, select: { id: true, email: true } });
+    // A login that changed or cleared the address: requests with tokens issued earlier see it at once.
+    forget(user.id);
     // Callers pass only an address the provider vouches for, so it may claim what was invited by that address.
     if (email) await claimInvitations(prisma, user.id, email);
     return user;
@@ -61,7 +82,7 @@ export function createUserDirectory(prisma: PrismaClient): UserDirectory {
       } else {
         user = await upsert(identity.iss, identity.sub, email);
       }
-      if (user) cache.set(key, user);
+      if (user) remember(key, user);
       return user;
     },
     upsert,

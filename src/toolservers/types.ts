@@ -24,6 +24,7 @@ import type {
 export interface SessionContext {
   readonly sessionId: string;
   readonly team: { readonly id: string; readonly slug: string; readonly name: string };
+  /** The session's user as of its latest request: the e-mail follows the identity provider's latest verified claim. */
   readonly user: { readonly id: string; readonly email: string | null };
   readonly clientId: string;
   readonly chat: string | null;

@@ -9,6 +9,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { tokenFor, useTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { rawPost, INIT } from '../helpers/mcp-client.js';
+import { LOCAL_ISSUER } from '../../src/teams/users.js';
 
 const t = useTestGateway();
 const endpoint = () => `${t.gw.url}/t/demo/mcp`;
@@ -173,6 +174,18 @@ describe('ChatGPT-shaped', () => {
     expect(chatless.chat).toBeNull();
     expect(chatless.session).not.toBe(sid);
     expect(whoami((await post(token, whoamiCall(4), { 'x-chat-id': 'later' })).text).session).toBe(sid);
+  });
+});
+
+describe('the user as of now', () => {
+  it('an e-mail the provider stopped vouching for disappears from live sessions and new ones at once', async () => {
+    const { token, userId } = await tokenFor(t.gw, { email: 'fading@example.com', clientId: 'fade' });
+    const sid = (await initialize(token)).headers.get('mcp-session-id')!;
+    expect(whoami((await post(token, whoamiCall(1), { 'mcp-session-id': sid })).text)).toMatchObject({ userId, email: 'fading@example.com' });
+    // A later sign-in at which the provider no longer vouches for the address clears it (issuer and subject unchanged).
+    await t.gw.app.users.upsert(LOCAL_ISSUER, 'fading@example.com', undefined);
+    expect(whoami((await post(token, whoamiCall(2), { 'mcp-session-id': sid })).text)).toMatchObject({ userId, email: null });
+    expect(whoami((await post(token, whoamiCall(3))).text)).toMatchObject({ userId, email: null });
   });
 });
 
