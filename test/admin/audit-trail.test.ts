@@ -166,6 +166,22 @@ describe('GET /admin/v1/audit', () => {
       expect(res.body.error.code, query).toBe('invalid_query');
       expect(res.body.error.details, query).toEqual(expect.arrayContaining([expect.objectContaining({ field, message: expect.stringContaining(message) })]));
     }
+    // Forged cursors and values PostgreSQL cannot hold are the client's fault: 4xx, never 5xx.
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    for (const query of [
+      `cursor=${b64(['audit', '-271821-04-20T00:00:00.000Z', '1'])}`,
+      `cursor=${b64(['audit', '+275760-09-13T00:00:00.000Z', '9223372036854775807'])}`,
+      `cursor=${b64(['audit', '2020-01-01T00:00:00.000Z', '99999999999999999999'])}`,
+      `cursor=${b64(['audit', 'yesterday', '1'])}`,
+      'from=0000-01-01T00:00:00Z',
+      'tool=%00',
+      'user=%00@example.com',
+      'team=acme&team=globex',
+    ]) {
+      const res = await f.call('GET', `/audit?${query}`);
+      expect(res.status, query).toBeGreaterThanOrEqual(200);
+      expect(res.status, query).toBeLessThan(500);
+    }
     // A cursor of another list is refused too.
     const teams = await f.call('GET', '/teams?limit=1');
     const res = await f.call('GET', `/audit?cursor=${teams.body.nextCursor}`);
