@@ -70,7 +70,7 @@ export async function resolveAdminPrincipal(authorization: string | undefined, d
     // passthrough tool servers receive) must not double as an admin API token.
     identity = (await deps.verifier.verify(token, adminAudience(config.publicUrl), { exactAudience: true })).extra as TokenIdentity;
   } catch (err) {
-    if (err instanceof TokenRejectedError) throw new AdminAuthError(true, err.message);
+    if (err instanceof TokenRejectedError) throw new AdminAuthError(true, rejectionMessage(err));
     throw err;
   }
   const builtin = config.authMode === 'builtin';
@@ -87,6 +87,15 @@ export async function resolveAdminPrincipal(authorization: string | undefined, d
     adminTeams: new Map(user.memberships.map((m) => [m.team.slug, m.team.id])),
     actor: `user:${user.id}`,
   };
+}
+
+/**
+ * Why the bearer value was refused. A value that is not a JWT at all is most often a mistyped or rotated API key, so
+ * "the access token is malformed" would point the wrong way: say it is neither.
+ */
+function rejectionMessage(err: TokenRejectedError): string {
+  if (err.reason === 'malformed') return 'Invalid API key or access token: the bearer value is neither ADMIN_API_KEY nor a well-formed access token';
+  return err.message;
 }
 
 /** An external issuer's `email` claim counts only when the same (already verified) token says it is verified. */

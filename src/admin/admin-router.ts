@@ -26,19 +26,32 @@ export function checkAuthorizationTable(routes: readonly AdminRoute[]): void {
   if (defined.size !== routes.length) throw new Error('an admin route is defined twice');
 }
 
-/** One entry per offending field; an unknown key becomes its own entry naming it. */
-export function issueDetails(error: z.ZodError): { field: string; message: string }[] {
+/**
+ * One entry per offending field; an unknown key becomes its own entry naming it, and a missing one says "is required"
+ * (zod's own words, "Invalid input: expected string, received undefined", describe its internals, not the request).
+ */
+export function issueDetails(error: z.ZodError, input: unknown): { field: string; message: string }[] {
   return error.issues.flatMap((i) => {
     const at = i.path.map(String);
     if (i.code === 'unrecognized_keys') return i.keys.map((k) => ({ field: [...at, k].join('.'), message: 'unknown field' }));
+    if (i.code === 'invalid_type' && valueAt(input, i.path) === undefined) return [{ field: at.join('.'), message: 'is required' }];
     return [{ field: at.join('.'), message: i.message }];
   });
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null || !Object.hasOwn(value, key)) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
 }
 
 function validate<T>(schema: z.ZodType<T> | undefined, input: unknown, code: ApiErrorCode, what: string): T {
   if (!schema) return undefined as T;
   const parsed = schema.safeParse(input);
-  const details = parsed.success ? unknownFields(input, parsed.data) : issueDetails(parsed.error);
+  const details = parsed.success ? unknownFields(input, parsed.data) : issueDetails(parsed.error, input);
   if (parsed.success && details.length === 0) return parsed.data;
   throw new ApiError(code, `Invalid ${what}: ${details.map((d) => `${d.field || '(root)'} ${d.message}`).join('; ')}`, details);
 }

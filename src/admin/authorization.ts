@@ -7,10 +7,12 @@
  * - `platform`: ADMIN_API_KEY or a user listed in ADMIN_EMAILS.
  * - `team`: platform admins, and admins of the `{team}` in the path.
  * - `session`: platform admins, and admins of the session's team (others get 404: an id reveals nothing).
+ * - `teams`: gateway-wide lists; platform admins see every team, team admins only the teams they administer
+ *   (a filter naming another team is 403, as its `{team}` routes are). Others: 403.
  */
 import type { AdminPrincipal } from './admin-principal.js';
 
-export type Permission = 'public' | 'platform' | 'team' | 'session';
+export type Permission = 'public' | 'platform' | 'team' | 'session' | 'teams';
 
 export const ADMIN_AUTHORIZATION = {
   'GET /openapi.json': 'public',
@@ -32,8 +34,10 @@ export const ADMIN_AUTHORIZATION = {
   'GET /teams/{team}/sessions': 'team',
   'GET /users': 'platform',
   'GET /users/{userId}/sessions': 'platform',
+  'GET /sessions': 'teams',
   'GET /sessions/{sessionId}': 'session',
   'DELETE /sessions/{sessionId}': 'session',
+  'GET /audit': 'teams',
 } as const satisfies Record<string, Permission>;
 
 export type AdminRouteKey = keyof typeof ADMIN_AUTHORIZATION;
@@ -51,6 +55,7 @@ export function mayCall(p: AdminPrincipal, permission: Permission, team: string 
     case 'team':
       return p.platform || (team !== undefined && p.adminTeams.has(team));
     case 'session':
+    case 'teams':
       return p.platform || p.adminTeams.size > 0;
   }
 }

@@ -1,11 +1,11 @@
 /**
- * Opaque keyset cursors for the admin lists that are not sessions (teams, members, invitations, tool servers, users). A cursor
+ * Opaque keyset cursors for the admin lists that are not sessions (teams, members, invitations, tool servers, users, audit). A cursor
  * names the last item of the previous page and which list it belongs to, so it stays valid while items are added
  * and is refused when handed to another list. Session cursors live with the sessions (`sessions/session-json.ts`).
  */
 import { ApiError } from '../http/errors.js';
 
-export type CursorKind = 'teams' | 'members' | 'invitations' | 'tool-servers' | 'users';
+export type CursorKind = 'teams' | 'members' | 'invitations' | 'tool-servers' | 'users' | 'audit';
 
 export function encodeListCursor(kind: CursorKind, key: readonly string[]): string {
   return Buffer.from(JSON.stringify([kind, ...key])).toString('base64url');

@@ -13,6 +13,7 @@ const PERMISSION_TEXT: Record<Permission, string> = {
   platform: 'Platform admins: `ADMIN_API_KEY`, or an admin-API access token of a user listed in `ADMIN_EMAILS`.',
   team: 'Platform admins, and admins of `{team}` (membership role `admin`) with an admin-API access token.',
   session: 'Platform admins, and admins of the session’s team (sessions of other teams answer 404).',
+  teams: 'Platform admins see every team; team admins see only the teams they administer (a `team` filter naming another team answers 403).',
 };
 
 /** The error codes a route may answer: its own plus those that follow from how it is called. */
@@ -82,7 +83,7 @@ export function buildOpenApiDocument(routes: readonly AdminRoute[], publicUrl: s
       title: 'Switchboard admin API',
       version: '1.0.0',
       description: [
-        'Teams, members, tool servers and every user’s MCP sessions. JSON in and out; lists are `{ items, nextCursor }` with opaque cursors and `limit` 1–200.',
+        'Teams, members, tool servers, every user’s MCP sessions and the audit trail of tool calls. JSON in and out; lists are `{ items, nextCursor }` with opaque cursors and `limit` 1–200.',
         'Authenticate with `Authorization: Bearer $ADMIN_API_KEY`, or with an OAuth access token whose audience is `PUBLIC_URL/admin` (`switchboard token --admin --email you@example.com` mints one locally).',
         'Errors are `{"error": {"code", "message", "details"?}}`. The catalogue:\n\n| code | status | meaning |\n|---|---|---|\n' + catalogue,
       ].join('\n\n'),
@@ -94,6 +95,7 @@ export function buildOpenApiDocument(routes: readonly AdminRoute[], publicUrl: s
       { name: 'Tool servers' },
       { name: 'Sessions' },
       { name: 'Users' },
+      { name: 'Audit' },
       { name: 'Meta' },
     ],
     paths,

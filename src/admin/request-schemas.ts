@@ -9,6 +9,7 @@ import { TEAM_SLUG } from '../teams/team-directory.js';
 import { teamInput } from '../teams/team-admin.js';
 import { sessionListQuery } from '../sessions/session-list.js';
 import { TOOL_SERVER_NAME, toolServerInput } from '../toolservers/tool-server-config.js';
+import type { ToolCallOutcome } from '../mcp/session-server.js';
 
 export const EXAMPLE_USER_ID = '5f0c8e2a-1d3b-4c6e-8f7a-9b0c1d2e3f40';
 export const EXAMPLE_SESSION_ID = 'a3c1e5f7-2b4d-4e6f-8a0c-1e3f5a7c9e2b';
@@ -58,6 +59,42 @@ export const sessionsQuery = sessionListQuery.strict().extend({
   cursor,
   limit,
 });
+/** Filters of the gateway-wide lists (`GET /sessions`, `GET /audit`); they narrow the caller's scope, never widen it. */
+const teamFilter = teamSlugParam.optional().meta({ description: 'Only this team (team admins: one they administer, else 403)', example: 'acme' });
+const userFilter = emailAddress.optional().meta({
+  description: 'Only this user’s, by e-mail address: exact match on the normalised address (trimmed, case-insensitive)',
+  example: 'ada@example.com',
+});
+
+export const allSessionsQuery = sessionsQuery.extend({ team: teamFilter, user: userFilter });
+
+/**
+ * Outcomes of a tool call as the audit trail records them. `denied` is a call refused by the tool server's policy.
+ * The check below fails to compile when the MCP layer gains an outcome this list does not know.
+ */
+export const TOOL_CALL_OUTCOMES = ['ok', 'tool_error', 'upstream_error', 'error', 'denied'] as const;
+const outcomesCovered: ToolCallOutcome extends (typeof TOOL_CALL_OUTCOMES)[number] ? true : false = true;
+void outcomesCovered;
+
+const instant = (description: string) =>
+  z.iso
+    .datetime({ offset: true, message: 'must be an RFC 3339 date-time, e.g. 2026-05-04T09:30:00Z' })
+    .optional()
+    .meta({ description, example: '2026-05-04T09:30:00Z' });
+
+export const auditQuery = z
+  .strictObject({
+    team: teamFilter,
+    user: userFilter,
+    tool: z.string().min(1).max(200).optional().meta({ description: 'Only calls of this tool (its name as the client saw it, e.g. `github__create_issue`)' }),
+    outcome: z.enum(TOOL_CALL_OUTCOMES).optional().meta({ description: 'Only calls with this outcome' }),
+    from: instant('Only calls at or after this time (RFC 3339)'),
+    to: instant('Only calls before this time (RFC 3339; exclusive)'),
+    cursor,
+    limit,
+  })
+  .refine((q) => q.from === undefined || q.to === undefined || Date.parse(q.from) < Date.parse(q.to), { message: 'must be later than from', path: ['to'] });
+
 export const usersQuery = z.strictObject({
   email: emailAddress.meta({ description: 'E-mail address: exact match, case-insensitive (`_` and `%` are ordinary characters)', example: 'ada@example.com' }),
   cursor,

@@ -87,7 +87,10 @@ export const sessionJson = z
     protocolVersion: z.string(),
     status: z.enum(['active', 'closed']),
     createdAt: timestamp,
-    lastSeenAt: timestamp,
+    lastSeenAt: timestamp.meta({
+      description:
+        'When the session last served a request. Refreshed at most every 15 seconds (each refresh is a database write), so it may lag the latest request by up to 15 s.',
+    }),
     closedAt: timestamp.nullable(),
     closeReason: z.string().nullable().meta({ description: 'client_delete, expired, admin, team_deleted, user_removed or superseded (a newer initialize of the same user, client and chat replaced it)' }),
   })
@@ -108,6 +111,38 @@ export const sessionJson = z
       lastSeenAt: '2026-05-04T09:41:12.000Z',
       closedAt: null,
       closeReason: null,
+    },
+  });
+
+export const auditRecordJson = z
+  .strictObject({
+    id: z.string().meta({ description: 'Increasing with the order records were written (a record held through a database outage may carry an earlier `at`)' }),
+    at: timestamp.meta({ description: 'When the call ended' }),
+    team: z.string(),
+    userId: z.uuid().nullable(),
+    userEmail: z.string().nullable(),
+    sessionId: z.string().nullable(),
+    chatId: z.string().nullable(),
+    clientId: z.string().nullable().meta({ description: 'The OAuth client of the session (null for records written before the gateway recorded it)' }),
+    tool: z.string(),
+    outcome: z.string().meta({ description: 'ok, tool_error (the tool answered isError), upstream_error (the tool server failed), error (the gateway failed) or denied (refused by policy)' }),
+    durationMs: z.number().int().nullable(),
+  })
+  .meta({
+    id: 'AuditRecord',
+    description: 'One tool call. Arguments and results are never recorded.',
+    example: {
+      id: '1042',
+      at: '2026-05-04T09:41:12.000Z',
+      team: 'acme',
+      userId: EXAMPLE_USER_ID,
+      userEmail: 'ada@example.com',
+      sessionId: EXAMPLE_SESSION_ID,
+      chatId: 'chat-42',
+      clientId: 'https://claude.ai/oauth/mcp-oauth-client-metadata',
+      tool: 'github__create_issue',
+      outcome: 'ok',
+      durationMs: 412,
     },
   });
 

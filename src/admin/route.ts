@@ -49,7 +49,7 @@ export interface SuccessResponse {
 export interface AdminRouteDef<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType | undefined> {
   key: AdminRouteKey;
   operationId: string;
-  tag: 'Teams' | 'Members' | 'Tool servers' | 'Sessions' | 'Users' | 'Meta';
+  tag: 'Teams' | 'Members' | 'Tool servers' | 'Sessions' | 'Users' | 'Audit' | 'Meta';
   summary: string;
   description?: string;
   params?: P;

@@ -102,6 +102,7 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
           userId: p.user.id,
           sessionId: id,
           chat: context.chat,
+          clientId: p.clientId,
           action: 'tool_call',
           target: tool,
           outcome,

@@ -9,6 +9,8 @@ export interface AuditEntry {
   userId?: string | null;
   sessionId?: string | null;
   chat?: string | null;
+  /** The OAuth client of the session (tool calls), so `GET /admin/v1/audit` can say which app made the call. */
+  clientId?: string | null;
   action: string;
   target?: string | null;
   outcome: string;
@@ -26,11 +28,11 @@ export interface AuditRow {
  * `created_at` is written explicitly: a record held through a database outage keeps the time of the call it
  * records, not the time the database came back.
  */
-const COLUMNS = 'team_id, actor, user_id, session_id, chat, action, target, outcome, duration_ms, detail, created_at';
-const CASTS = ['uuid', 'text', 'uuid', 'text', 'text', 'text', 'text', 'text', 'int4', 'jsonb', 'timestamptz'];
+const COLUMNS = 'team_id, actor, user_id, session_id, chat, client_id, action, target, outcome, duration_ms, detail, created_at';
+const CASTS = ['uuid', 'text', 'uuid', 'text', 'text', 'text', 'text', 'text', 'text', 'int4', 'jsonb', 'timestamptz'];
 const WIDTH = CASTS.length;
 
-/** Rows per INSERT: 11 parameters each, well below PostgreSQL's 65,535 bind parameters. */
+/** Rows per INSERT: 12 parameters each, well below PostgreSQL's 65,535 bind parameters. */
 export const AUDIT_BATCH_MAX = 500;
 
 export function insertStatement(rows: number): string {
@@ -51,6 +53,7 @@ export function toAuditRow(entry: AuditEntry, at: number): AuditRow {
     entry.userId ?? null,
     entry.sessionId ?? null,
     entry.chat ?? null,
+    entry.clientId ?? null,
     entry.action,
     entry.target ?? null,
     entry.outcome,

@@ -17,7 +17,7 @@ afterAll(async () => {
   await f?.close();
 });
 
-type Who = 'platform' | 'acme-admins' | 'session-admins' | 'anyone';
+type Who = 'platform' | 'acme-admins' | 'session-admins' | 'any-admin' | 'anyone';
 interface Case {
   who: Who;
   ok: number;
@@ -112,6 +112,8 @@ const CASES: Record<string, Case> = {
   'GET /users/{userId}/sessions': { who: 'platform', ok: 200, prepare: async () => ({ path: `/users/${f.userIds.member}/sessions` }) },
   'GET /sessions/{sessionId}': { who: 'session-admins', ok: 200, prepare: async () => ({ path: `/sessions/${await newSession()}` }) },
   'DELETE /sessions/{sessionId}': { who: 'session-admins', ok: 200, prepare: async () => ({ path: `/sessions/${await newSession()}` }) },
+  'GET /sessions': { who: 'any-admin', ok: 200, prepare: async () => ({ path: '/sessions?status=all' }) },
+  'GET /audit': { who: 'any-admin', ok: 200, prepare: async () => ({ path: '/audit?outcome=ok' }) },
 };
 
 /** What each caller gets, by who the route is for (`ok` = the route's success status). */
@@ -119,6 +121,8 @@ const EXPECTED: Record<Who, Record<Caller, number | 'ok'>> = {
   anyone: { platform: 'ok', apiKey: 'ok', teamAdmin: 'ok', otherTeamAdmin: 'ok', member: 'ok', anonymous: 'ok', expired: 'ok', wrongAudience: 'ok', wrongKey: 'ok' },
   platform: { platform: 'ok', apiKey: 'ok', teamAdmin: 403, otherTeamAdmin: 403, member: 403, anonymous: 401, expired: 401, wrongAudience: 401, wrongKey: 401 },
   'acme-admins': { platform: 'ok', apiKey: 'ok', teamAdmin: 'ok', otherTeamAdmin: 403, member: 403, anonymous: 401, expired: 401, wrongAudience: 401, wrongKey: 401 },
+  // Gateway-wide lists: every admin, each seeing only what they administer (test/admin/gateway-lists.test.ts).
+  'any-admin': { platform: 'ok', apiKey: 'ok', teamAdmin: 'ok', otherTeamAdmin: 'ok', member: 403, anonymous: 401, expired: 401, wrongAudience: 401, wrongKey: 401 },
   // A session outside the teams you administer does not exist for you.
   'session-admins': { platform: 'ok', apiKey: 'ok', teamAdmin: 'ok', otherTeamAdmin: 404, member: 403, anonymous: 401, expired: 401, wrongAudience: 401, wrongKey: 401 },
 };
@@ -142,6 +146,13 @@ describe('the authorization matrix', () => {
       if (caller === 'anonymous') expect(challenge).toBe('Bearer realm="switchboard-admin"');
       else expect(challenge).toContain('error="invalid_token"');
       expect(res.body.error.code).toBe('unauthorized');
+    }
+    if (caller === 'wrongKey' && res.status === 401) {
+      // Issue 13 item 9: a mistyped API key is not "the access token is malformed".
+      expect(res.body.error.message).toBe('Invalid API key or access token: the bearer value is neither ADMIN_API_KEY nor a well-formed access token');
+      expect(res.headers.get('www-authenticate')).toBe(
+        'Bearer realm="switchboard-admin", error="invalid_token", error_description="Invalid API key or access token: the bearer value is neither ADMIN_API_KEY nor a well-formed access token"',
+      );
     }
     if (res.status === 403) expect(res.body.error.code).toBe('forbidden');
     // A success answers exactly what the OpenAPI document promises (the schemas are strict).

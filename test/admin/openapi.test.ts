@@ -69,6 +69,18 @@ describe('the OpenAPI document', () => {
       expect(doc.components.schemas[name]?.example, name).toBeDefined();
     }
     expect(doc.paths['/teams/{team}/sessions'].get.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['chat', 'client', 'cursor', 'limit', 'since', 'status', 'team']);
+    expect(doc.components.schemas.AuditRecord?.example).toBeDefined();
+  });
+
+  it('describes the gateway-wide lists: their filters, and that lastSeenAt lags by up to 15 s', () => {
+    const names = (path: string) => doc.paths[path].get.parameters.map((p: { name: string }) => p.name).sort();
+    expect(names('/sessions')).toEqual(['chat', 'client', 'cursor', 'limit', 'since', 'status', 'team', 'user']);
+    expect(names('/audit')).toEqual(['cursor', 'from', 'limit', 'outcome', 'team', 'to', 'tool', 'user']);
+    expect(doc.paths['/audit'].get['x-permission']).toBe('teams');
+    expect(Object.keys(doc.components.schemas.AuditRecord.properties).sort()).toEqual(
+      ['at', 'chatId', 'clientId', 'durationMs', 'id', 'outcome', 'sessionId', 'team', 'tool', 'userEmail', 'userId'].sort(),
+    );
+    expect(doc.components.schemas.Session.properties.lastSeenAt.description).toContain('at most every 15 seconds');
   });
 
   it('the error codes a route may answer are all real answers (spot checks through HTTP)', async () => {

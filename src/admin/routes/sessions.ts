@@ -1,17 +1,40 @@
-/** Sessions of any user or team: `/teams/{team}/sessions`, `/users/{userId}/sessions`, `/sessions/{sessionId}`. */
+/**
+ * Sessions of any user or team: `/sessions` (every team the caller may see), `/teams/{team}/sessions`,
+ * `/users/{userId}/sessions`, `/sessions/{sessionId}`.
+ */
 import { ApiError } from '../../http/errors.js';
 import { listSessions } from '../../sessions/session-list.js';
 import { toSessionJson } from '../../sessions/session-json.js';
 import { endSession, findSessionFor } from '../sessions-service.js';
+import { teamScope } from '../list-scope.js';
 import { findTeam } from '../teams-service.js';
 import { defineRoute } from '../route.js';
-import { noQuery, sessionPath, sessionsQuery, teamPath, userPath } from '../request-schemas.js';
+import { allSessionsQuery, noQuery, sessionPath, sessionsQuery, teamPath, userPath } from '../request-schemas.js';
+import { normaliseEmail } from '../../teams/email.js';
 import { listOf, sessionJson } from '../response-schemas.js';
 
 const listed = 'Newest first; the cursor is a keyset, so pages have neither duplicates nor gaps while new sessions appear.';
 const sessionList = listOf(sessionJson, 'SessionList');
 
 export const sessionRoutes = [
+  defineRoute({
+    key: 'GET /sessions',
+    operationId: 'listSessions',
+    tag: 'Sessions',
+    summary: 'List sessions across teams',
+    description: `Every team’s sessions for platform admins; for team admins, those of the teams they administer. ${listed}`,
+    query: allSessionsQuery,
+    success: { status: 200, description: 'A page of sessions', schema: sessionList },
+    errors: ['team_not_found'],
+    async handle({ deps, principal, query }) {
+      const teams = await teamScope(deps, principal, query.team);
+      const scope = {
+        ...(teams === undefined ? {} : { teamId: { in: teams } }),
+        ...(query.user === undefined ? {} : { user: { email: normaliseEmail(query.user) } }),
+      };
+      return listSessions(deps.db.prisma, scope, query, deps.clock());
+    },
+  }),
   defineRoute({
     key: 'GET /teams/{team}/sessions',
     operationId: 'listTeamSessions',
