@@ -10,6 +10,8 @@ import type { Database } from '../db/database.js';
 import { ApiError } from '../http/errors.js';
 import { isLoopbackSocket } from '../http/loopback-socket.js';
 import { mintLocalToken } from './local-token.js';
+import { nonMemberProblem } from './token-membership.js';
+import { devReadRouter } from './dev-read-router.js';
 
 const body = z.object({
   email: z.string().min(3).max(320),
@@ -17,6 +19,8 @@ const body = z.object({
   admin: z.boolean().default(false),
   ttl: z.string().max(10).default('1h'),
   client: z.string().min(1).max(200).default('switchboard-cli'),
+  /** Mint even for a non-member of an invite-only team (`switchboard token --force`). */
+  force: z.boolean().default(false),
 });
 
 export function devTokenRouter(deps: { config: Config; db: Database; encryptionKey: Buffer }): Router {
@@ -26,8 +30,13 @@ export function devTokenRouter(deps: { config: Config; db: Database; encryptionK
     const parsed = body.safeParse(req.body);
     if (!parsed.success) throw new ApiError('invalid_body', 'Invalid body', parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })));
     const b = parsed.data;
-    const token = await mintLocalToken({ ...deps, email: b.email, team: b.admin ? undefined : (b.team ?? 'demo'), ttl: b.ttl, clientId: b.client });
+    const team = b.admin ? undefined : (b.team ?? 'demo');
+    const problem = team === undefined || b.force ? undefined : await nonMemberProblem(deps.db.prisma, team, b.email);
+    if (problem) throw new ApiError('forbidden', problem);
+    const token = await mintLocalToken({ ...deps, email: b.email, team, ttl: b.ttl, clientId: b.client });
     res.set('Cache-Control', 'no-store').json({ access_token: token, token_type: 'Bearer' });
   });
+  // What the CLI's read-only commands ask for while this gateway holds the embedded database.
+  router.use(devReadRouter(deps.db.prisma));
   return router;
 }
