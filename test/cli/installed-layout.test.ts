@@ -78,6 +78,14 @@ describe('the CLI in an installed layout without src/', () => {
     expect(r.stderr).toMatch(/dist\/cli\/index\.js is missing and there are no sources \(src\/\) to build it from/);
   });
 
+  it('the runtime stage of the Dockerfile is this layout, with switchboard on PATH', () => {
+    const df = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
+    const runtime = df.slice(df.lastIndexOf('\nFROM '));
+    for (const part of ['./node_modules', './dist', 'package.json ./', './prisma', './bin']) expect(runtime).toContain(part);
+    expect(runtime).not.toMatch(/COPY[^\n]* src /);
+    expect(runtime).toContain('ln -s /app/bin/switchboard.mjs /usr/local/bin/switchboard');
+  });
+
   describe.skipIf(!TEST_DATABASE_URL)('against PostgreSQL (needs TEST_DATABASE_URL)', () => {
     let tdb: TestDatabase;
     beforeAll(async () => {
