@@ -9,17 +9,15 @@ import type { Command, CommandGroup, Values } from './command.js';
 
 interface GroupEntry {
   summary: string;
-  /** Subcommands shown in the overview; none for a group of one command. */
-  subcommands?: string;
   load(): Promise<{ group: CommandGroup }>;
 }
 
 const GROUPS: Record<string, GroupEntry> = {
   start: { summary: 'Start the gateway (default command)', load: () => import('./start.js') },
   migrate: { summary: 'Apply pending database migrations and exit', load: () => import('./migrate.js') },
-  teams: { summary: 'List, create and delete teams', subcommands: 'list|create|delete', load: () => import('./teams.js') },
-  members: { summary: "Add, list and remove a team's members", subcommands: 'add|list|remove', load: () => import('./members.js') },
-  'tool-servers': { summary: "Add, list and remove a team's tool servers", subcommands: 'add|list|remove', load: () => import('./tool-servers.js') },
+  teams: { summary: 'List, create and delete teams', load: () => import('./teams.js') },
+  members: { summary: "Add, list and remove a team's members", load: () => import('./members.js') },
+  'tool-servers': { summary: "Add, list and remove a team's tool servers", load: () => import('./tool-servers.js') },
   token: { summary: 'Mint an access token from the built-in issuer for local use', load: () => import('./token.js') },
 };
 
@@ -31,12 +29,17 @@ function version(): string {
   return pkg.version ?? 'unknown';
 }
 
-function overview(): string {
-  const lines = Object.entries(GROUPS).map(([name, g]) => `  ${(g.subcommands ? `${name} ${g.subcommands}` : name).padEnd(32)} ${g.summary}`);
+/** Every command with its summary (loading the group files, which import nothing of the application). */
+async function overview(): Promise<string> {
+  const lines: string[] = [];
+  for (const [name, entry] of Object.entries(GROUPS)) {
+    const { group } = await entry.load();
+    for (const [sub, c] of Object.entries(group)) lines.push(`  ${(sub ? `${name} ${sub}` : name).padEnd(24)} ${c.summary}`);
+  }
   return (
     'Usage: switchboard <command> [options]\n\nCommands:\n' +
     `${lines.join('\n')}\n\n` +
-    'Options:\n  --help, -h                       Show help (also after any command or group)\n  --version                        Show the version\n\n' +
+    'Options:\n  --help, -h               Show help (also after any command or group)\n  --version                Show the version\n\n' +
     'Run "switchboard <command> --help" for details.\n'
   );
 }
@@ -54,13 +57,13 @@ async function resolve(argv: string[]): Promise<{ command: Command; args: string
     return 0;
   }
   if (isHelp(first)) {
-    process.stdout.write(overview());
+    process.stdout.write(await overview());
     return 0;
   }
   const name = first === undefined || first.startsWith('-') ? 'start' : first;
   const entry = GROUPS[name];
   if (!entry) {
-    process.stderr.write(`Unknown command: ${name}\n\n${overview()}`);
+    process.stderr.write(`Unknown command: ${name}\n\n${await overview()}`);
     return 2;
   }
   const { group } = await entry.load();

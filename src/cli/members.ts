@@ -18,7 +18,7 @@ function emailFlag(values: Values): string {
 
 export const group: CommandGroup = {
   add: {
-    summary: 'Add a member to a team (or invite an address that has no account yet), or change their role',
+    summary: 'Add a member (or invite an address without an account), or set their role',
     usage: 'switchboard members add --team <slug> --email <address> [--role member|admin]',
     options: { ...helpOption, team: { type: 'string' }, email: { type: 'string' }, role: { type: 'string' } },
     async run({ values, config }) {
@@ -56,7 +56,7 @@ export const group: CommandGroup = {
     },
   },
   remove: {
-    summary: 'Remove a member from a team (ending their sessions there) or withdraw their invitation',
+    summary: "Remove a member (ending their sessions in the team) or withdraw an invitation",
     usage: 'switchboard members remove --team <slug> --email <address>',
     options: { ...helpOption, team: { type: 'string' }, email: { type: 'string' } },
     async run({ values, config }) {
