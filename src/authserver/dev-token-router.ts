@@ -1,7 +1,9 @@
 /**
  * `POST /dev/token` — local tokens while the gateway runs on the embedded database, which the CLI cannot open
  * itself (PGlite is single-process). Exists only with the dev login on (anyone on this machine may already log in as
- * any e-mail then, so it grants nothing new) and, like the dev login, answers loopback connections only.
+ * any e-mail then, so it grants nothing new) and, like the dev login, answers loopback connections only. A token for
+ * a non-member of an invite-only team is refused unless `force` (`token --force`); the CLI's read-only commands
+ * are answered beside it (`dev-read-router.ts`).
  */
 import express, { Router } from 'express';
 import { z } from 'zod';
