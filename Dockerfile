@@ -19,6 +19,8 @@ COPY --from=build --chown=node:node /app/dist ./dist
 COPY --chown=node:node package.json ./
 COPY --chown=node:node prisma ./prisma
 COPY --chown=node:node bin ./bin
+# `docker compose exec gateway switchboard …`: the CLI on PATH (bin/ runs dist/ as it is when there is no src/).
+RUN ln -s /app/bin/switchboard.mjs /usr/local/bin/switchboard
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Entry point of `npx switchboard` and `npm start`: builds the TypeScript sources when dist/ is missing or older
-// than src/ or prisma/ (so `npm ci && npm start` just works), then runs the CLI.
+// than src/ or prisma/ (so `npm ci && npm start` just works), then runs the CLI. An installed copy (the Docker
+// image) has dist/ but no src/ and no build tools: it runs dist/ as it is.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -11,6 +12,7 @@ const entry = path.join(root, 'dist/cli/index.js');
 
 function newest(dir) {
   let t = 0;
+  if (!existsSync(dir)) return t;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     if (e.name === 'generated' || e.name === 'node_modules') continue;
     const p = path.join(dir, e.name);
@@ -19,7 +21,9 @@ function newest(dir) {
   return t;
 }
 
-const isStale = () => !existsSync(entry) || Math.max(newest(path.join(root, 'src')), newest(path.join(root, 'prisma'))) > statSync(entry).mtimeMs;
+const hasSources = existsSync(path.join(root, 'src'));
+const isStale = () =>
+  !existsSync(entry) || (hasSources && Math.max(newest(path.join(root, 'src')), newest(path.join(root, 'prisma'))) > statSync(entry).mtimeMs);
 
 const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 function alive(pid) {
@@ -65,6 +69,10 @@ function withBuildLock(fn) {
   }
 }
 
+if (!hasSources && !existsSync(entry)) {
+  process.stderr.write(`switchboard: ${entry} is missing and there are no sources (src/) to build it from\n`);
+  process.exit(1);
+}
 if (isStale()) {
   withBuildLock(() => {
     if (!isStale()) return; // built by another process while this one waited

@@ -97,6 +97,17 @@ describe.skipIf(!ownAddress)('the dev login answers loopback connections only (n
     expect(local.status).toBe(200);
     expect(JSON.parse(local.body).access_token).toBeTruthy();
   });
+
+  it('the CLI\'s read endpoints (/dev/teams…) from a non-loopback address get 403; from loopback the data', async () => {
+    for (const path of ['/dev/teams', '/dev/teams/demo/members', '/dev/teams/demo/tool-servers']) {
+      const remote = await send(ownAddress!, port, { method: 'GET', path, headers: {} });
+      expect(remote.status, path).toBe(403);
+      expect(JSON.parse(remote.body).error.code).toBe('forbidden');
+      const local = await send('127.0.0.1', port, { method: 'GET', path, headers: {} });
+      expect(local.status, path).toBe(200);
+      expect(JSON.parse(local.body).items).toBeInstanceOf(Array);
+    }
+  });
 });
 
 describe('isLoopbackAddress', () => {
