@@ -169,6 +169,21 @@ describe('protected-resource metadata (RFC 9728)', () => {
     expect(unknown.status).toBe(404);
   });
 
+  it('the /mcp alias takes the default team\'s own token (what `switchboard token --team demo` mints) and no other team\'s', async () => {
+    for (const aud of [`${gw.url}/t/demo/mcp`, `${gw.url}/mcp`]) {
+      const res = await rawPost(`${gw.url}/mcp`, INIT, { authorization: `Bearer ${await signed({ aud })}` });
+      expect(res.status, aud).toBe(200);
+      await res.text();
+    }
+    for (const aud of [`${gw.url}/t/acme/mcp`, [`${gw.url}/t/acme/mcp`, 'https://elsewhere.example/t/demo/mcp']]) {
+      const res = await rawPost(`${gw.url}/mcp`, INIT, { authorization: `Bearer ${await signed({ aud })}` });
+      expect(res.status, JSON.stringify(aud)).toBe(401);
+      expect(res.headers.get('www-authenticate')).toContain(`resource_metadata="${gw.url}/.well-known/oauth-protected-resource/mcp"`);
+    }
+    // Strict the other way too: the alias's own resource does not open the team URL.
+    expect((await rawPost(endpoint, INIT, { authorization: `Bearer ${await signed({ aud: `${gw.url}/mcp` })}` })).status).toBe(401);
+  });
+
   it('the /mcp alias challenges with its own metadata URL', async () => {
     const res = await rawPost(`${gw.url}/mcp`, INIT);
     expect(res.status).toBe(401);
