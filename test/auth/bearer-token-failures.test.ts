@@ -161,8 +161,9 @@ describe('protected-resource metadata (RFC 9728)', () => {
       scopes_supported: expect.arrayContaining(['mcp']),
       bearer_methods_supported: ['header'],
       resource_name: expect.stringContaining('Demo'),
-      resource_documentation: expect.any(String),
     });
+    // It used to name PUBLIC_URL + "/", which is a 404: no link at all rather than a dead one.
+    expect((await fetch(`${gw.url}/`)).status).toBe(404);
     const alias = await (await fetch(`${gw.url}/.well-known/oauth-protected-resource/mcp`)).json();
     expect(alias.resource).toBe(`${gw.url}/mcp`);
     const unknown = await fetch(`${gw.url}/.well-known/oauth-protected-resource/t/nope/mcp`);
