@@ -31,7 +31,7 @@ const commands: Record<string, Command> = {
     async run(_v, _p, config) {
       const logger = createLogger({ level: config.logLevel });
       const gw = await startGateway(config, { logger });
-      process.stdout.write(`\n${describeEndpoints(config, gw.url)}\n\n`);
+      process.stdout.write(`\n${describeEndpoints(config, gw)}\n\n`);
       for (const signal of ['SIGTERM', 'SIGINT'] as const) {
         process.once(signal, () => {
           void gw.stop(signal).then(() => process.exit(0));
