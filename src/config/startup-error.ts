@@ -58,8 +58,14 @@ export function databaseStartupError(err: unknown, url: string): StartupError | 
     case '42501':
       return say(`user "${user}" may not create tables in database "${database}"; grant it or use the database owner in DATABASE_URL`);
   }
-  if (typeof (err as ErrorWithCode | undefined)?.message === 'string' && /timeout exceeded when trying to connect/i.test((err as Error).message)) {
+  // node-postgres says these only in words ("Connection terminated due to connection timeout", "timeout exceeded
+  // when trying to connect", "Connection terminated unexpectedly").
+  const message = typeof (err as ErrorWithCode | undefined)?.message === 'string' ? (err as Error).message : '';
+  if (/connection timeout|timeout exceeded when trying to connect/i.test(message)) {
     return say(`no answer from ${where} within 5 s; check the host and port in DATABASE_URL and the network`);
+  }
+  if (/connection terminated unexpectedly/i.test(message)) {
+    return say(`${where} closed the connection at once; check that DATABASE_URL points at PostgreSQL`);
   }
   return undefined;
 }

@@ -1,11 +1,14 @@
 /**
  * What a start creates and says: on a production PostgreSQL (DATABASE_URL) no open `demo` team appears unless
  * DEMO_TEAM=true, and the banner names the MCP endpoints of the teams that exist — never the demo endpoint of a
- * demo team that was deleted. Runs main.ts's real `startGateway` on a real PostgreSQL.
+ * demo team that was deleted. While it starts it already holds its port and answers 503; a database that never
+ * answers or is not PostgreSQL is one line naming DATABASE_URL. Runs main.ts's real `startGateway`.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
+import { StartupError } from '../../src/config/startup-error.js';
 import { describeEndpoints, startGateway } from '../../src/main.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createTeam } from '../../src/teams/team-admin.js';
@@ -52,5 +55,47 @@ describe.skipIf(!TEST_DATABASE_URL)('start on PostgreSQL: the demo team and the 
     expect(banner).not.toContain('demo');
     expect(banner).toContain(`MCP endpoint (team acme): ${publicUrl}/t/acme/mcp`);
     expect(banner).toContain('… and 1 more team(s)');
+  });
+});
+
+describe('while it starts', () => {
+  it('already holds the port and answers 503 "starting"; a PostgreSQL that never answers is one DATABASE_URL line', { timeout: 30_000 }, async () => {
+    // Accepts connections and never says a word: the gateway is stuck opening the database until its timeout.
+    const sockets: Socket[] = [];
+    const silent = createServer((s) => void sockets.push(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const dbPort = (silent.address() as { port: number }).port;
+    const port = await freePort();
+    const config = loadConfig({ PORT: String(port), DATABASE_URL: `postgresql://sb:pw@127.0.0.1:${dbPort}/sb`, ENCRYPTION_KEY: KEY });
+    const starting = startGateway(config, { logger: createLogger({ level: 'silent' }) });
+    const failed = starting.then(() => undefined, (err: unknown) => err);
+    try {
+      await expect.poll(() => fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.status, () => 0), { timeout: 4_000, interval: 50 }).toBe(503);
+      const res = await fetch(`http://127.0.0.1:${port}/t/demo/mcp`, { method: 'POST' });
+      expect(res.headers.get('retry-after')).toBe('1');
+      expect(await res.json()).toEqual({ status: 'starting' });
+      const err = await failed;
+      expect(err).toBeInstanceOf(StartupError);
+      expect((err as Error).message).toBe(`Cannot start: DATABASE_URL: no answer from 127.0.0.1:${dbPort} within 5 s; check the host and port in DATABASE_URL and the network`);
+      await expect(fetch(`http://127.0.0.1:${port}/ready`)).rejects.toThrow(); // the port is released again
+    } finally {
+      await failed;
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => silent.close(r));
+    }
+  });
+
+  it('something other than PostgreSQL that hangs up at once is one DATABASE_URL line', { timeout: 30_000 }, async () => {
+    const rude = createServer((s) => s.destroy());
+    await new Promise<void>((r) => rude.listen(0, '127.0.0.1', () => r()));
+    const dbPort = (rude.address() as { port: number }).port;
+    try {
+      const config = loadConfig({ PORT: String(await freePort()), DATABASE_URL: `postgresql://sb:pw@127.0.0.1:${dbPort}/sb`, ENCRYPTION_KEY: KEY });
+      await expect(startGateway(config, { logger: createLogger({ level: 'silent' }) })).rejects.toThrow(
+        `Cannot start: DATABASE_URL: 127.0.0.1:${dbPort} closed the connection at once; check that DATABASE_URL points at PostgreSQL`,
+      );
+    } finally {
+      await new Promise((r) => rude.close(r));
+    }
   });
 });
