@@ -91,6 +91,8 @@ export function dataDirStartupError(err: unknown, dataDir: string): StartupError
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
     return new StartupError(`DATA_DIR: cannot write to ${dataDir} (${code}); fix its permissions or set DATA_DIR to a writable folder`, { cause: err });
   }
-  if (code === 'ENOTDIR') return new StartupError(`DATA_DIR: ${dataDir} is not a folder; set DATA_DIR to a folder`, { cause: err });
+  if (code === 'ENOTDIR' || code === 'EEXIST') {
+    return new StartupError(`DATA_DIR: ${dataDir} is a file, or inside one; set DATA_DIR to a folder`, { cause: err });
+  }
   return undefined;
 }

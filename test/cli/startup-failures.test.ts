@@ -76,6 +76,13 @@ describe('start-up failures are one line naming the variable', () => {
     expect(r.stderr + r.stdout).not.toContain('s3cret-pw');
   });
 
+  it('a DATA_DIR that is a file', { timeout: 60_000 }, async () => {
+    const cwd = mkdtempSync(path.join(tmpdir(), 'sb-datadir-'));
+    writeFileSync(path.join(cwd, 'data'), 'not a folder');
+    const r = start({ PORT: String(await closedPort()), DATA_DIR: 'data' }, cwd);
+    expectOneLine(r, `Cannot start: DATA_DIR: ${path.join(cwd, 'data')} is a file, or inside one; set DATA_DIR to a folder`);
+  });
+
   it('a public PUBLIC_URL without any way to log in', { timeout: 60_000 }, async () => {
     const r = start({ PORT: String(await closedPort()), PUBLIC_URL: 'https://mcp.example.com' });
     expectOneLine(r, 'Invalid configuration: LOGIN_OIDC_ISSUER: required for the public PUBLIC_URL https://mcp.example.com');
