@@ -194,9 +194,10 @@ function requireCompleteLoginOidc(env: RawEnv): string | undefined {
   return set === 1 ? 'LOGIN_OIDC_ISSUER, LOGIN_OIDC_CLIENT_ID: set both or neither' : undefined;
 }
 
-/** The URL itself is checked by the schema; this only judges one that parses. */
+/** PUBLIC_URL when it is an http(s) URL; anything else is already named by the schema, and only once. */
 function publicUrlOf(env: RawEnv): URL | undefined {
-  return env.PUBLIC_URL && URL.canParse(env.PUBLIC_URL) ? new URL(env.PUBLIC_URL) : undefined;
+  const u = env.PUBLIC_URL && URL.canParse(env.PUBLIC_URL) ? new URL(env.PUBLIC_URL) : undefined;
+  return u && /^https?:$/.test(u.protocol) ? u : undefined;
 }
 
 function requirePublicUrlWithoutPath(env: RawEnv): string | undefined {

@@ -83,6 +83,8 @@ describe('loadConfig', () => {
     expect(problems).toContain('PUBLIC_URL: must be an origin without a path (e.g. https://mcp.example.com)');
     expect(problems).toContain('LOGIN_OIDC_ISSUER, LOGIN_OIDC_CLIENT_ID: set both or neither');
     expect((err as Error).message.split('\n')[0]).toBe('Invalid configuration:');
+    // A PUBLIC_URL that is not http(s) is named once, by what is wrong with it.
+    expect(() => loadConfig({ PUBLIC_URL: 'mailto:ops' })).toThrow(/^Invalid configuration: PUBLIC_URL: must be an http\(s\) URL$/);
   });
 
   it('applies the cross-field rules', () => {
