@@ -20,13 +20,14 @@ export function resourceMetadataUrl(publicUrl: string, slug: string | undefined)
 export function protectedResourceRouter(deps: { config: Config; teams: TeamDirectory }): Router {
   const { config, teams } = deps;
   const router = Router();
+  // No `resource_documentation`: the gateway serves no page about itself (its root is a 404), and RFC 9728 makes
+  // the member optional; a link that leads nowhere is worse than none.
   const document = (team: TeamRef, slug: string | undefined) => ({
     resource: teamResource(config.publicUrl, slug),
     authorization_servers: [config.authIssuer],
     scopes_supported: SCOPES_SUPPORTED,
     bearer_methods_supported: ['header'],
     resource_name: `${team.name} (Switchboard)`,
-    resource_documentation: `${config.publicUrl}/`,
   });
   router.get('/.well-known/oauth-protected-resource/t/:team/mcp', async (req, res) => {
     const team = await teams.find(req.params.team);

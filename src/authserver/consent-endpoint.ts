@@ -14,12 +14,20 @@ import { redirectHost } from './redirect-uris.js';
 import { splitScope } from './scopes.js';
 import { sendConsentPage, sendErrorPage } from './pages.js';
 
+type ConsentOutcome = 'granted' | 'remembered' | 'denied' | 'not_a_member';
+
+/** One `info` line per consent decision: who, which client, which team, and the outcome (never the scope's grant). */
+function logConsent(req: Request, flow: Flow, userId: string, outcome: ConsentOutcome, deps: InteractiveDeps): void {
+  const team = flow.target.kind === 'team' ? flow.target.team.slug : 'admin API';
+  (req.log ?? deps.logger).info({ userId, clientId: flow.client.id, team, scope: flow.tx.request.scope, outcome }, 'consent');
+}
+
 /**
  * The join policy decides before any code exists: an invite-only team's non-member gets `access_denied`. The admin
  * API has no join policy: anyone may hold an admin-audience token, and the admin API decides on every call what its
  * user may do (platform admin by ADMIN_EMAILS, team admin by membership role) — for others it grants nothing.
  */
-async function admitted(res: Response, flow: Flow, userId: string, deps: InteractiveDeps): Promise<boolean> {
+async function admitted(req: Request, res: Response, flow: Flow, userId: string, deps: InteractiveDeps): Promise<boolean> {
   const { target } = flow;
   if (target.kind === 'admin') return true;
   try {
@@ -27,6 +35,7 @@ async function admitted(res: Response, flow: Flow, userId: string, deps: Interac
     return true;
   } catch (err) {
     if (!(err instanceof ApiError) || err.code !== 'forbidden') throw err;
+    logConsent(req, flow, userId, 'not_a_member', deps);
     deps.transactions.clear(res);
     const denied = new AccessDenied(`Team ${target.team.slug} is invite-only and you are not a member; ask a team admin to add you`);
     redirectWithError(res, flow.tx.request, denied, deps.config.publicUrl);
@@ -67,8 +76,9 @@ async function loggedInFlow(req: Request, res: Response, deps: InteractiveDeps):
 function showConsent(deps: InteractiveDeps): RequestHandler {
   return async (req, res) => {
     const flow = await loggedInFlow(req, res, deps);
-    if (!flow || !(await admitted(res, flow, flow.userId, deps))) return;
+    if (!flow || !(await admitted(req, res, flow, flow.userId, deps))) return;
     if (!flow.tx.request.forceConsent && (await deps.consents.covers(consentKey(flow), flow.tx.request.scope))) {
+      logConsent(req, flow, flow.userId, 'remembered', deps);
       return issueCode(res, flow, flow.userId, deps);
     }
     const user = await deps.prisma.user.findUnique({ where: { id: flow.userId }, select: { email: true } });
@@ -94,12 +104,14 @@ function decideConsent(deps: InteractiveDeps): RequestHandler {
       return sendErrorPage(res, 403, 'Request refused', 'The form did not carry this sign-in’s security token, so nothing was allowed. Go back to the application and connect again.');
     }
     if (form.decision === 'deny') {
+      logConsent(req, flow, flow.userId, 'denied', deps);
       deps.transactions.clear(res);
       return redirectWithError(res, flow.tx.request, new AccessDenied('The user denied access'), deps.config.publicUrl);
     }
     if (form.decision !== 'allow') return sendErrorPage(res, 400, 'Invalid request', 'Choose Allow or Deny.');
-    if (!(await admitted(res, flow, flow.userId, deps))) return;
+    if (!(await admitted(req, res, flow, flow.userId, deps))) return;
     await deps.consents.remember(consentKey(flow), flow.tx.request.scope);
+    logConsent(req, flow, flow.userId, 'granted', deps);
     await issueCode(res, flow, flow.userId, deps);
   };
 }

@@ -41,10 +41,15 @@ function renderLogin(res: Response, flow: Flow, deps: InteractiveDeps, error?: s
   );
 }
 
-/** Records the logged-in user in the transaction and moves on to consent (303: the browser follows with GET). */
-async function loggedIn(res: Response, flow: Flow, userId: string, deps: InteractiveDeps): Promise<void> {
+/**
+ * Records the logged-in user in the transaction and moves on to consent (303: the browser follows with GET). One
+ * `info` line per login: who, how, for which client and team (operators see logins at the default level).
+ */
+async function loggedIn(req: Request, res: Response, flow: Flow, userId: string, method: 'dev' | 'oidc', deps: InteractiveDeps): Promise<void> {
   const { upstream: _upstream, ...rest } = flow.tx;
   await deps.transactions.save(res, { ...rest, userId });
+  const team = flow.target.kind === 'team' ? flow.target.team.slug : 'admin API';
+  (req.log ?? deps.logger).info({ userId, login: method, clientId: flow.client.id, team }, 'login');
   res.set('Cache-Control', 'no-store').redirect(303, '/consent');
 }
 
@@ -84,7 +89,7 @@ function devLogin(deps: InteractiveDeps): RequestHandler {
     const parsed = email.safeParse(form.email);
     if (!parsed.success) return renderLogin(res, flow, deps, 'Enter a valid e-mail address.');
     const user = await deps.users.upsert(LOCAL_ISSUER, parsed.data, parsed.data);
-    await loggedIn(res, flow, user.id, deps);
+    await loggedIn(req, res, flow, user.id, 'dev', deps);
   };
 }
 
@@ -130,7 +135,7 @@ function startOidc(deps: InteractiveDeps): RequestHandler {
 async function signIn(req: Request, res: Response, flow: Flow, id: UpstreamIdentity, deps: InteractiveDeps): Promise<void> {
   try {
     const user = await deps.users.upsert(id.issuer, id.subject, id.emailVerified ? id.email?.toLowerCase() : undefined, id.name);
-    await loggedIn(res, flow, user.id, deps);
+    await loggedIn(req, res, flow, user.id, 'oidc', deps);
   } catch (err) {
     if (!isDatabaseUnavailable(err)) throw err;
     (req.log ?? deps.logger).warn({ err }, 'upstream login: database unavailable');

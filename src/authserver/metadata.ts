@@ -26,7 +26,7 @@ export function authorizationServerMetadata(issuer: string) {
     revocation_endpoint_auth_methods_supported: [...AUTH_METHODS],
     client_id_metadata_document_supported: true,
     authorization_response_iss_parameter_supported: true,
-    service_documentation: `${issuer}/`,
+    // No `service_documentation`: the gateway serves no page about itself (its root is a 404); the member is optional.
   };
 }
 

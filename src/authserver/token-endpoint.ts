@@ -114,7 +114,7 @@ async function checkAccess(grant: Grant, deps: TokenDeps): Promise<{ email: stri
 }
 
 function issue(deps: TokenDeps): RequestHandler {
-  return async (_req, res) => {
+  return async (req, res) => {
     const client = res.locals.client as ClientRecord;
     const grant = res.locals.grant as Grant;
     const user = await checkAccess(grant, deps).catch(async (err: unknown) => {
@@ -140,6 +140,11 @@ function issue(deps: TokenDeps): RequestHandler {
       email: user.email,
       ttlSeconds: ACCESS_TOKEN_SECONDS,
     });
+    // One `info` line per grant (refusals are logged with the request): who, which client, for what; no token.
+    req.log.info(
+      { grant: grant.kind === 'refresh' ? 'refresh_token' : 'authorization_code', userId: row.userId, clientId: client.id, resource: row.resource, scope, withRefreshToken: refreshToken !== undefined },
+      'token granted',
+    );
     res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' }).json({
       access_token: accessToken,
       token_type: 'Bearer',

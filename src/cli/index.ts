@@ -106,7 +106,7 @@ function report(err: unknown, command: Command): number {
     process.stderr.write(`${e.message}\n\nUsage: ${command.usage}\n`);
     return 2;
   }
-  if (['CliError', 'ConfigError', 'EmbeddedDatabaseBusyError', 'ApiError'].includes(e.name)) {
+  if (['CliError', 'ConfigError', 'StartupError', 'EmbeddedDatabaseBusyError', 'ApiError'].includes(e.name)) {
     process.stderr.write(`${e.message}\n`);
     return 1;
   }

@@ -9,7 +9,7 @@ export const group: CommandGroup = {
     async run({ config }) {
       const [{ startGateway, describeEndpoints }, { createLogger }] = await Promise.all([import('../main.js'), import('../observability/logger.js')]);
       const gw = await startGateway(config, { logger: createLogger({ level: config.logLevel }) });
-      process.stdout.write(`\n${describeEndpoints(config, gw.url)}\n\n`);
+      process.stdout.write(`\n${describeEndpoints(config, gw)}\n\n`);
       for (const signal of ['SIGTERM', 'SIGINT'] as const) {
         process.once(signal, () => {
           void gw.stop(signal).then(() => process.exit(0));

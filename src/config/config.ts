@@ -1,10 +1,12 @@
 /**
  * The gateway's configuration: every variable of CONTRACT §2 parsed once with zod into a frozen `Config`.
- * Nothing outside this folder reads `process.env`.
+ * Nothing outside this folder reads `process.env`; `loadConfig(process.env)` also reads the working directory's
+ * `.env` file beneath it (see env-file.ts).
  */
 import path from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { withEnvFile } from './env-file.js';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 const DEFAULT_CORS = ['https://chatgpt.com', 'https://chat.openai.com', 'https://claude.ai'];
@@ -55,6 +57,9 @@ const envSchema = z.object({
   LOGIN_OIDC_CLIENT_ID: z.string().min(1).optional(),
   LOGIN_OIDC_CLIENT_SECRET: z.string().min(1).optional(),
   DEV_LOGIN: bool.optional(),
+  // Not in CONTRACT §2: whether the first start creates the open `demo` team with the demo tool pack. Default: only
+  // on the embedded database (a trial); a production PostgreSQL gets no team anyone may join unless asked.
+  DEMO_TEAM: bool.optional(),
   ADMIN_API_KEY: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
   ADMIN_EMAILS: z.string().optional(),
   ENCRYPTION_KEY: z
@@ -133,6 +138,8 @@ export interface Config {
   readonly authAudience: string | undefined;
   readonly loginOidc: { readonly issuer: string; readonly clientId: string; readonly clientSecret: string | undefined } | undefined;
   readonly devLogin: boolean;
+  /** Create the `demo` team on a gateway with no team at all (DEMO_TEAM). */
+  readonly demoTeam: boolean;
   readonly adminApiKey: string | undefined;
   readonly adminEmails: readonly string[];
   readonly encryptionKey: Buffer | undefined;
@@ -148,10 +155,16 @@ export interface Config {
   readonly shutdownGraceMs: number;
 }
 
-/** Thrown when the environment is invalid; `message` names every bad variable and why. */
+/**
+ * Thrown when the environment is invalid; `message` names every bad variable and why, on one line when there is
+ * one problem. `headline` says what failed ("Invalid configuration", or "Cannot start" for a `StartupError`).
+ */
 export class ConfigError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  constructor(
+    readonly problems: readonly string[],
+    headline = 'Invalid configuration',
+  ) {
+    super(problems.length === 1 ? `${headline}: ${problems[0]}` : `${headline}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
   }
 }
@@ -160,25 +173,36 @@ export function isLoopbackUrl(url: string): boolean {
   return LOOPBACK_HOSTS.has(new URL(url).hostname);
 }
 
-function requireIssuerForExternalAuth(env: Env): string | undefined {
+/**
+ * The cross-variable rules read the raw strings, not the parsed values, so that they run even when some single
+ * variable is bad: one start names every problem at once.
+ */
+type RawEnv = Readonly<Record<string, string>>;
+
+function requireIssuerForExternalAuth(env: RawEnv): string | undefined {
   return env.AUTH_MODE === 'external' && !env.AUTH_ISSUER ? 'AUTH_ISSUER: required when AUTH_MODE=external' : undefined;
 }
 
-function requireEncryptionKeyWithPostgres(env: Env): string | undefined {
+function requireEncryptionKeyWithPostgres(env: RawEnv): string | undefined {
   return env.DATABASE_URL && !env.ENCRYPTION_KEY
     ? 'ENCRYPTION_KEY: required with DATABASE_URL (generate one with: openssl rand -base64 32)'
     : undefined;
 }
 
-function requireCompleteLoginOidc(env: Env): string | undefined {
+function requireCompleteLoginOidc(env: RawEnv): string | undefined {
   const set = [env.LOGIN_OIDC_ISSUER, env.LOGIN_OIDC_CLIENT_ID].filter(Boolean).length;
   return set === 1 ? 'LOGIN_OIDC_ISSUER, LOGIN_OIDC_CLIENT_ID: set both or neither' : undefined;
 }
 
-function requirePublicUrlWithoutPathOrSlash(env: Env): string | undefined {
-  if (!env.PUBLIC_URL) return undefined;
-  const u = new URL(env.PUBLIC_URL);
-  if (env.PUBLIC_URL.endsWith('/')) return 'PUBLIC_URL: must not end with a slash';
+/** PUBLIC_URL when it is an http(s) URL; anything else is already named by the schema, and only once. */
+function publicUrlOf(env: RawEnv): URL | undefined {
+  const u = env.PUBLIC_URL && URL.canParse(env.PUBLIC_URL) ? new URL(env.PUBLIC_URL) : undefined;
+  return u && /^https?:$/.test(u.protocol) ? u : undefined;
+}
+
+function requirePublicUrlWithoutPath(env: RawEnv): string | undefined {
+  const u = publicUrlOf(env);
+  if (!u) return undefined;
   if (u.search || u.hash) return 'PUBLIC_URL: must not have a query or fragment';
   // Well-known URLs (RFC 8414, RFC 9728) are built at the origin's root; a path prefix would need them rewritten
   // by the reverse proxy too. Serve the gateway at the root of its own host name instead.
@@ -186,7 +210,18 @@ function requirePublicUrlWithoutPathOrSlash(env: Env): string | undefined {
   return undefined;
 }
 
-function requireValidCorsOrigins(env: Env): string | undefined {
+/**
+ * A public gateway that is its own authorization server needs a way for people to log in; without one it would
+ * start, and every OAuth client's login would then fail.
+ */
+function requireLoginForPublicUrl(env: RawEnv): string | undefined {
+  const u = publicUrlOf(env);
+  if (!u || LOOPBACK_HOSTS.has(u.hostname) || env.AUTH_MODE === 'external' || env.LOGIN_OIDC_ISSUER) return undefined;
+  if (bool.safeParse(env.DEV_LOGIN).data === true) return undefined;
+  return `LOGIN_OIDC_ISSUER: required for the public PUBLIC_URL ${env.PUBLIC_URL}, or nobody can log in (set LOGIN_OIDC_ISSUER and LOGIN_OIDC_CLIENT_ID, or AUTH_MODE=external)`;
+}
+
+function requireValidCorsOrigins(env: RawEnv): string | undefined {
   const bad = splitList(env.CORS_ORIGINS).filter((o) => !URL.canParse(o) || new URL(o).origin !== o);
   return bad.length ? `CORS_ORIGINS: not origins (scheme://host[:port]): ${bad.join(', ')}` : undefined;
 }
@@ -208,20 +243,31 @@ const crossFieldRules = [
   requireIssuerForExternalAuth,
   requireEncryptionKeyWithPostgres,
   requireCompleteLoginOidc,
-  requirePublicUrlWithoutPathOrSlash,
+  requirePublicUrlWithoutPath,
+  requireLoginForPublicUrl,
   requireValidCorsOrigins,
 ];
 
-/** Parses the environment into a frozen `Config`, or throws a `ConfigError` naming every bad variable. */
+/** Unset and empty are the same; a trailing slash on PUBLIC_URL is dropped (links are built as PUBLIC_URL + path). */
+function normalize(source: Record<string, string | undefined>): Record<string, string> {
+  const raw = Object.fromEntries(Object.entries(source).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''));
+  if (raw.PUBLIC_URL) raw.PUBLIC_URL = raw.PUBLIC_URL.replace(/\/+$/, '');
+  return raw;
+}
+
+/**
+ * Parses the environment into a frozen `Config`, or throws a `ConfigError` naming every bad variable. Given
+ * `process.env` itself, the working directory's `.env` fills in what the real environment does not set.
+ */
 export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
-  const raw = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const raw = normalize(source === process.env ? withEnvFile(source, process.cwd()) : source);
   const parsed = envSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
-  }
+  const problems = [
+    ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)),
+    ...crossFieldRules.map((rule) => rule(raw)).filter((p): p is string => p !== undefined),
+  ];
+  if (!parsed.success || problems.length) throw new ConfigError(problems);
   const env = parsed.data;
-  const problems = crossFieldRules.map((rule) => rule(env)).filter((p): p is string => p !== undefined);
-  if (problems.length) throw new ConfigError(problems);
 
   const publicUrl = env.PUBLIC_URL ?? `http://localhost:${env.PORT}`;
   const corsOrigins = env.CORS_ORIGINS !== undefined ? splitList(env.CORS_ORIGINS) : DEFAULT_CORS;
@@ -240,6 +286,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
         ? { issuer: env.LOGIN_OIDC_ISSUER, clientId: env.LOGIN_OIDC_CLIENT_ID, clientSecret: env.LOGIN_OIDC_CLIENT_SECRET }
         : undefined,
     devLogin: env.DEV_LOGIN ?? isLoopbackUrl(publicUrl),
+    demoTeam: env.DEMO_TEAM ?? env.DATABASE_URL === undefined,
     adminApiKey: env.ADMIN_API_KEY,
     adminEmails: splitList(env.ADMIN_EMAILS).map((e) => e.toLowerCase()),
     encryptionKey: env.ENCRYPTION_KEY ? Buffer.from(env.ENCRYPTION_KEY, 'base64') : undefined,

@@ -5,6 +5,7 @@
  * (team, user, client, chat), because ChatGPT's and Claude's connectors often do not send the id back.
  */
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
+import { decodeJwt } from 'jose';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { Config } from '../config/config.js';
 import type { TeamDirectory, TeamRef } from '../teams/team-directory.js';
@@ -51,11 +52,36 @@ export function resolveTeam(teams: TeamDirectory): RequestHandler {
   };
 }
 
+/** The `aud` of a bearer token as it claims it, unverified; empty when there is no readable JWT. */
+function claimedAudiences(authorization: string | undefined): string[] {
+  const token = /^Bearer +(\S+) *$/i.exec(authorization ?? '')?.[1];
+  if (token === undefined) return [];
+  try {
+    const { aud } = decodeJwt(token);
+    return typeof aud === 'string' ? [aud] : (aud ?? []);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The resource identifier a request's token must be for. The `/mcp` alias is the default team's endpoint under a
+ * second name, so it also takes a token for that team's own resource (`/t/demo/mcp`: what `switchboard token
+ * --team demo` mints and what a client pointed at the team URL holds), and never another team's. The unverified
+ * `aud` only picks which of the two identifiers is checked; the signature and the audience are verified as always.
+ */
+function expectedResource(publicUrl: string, slug: string | undefined, authorization: string | undefined): string {
+  if (slug !== undefined) return teamResource(publicUrl, slug);
+  const defaultTeam = teamResource(publicUrl, DEFAULT_TEAM);
+  return claimedAudiences(authorization).includes(defaultTeam) ? defaultTeam : teamResource(publicUrl, undefined);
+}
+
 /** Verifies the bearer token against this endpoint's resource identifier. */
 export function authenticateForTeam(config: Config, authenticate: McpEndpointDeps['authenticate']): RequestHandler {
   return (req, res, next) => {
     const slug = res.locals.slug as string | undefined;
-    return authenticate({ resource: teamResource(config.publicUrl, slug), resourceMetadataUrl: resourceMetadataUrl(config.publicUrl, slug) })(req, res, next);
+    const resource = expectedResource(config.publicUrl, slug, req.headers.authorization);
+    return authenticate({ resource, resourceMetadataUrl: resourceMetadataUrl(config.publicUrl, slug) })(req, res, next);
   };
 }
 

@@ -96,6 +96,8 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
       onInternalError: (err) => logger.error({ err, sessionId: id }, 'MCP request failed inside the gateway'),
       onToolCall: (tool, outcome, durationMs) => {
         metrics.toolCalls.inc({ outcome });
+        // Seen at the default log level; never the arguments or the result.
+        logger.info({ userId: p.user.id, team: p.team.slug, clientId: p.clientId, sessionId: id, tool, outcome, durationMs: Math.round(durationMs) }, 'tool call');
         deps.audit.record({
           teamId: p.team.id,
           actor: `user:${p.user.id}`,

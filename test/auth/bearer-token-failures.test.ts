@@ -161,12 +161,28 @@ describe('protected-resource metadata (RFC 9728)', () => {
       scopes_supported: expect.arrayContaining(['mcp']),
       bearer_methods_supported: ['header'],
       resource_name: expect.stringContaining('Demo'),
-      resource_documentation: expect.any(String),
     });
+    // It used to name PUBLIC_URL + "/", which is a 404: no link at all rather than a dead one.
+    expect((await fetch(`${gw.url}/`)).status).toBe(404);
     const alias = await (await fetch(`${gw.url}/.well-known/oauth-protected-resource/mcp`)).json();
     expect(alias.resource).toBe(`${gw.url}/mcp`);
     const unknown = await fetch(`${gw.url}/.well-known/oauth-protected-resource/t/nope/mcp`);
     expect(unknown.status).toBe(404);
+  });
+
+  it('the /mcp alias takes the default team\'s own token (what `switchboard token --team demo` mints) and no other team\'s', async () => {
+    for (const aud of [`${gw.url}/t/demo/mcp`, `${gw.url}/mcp`]) {
+      const res = await rawPost(`${gw.url}/mcp`, INIT, { authorization: `Bearer ${await signed({ aud })}` });
+      expect(res.status, aud).toBe(200);
+      await res.text();
+    }
+    for (const aud of [`${gw.url}/t/acme/mcp`, [`${gw.url}/t/acme/mcp`, 'https://elsewhere.example/t/demo/mcp']]) {
+      const res = await rawPost(`${gw.url}/mcp`, INIT, { authorization: `Bearer ${await signed({ aud })}` });
+      expect(res.status, JSON.stringify(aud)).toBe(401);
+      expect(res.headers.get('www-authenticate')).toContain(`resource_metadata="${gw.url}/.well-known/oauth-protected-resource/mcp"`);
+    }
+    // Strict the other way too: the alias's own resource does not open the team URL.
+    expect((await rawPost(endpoint, INIT, { authorization: `Bearer ${await signed({ aud: `${gw.url}/mcp` })}` })).status).toBe(401);
   });
 
   it('the /mcp alias challenges with its own metadata URL', async () => {

@@ -29,6 +29,8 @@ describe('RFC 8414 authorization server metadata', () => {
       client_id_metadata_document_supported: true,
       authorization_response_iss_parameter_supported: true,
     });
+    // It used to link service_documentation to PUBLIC_URL + "/", a 404.
+    expect(doc).not.toHaveProperty('service_documentation');
     const jwks = (await (await fetch(doc.jwks_uri as string)).json()) as { keys: { alg: string }[] };
     expect(jwks.keys[0]!.alg).toBe('ES256');
   });
