@@ -1,5 +1,5 @@
 /**
- * Gateway overhead on `tools/call` (DESIGN §Performance): the same SDK client and load against an upstream MCP
+ * Gateway overhead on `tools/call` (docs/architecture.md §Performance): the same SDK client and load against an upstream MCP
  * server directly, then through the gateway to that upstream (a remote tool server with the default `exchange`
  * auth, PostgreSQL behind the gateway). Reports the throughput ratio and the latency the gateway adds.
  */

@@ -1,6 +1,6 @@
 /**
  * Bridges Express to the SDK's web-standard Streamable HTTP transport. The web transport (not the Node wrapper)
- * is used because rehydration must replay a stored `initialize` without a socket (DESIGN.md §Sessions).
+ * is used because rehydration must replay a stored `initialize` without a socket (docs/architecture.md §Sessions).
  */
 import type { Request as ExpressRequest, Response as ExpressResponse } from 'express';
 import { enterResponseFlow, ResponseFlow } from '../toolservers/upstream-flow.js';

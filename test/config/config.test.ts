@@ -1,4 +1,4 @@
-/** CONTRACT §2: defaults, and one message naming every bad variable. */
+/** docs/interface.md §2: defaults, and one message naming every bad variable. */
 import { describe, expect, it } from 'vitest';
 import { loadConfig, ConfigError } from '../../src/config/config.js';
 import { parseDuration } from '../../src/config/duration.js';
