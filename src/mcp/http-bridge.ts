@@ -126,8 +126,9 @@ export async function sendWebResponse(res: ExpressResponse, response: Response):
   } finally {
     flows.get(res)?.resume();
     res.off('close', cancel);
-    // end() fully uncorks the connection itself.
-    corked = false;
+    // Uncorked here, not left to end(): on Node 22 end() does not uncork a response whose headers were flushed
+    // before it was corked, so its last bytes would sit in the socket and the client would wait for ever.
+    uncork();
     res.end();
   }
 }
