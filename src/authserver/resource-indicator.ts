@@ -1,7 +1,7 @@
 /**
  * RFC 8707 resource indicators: the `resource` parameter names what a token is for. Only the exact identifiers the
  * gateway publishes are accepted — `PUBLIC_URL/t/{team}/mcp` for existing teams, the `PUBLIC_URL/mcp` alias of the
- * default team, and `PUBLIC_URL/admin`, the admin API (CONTRACT §3), which belongs to no team.
+ * default team, and `PUBLIC_URL/admin`, the admin API (docs/interface.md §3), which belongs to no team.
  */
 import { teamResource } from '../auth/protected-resource.js';
 import type { TeamDirectory, TeamRef } from '../teams/team-directory.js';

@@ -26,7 +26,7 @@ import { matchRedirectUri } from './redirect-uris.js';
 import { resolveResource } from './resource-indicator.js';
 import { scopeCovers } from './scopes.js';
 
-/** Access tokens live an hour at most (CONTRACT); clients refresh well before. */
+/** Access tokens live an hour at most (docs/interface.md §3); clients refresh well before. */
 export const ACCESS_TOKEN_SECONDS = 3600;
 
 const tokenParams = z.object({

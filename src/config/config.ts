@@ -1,5 +1,5 @@
 /**
- * The gateway's configuration: every variable of CONTRACT §2 parsed once with zod into a frozen `Config`.
+ * The gateway's configuration: every variable of docs/interface.md §2 parsed once with zod into a frozen `Config`.
  * Nothing outside this folder reads `process.env`; `loadConfig(process.env)` also reads the working directory's
  * `.env` file beneath it (see env-file.ts).
  */
@@ -57,8 +57,8 @@ const envSchema = z.object({
   LOGIN_OIDC_CLIENT_ID: z.string().min(1).optional(),
   LOGIN_OIDC_CLIENT_SECRET: z.string().min(1).optional(),
   DEV_LOGIN: bool.optional(),
-  // Not in CONTRACT §2: whether the first start creates the open `demo` team with the demo tool pack. Default: only
-  // on the embedded database (a trial); a production PostgreSQL gets no team anyone may join unless asked.
+  // Whether the first start creates the open `demo` team with the demo tool pack. Default: only on the embedded
+  // database (a trial); a production PostgreSQL gets no team anyone may join unless asked.
   DEMO_TEAM: bool.optional(),
   ADMIN_API_KEY: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
   ADMIN_EMAILS: z.string().optional(),
@@ -74,15 +74,15 @@ const envSchema = z.object({
   SESSION_MAX_AGE: duration.default(24 * 3_600_000),
   CORS_ORIGINS: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  // Not in CONTRACT §2 but needed by operators: how many live sessions one process keeps in memory before the
+  // Needed by operators (README, Configuration): how many live sessions one process keeps in memory before the
   // least recently used are evicted (they are rebuilt from PostgreSQL on their next request).
-  // Not in CONTRACT §2: behind a reverse proxy, which hops to trust for the client address (express "trust proxy":
+  // An operator setting (README, Configuration): behind a reverse proxy, which hops to trust for the client address (express "trust proxy":
   // a hop count, or a comma list of addresses/subnets). Per-IP rate limits count the wrong address without it.
   TRUST_PROXY: z
     .string()
     .regex(/^(\d{1,2}|false|true|[0-9a-fA-F:.,/ ]+|loopback|linklocal|uniquelocal)$/, { message: 'must be a hop count, true/false, or a comma list of addresses/subnets' })
     .optional(),
-  // Not in CONTRACT §2: rate ceilings, each `N` per minute or `N/<duration>`, 0 = off. They hold across replicas
+  // Operator settings (README, Configuration): rate ceilings, each `N` per minute or `N/<duration>`, 0 = off. They hold across replicas
   // (counters shared through PostgreSQL every RATE_LIMIT_SYNC_INTERVAL). See src/http/rate-limit-sync.ts.
   // Unauthenticated or failed-authentication MCP requests per source address (authenticated ones never count).
   PREAUTH_IP_RATE_LIMIT: perWindow(6000),

@@ -1,5 +1,5 @@
 /**
- * DNS-rebinding protection (Host) and the browser Origin check of CONTRACT §3: both 403 when not allowed.
+ * DNS-rebinding protection (Host) and the browser Origin check of docs/interface.md §3: both 403 when not allowed.
  * A loopback PUBLIC_URL allows any loopback host and port, so local tools and tests on ephemeral ports work.
  */
 import type { RequestHandler } from 'express';

@@ -1,6 +1,6 @@
 /**
  * Bridges Express to the SDK's web-standard Streamable HTTP transport. The web transport (not the Node wrapper)
- * is used because rehydration must replay a stored `initialize` without a socket (DESIGN.md §Sessions).
+ * is used because rehydration must replay a stored `initialize` without a socket (docs/architecture.md §Sessions).
  */
 import type { Request as ExpressRequest, Response as ExpressResponse } from 'express';
 import { enterResponseFlow, ResponseFlow } from '../toolservers/upstream-flow.js';
@@ -52,11 +52,22 @@ function readSoon<T>(read: Promise<T>): Promise<T | typeof WAITING> {
 }
 
 /**
+ * Whether `res` holds more than it should: bytes of its own waiting, or a socket that asked for `drain`. Node 22's
+ * `write()` may return false (and set `writableNeedDrain`) while every byte already went to a socket that never
+ * asks for `drain`; no `drain` then ever comes, so that flag alone would stall the response for good.
+ */
+export function needsDrain(res: ExpressResponse): boolean {
+  if (!res.writableNeedDrain) return false;
+  const socket = res.socket;
+  return !socket || res.writableLength > 0 || socket.writableNeedDrain;
+}
+
+/**
  * Resolves once `res` can take more (`drain`) or never will (`close`: the client went away and the stream is
  * being cancelled).
  */
 function writable(res: ExpressResponse): Promise<void> {
-  if (res.destroyed || !res.writableNeedDrain) return Promise.resolve();
+  if (res.destroyed || !needsDrain(res)) return Promise.resolve();
   const flow = flows.get(res);
   flow?.hold();
   return new Promise((resolve) => {
@@ -126,8 +137,9 @@ export async function sendWebResponse(res: ExpressResponse, response: Response):
   } finally {
     flows.get(res)?.resume();
     res.off('close', cancel);
-    // end() fully uncorks the connection itself.
-    corked = false;
+    // Uncorked here, not left to end(): on Node 22 end() does not uncork a response whose headers were flushed
+    // before it was corked, so its last bytes would sit in the socket and the client would wait for ever.
+    uncork();
     res.end();
   }
 }

@@ -1,6 +1,6 @@
 /**
  * A session held in memory by this process: its SDK transport, its MCP server and its tool-server connections.
- * Built either by `initialize` or by rehydration from the session's row (DESIGN.md §Sessions): a fresh server and
+ * Built either by `initialize` or by rehydration from the session's row (docs/architecture.md §Sessions): a fresh server and
  * a transport whose id generator returns the stored id, then the stored `initialize` replayed with side effects
  * muted, then the stored log level.
  */

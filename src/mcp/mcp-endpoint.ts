@@ -1,5 +1,5 @@
 /**
- * The team MCP endpoints (`/t/{team}/mcp` and the `/mcp` alias), CONTRACT §3. A request is a pipeline:
+ * The team MCP endpoints (`/t/{team}/mcp` and the `/mcp` alias), docs/interface.md §3. A request is a pipeline:
  * resolve team → authenticate → identify user and admit to team → classify the body → find or start the session →
  * transport. A POST without `Mcp-Session-Id` that is not `initialize` is served in the caller's session for
  * (team, user, client, chat), because ChatGPT's and Claude's connectors often do not send the id back.

@@ -1,4 +1,4 @@
-/** The session JSON of CONTRACT §3, and opaque list cursors shared by the user and admin APIs. */
+/** The session JSON of docs/interface.md §3, and opaque list cursors shared by the user and admin APIs. */
 import type { Prisma } from '../generated/prisma/client.js';
 
 export const sessionJsonInclude = {

@@ -1,4 +1,4 @@
-/** Lists sessions newest first with keyset pagination and the filters of CONTRACT §3. */
+/** Lists sessions newest first with keyset pagination and the filters of docs/interface.md §3. */
 import { z } from 'zod';
 import type { PrismaClient } from '../db/database.js';
 import type { Prisma } from '../generated/prisma/client.js';

@@ -1,5 +1,5 @@
 /**
- * Refuses, when a tool server is configured, the name clashes that can be known then (CONTRACT §4): the tool names
+ * Refuses, when a tool server is configured, the name clashes that can be known then (docs/interface.md §4): the tool names
  * of built-in packs are known, so an unprefixed pack clashing with another tool server's tools is refused. A remote
  * server's tool names are only known once it is reached; a clash between two unprefixed remote servers is left to
  * the aggregator, which keeps the first tool server's tool (by name order) and logs the clash.

@@ -1,5 +1,5 @@
 /**
- * How names and resource URIs of a tool server appear to clients (CONTRACT §4), in one place so every list and
+ * How names and resource URIs of a tool server appear to clients (docs/interface.md §4), in one place so every list and
  * every route agrees.
  *
  * - Tools and prompts: `{server}__{name}`.

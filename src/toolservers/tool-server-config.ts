@@ -1,5 +1,5 @@
 /**
- * A tool server's configuration (CONTRACT §4) as accepted by the CLI and the admin API: one zod schema, one set
+ * A tool server's configuration (docs/interface.md §4) as accepted by the CLI and the admin API: one zod schema, one set
  * of rules, one place that writes `tool_servers` rows (secrets sealed, never returned).
  */
 import { z } from 'zod';

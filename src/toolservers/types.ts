@@ -66,7 +66,7 @@ export interface CallContext {
 export interface ToolServerConnection {
   /** The tool server's configured name (`^[a-z0-9_-]{1,32}$`). */
   readonly name: string;
-  /** False when names pass through unchanged (CONTRACT §4 `"prefix": false`). */
+  /** False when names pass through unchanged (docs/interface.md §4 `"prefix": false`). */
   readonly prefix: boolean;
   listTools(call: CallContext): Promise<Tool[]>;
   callTool(name: string, args: Record<string, unknown> | undefined, call: CallContext): Promise<CallToolResult>;

@@ -1,5 +1,5 @@
 /**
- * The credentials an upstream receives on every request, per CONTRACT §4 — the gateway acts as the user:
+ * The credentials an upstream receives on every request, per docs/interface.md §4 — the gateway acts as the user:
  * - `exchange` (default): a short-lived JWT minted for this user and this upstream (`aud` = its URL), cached
  *   until shortly before it expires;
  * - `passthrough`: the user's own current access token, unchanged (only when configured explicitly);
@@ -13,7 +13,7 @@ import type { SecretBox } from '../security/secret-box.js';
 import { staticHeaderName, staticHeaderValue } from './tool-server-config.js';
 import type { SessionContext } from './types.js';
 
-/** Exchange tokens live this long (CONTRACT: at most 5 minutes)… */
+/** Exchange tokens live this long (docs/interface.md §4: at most 5 minutes)… */
 export const EXCHANGE_TOKEN_TTL_SECONDS = 300;
 /** …and are replaced this long before they expire, so none expires in flight. */
 const EXCHANGE_REFRESH_MARGIN_MS = 60_000;
@@ -108,7 +108,7 @@ export function upstreamCredentials(target: CredentialTarget, session: SessionCo
   }
 }
 
-/** The per-user token of CONTRACT §4 `exchange`, signed with the gateway's current signing key. */
+/** The per-user token of docs/interface.md §4 `exchange`, signed with the gateway's current signing key. */
 export function mintExchangeToken(deps: Pick<CredentialDeps, 'keys' | 'issuer'>, session: SessionContext, audience: string, scope: string): Promise<string> {
   return deps.keys.sign(
     {

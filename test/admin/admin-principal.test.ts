@@ -1,5 +1,5 @@
 /**
- * Who counts as a platform admin (CONTRACT §2 ADMIN_EMAILS: "users with these verified e-mails"): for an external
+ * Who counts as a platform admin (docs/interface.md §2 ADMIN_EMAILS: "users with these verified e-mails"): for an external
  * issuer the token's e-mail counts only with `email_verified: true`. Unit-level: a stand-in verifier returns what a
  * verified external token would, the user directory and memberships are real.
  */

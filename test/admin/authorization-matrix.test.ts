@@ -1,5 +1,5 @@
 /**
- * CONTRACT §3 "/admin/v1" and issue #5 "who may do what": every admin route × every kind of caller, table-driven.
+ * docs/interface.md §3 "/admin/v1" and issue #5 "who may do what": every admin route × every kind of caller, table-driven.
  * The expectations below are written out independently of `src/admin/authorization.ts`, and the test fails when a
  * route exists there but not here (or the other way round).
  */

@@ -110,7 +110,7 @@ describe('listing sessions', () => {
     await bob.transport.terminateSession(); // closed by its client
   });
 
-  it("a team's sessions, newest first, in the session JSON of CONTRACT §3", async () => {
+  it("a team's sessions, newest first, in the session JSON of docs/interface.md §3", async () => {
     const res = await f.call('GET', '/teams/acme/sessions');
     expect(res.status).toBe(200);
     expect(res.body.items.map((x: { id: string }) => x.id)).toEqual([s.bobChat1, s.adaChat2, s.adaChat1]);

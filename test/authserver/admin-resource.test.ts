@@ -1,5 +1,5 @@
 /**
- * The admin API as an RFC 8707 resource of the built-in issuer (CONTRACT §3: admin callers may use "an access
+ * The admin API as an RFC 8707 resource of the built-in issuer (docs/interface.md §3: admin callers may use "an access
  * token for the resource PUBLIC_URL + "/admin" held by a platform admin"): `/authorize` and `/token` accept
  * `resource=PUBLIC_URL/admin`, the token's `aud` is exactly that, the MCP endpoints refuse it, no team join policy
  * applies, consent is remembered per (user, client, admin API), and anything else is still `invalid_target`.

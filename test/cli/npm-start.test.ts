@@ -1,5 +1,5 @@
 /**
- * CONTRACT §1: `npm start` with no configuration at all serves the demo team on the embedded database, and the
+ * docs/interface.md §1: `npm start` with no configuration at all serves the demo team on the embedded database, and the
  * CLI explains itself; SIGTERM lets a tool call in flight finish before the process exits. Runs the real entry point
  * (bin/switchboard.mjs) as a child process. (One file, so two tests never build dist/ at the same time.)
  */

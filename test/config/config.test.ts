@@ -1,4 +1,4 @@
-/** CONTRACT §2: defaults, and one message naming every bad variable. */
+/** docs/interface.md §2: defaults, and one message naming every bad variable. */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';

@@ -6,7 +6,7 @@
  * schema engine, see prisma6-diff.ts). Their catalogs (tables, columns, enums, sequences, indexes, constraints) must be
  * identical. So editing schema.prisma without adding a migration fails here, and so does a migration that drifts.
  *
- * To add the missing migration: shared/tools/prisma-diff --new <name> (writes prisma/migrations/<ts>_<name>/migration.sql).
+ * To add the missing migration: npm run db:diff -- --new <name> (writes prisma/migrations/<ts>_<name>/migration.sql).
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -95,7 +95,7 @@ describe('prisma/migrations against prisma/schema.prisma', () => {
       expect(
         diffCatalogs(fromMigrations, fromSchema),
         'prisma/migrations and prisma/schema.prisma disagree. If schema.prisma changed, add a migration ' +
-          '(shared/tools/prisma-diff --new <name>); if a migration was hand-edited, make it match the schema.',
+          '(npm run db:diff -- --new <name>); if a migration was hand-edited, make it match the schema.',
       ).toEqual({ onlyInMigrations: [], onlyInSchemaPrisma: [] });
     },
     TIMEOUT,

@@ -4,7 +4,7 @@
  * Prisma 7's `migrate diff` needs a native schema engine that cannot be downloaded on our machines. Prisma 6.19's CLI
  * ships a WebAssembly schema engine that can do the same diff when it is given a driver adapter, so we run that CLI
  * (installed by `npm ci` into test/db/prisma6/node_modules, see the package.json there) the way
- * shared/tools/prisma-diff does:
+ * scripts/db-diff.mjs (`npm run db:diff`) does:
  *  - a Prisma config that selects the JS engine and the PG driver adapter. That engine insists on connecting to some
  *    PostgreSQL; it only reads server facts there and changes nothing;
  *  - an "engine hint" schema named in that config: the CLI picks which engines to fetch from the config's schema, and

@@ -1,5 +1,5 @@
 /**
- * DESIGN §Reliability: with the database down, /ready is 503 and MCP requests get 503 with Retry-After (not a
+ * docs/architecture.md §Reliability and security: with the database down, /ready is 503 and MCP requests get 503 with Retry-After (not a
  * 500, not a hang); when it comes back the same process recovers without a restart. The outage is real: the
  * gateway reaches PostgreSQL through a TCP proxy that the test stops and starts. Tool calls that sessions held in
  * memory serve during the outage are audited once the database is back, in order, with the time of the call.

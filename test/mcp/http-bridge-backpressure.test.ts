@@ -12,7 +12,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import express, { type Response as ExpressResponse } from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sendWebResponse } from '../../src/mcp/http-bridge.js';
+import { needsDrain, sendWebResponse } from '../../src/mcp/http-bridge.js';
 import { listenOnLoopback, type LoopbackServer } from '../helpers/loopback-server.js';
 
 const CHUNK_BYTES = 1 << 20;
@@ -39,7 +39,7 @@ async function startStreamingServer(): Promise<{ server: LoopbackServer; produce
       {
         pull(controller) {
           producer.pulls++;
-          if (res.writableNeedDrain) producer.pullsWhileFull++;
+          if (needsDrain(res)) producer.pullsWhileFull++;
           producer.maxBuffered = Math.max(producer.maxBuffered, res.writableLength);
           if (producer.pulls > CHUNKS) controller.close();
           else controller.enqueue(event);
@@ -72,7 +72,7 @@ describe('response bridge backpressure', () => {
 
     // The client reads nothing: the kernel's buffers fill, then the response's own (without backpressure the
     // whole stream is read into the gateway's memory instead).
-    await expect.poll(() => producer.res?.writableNeedDrain === true || producer.pulls > CHUNKS, { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => (producer.res !== undefined && needsDrain(producer.res)) || producer.pulls > CHUNKS, { timeout: 10_000 }).toBe(true);
     expect(producer.pullsWhileFull).toBe(0);
     expect(producer.pulls).toBeLessThan(CHUNKS);
     // What the gateway holds for this client is at most the chunk in flight, not everything produced.
@@ -95,7 +95,7 @@ describe('response bridge backpressure', () => {
         res.on('end', () => resolve(bytes));
         res.on('error', reject);
         void expect
-          .poll(() => producer.res?.writableNeedDrain === true || producer.pulls > CHUNKS, { timeout: 10_000 })
+          .poll(() => (producer.res !== undefined && needsDrain(producer.res)) || producer.pulls > CHUNKS, { timeout: 10_000 })
           .toBe(true)
           .then(() => res.resume(), reject);
       });

@@ -1,5 +1,5 @@
 /**
- * CONTRACT §3: "a session keeps working when another replica receives the request". Two gateway processes' worth
+ * docs/interface.md §3: "a session keeps working when another replica receives the request". Two gateway processes' worth
  * of apps on one PostgreSQL: any of them serves any session, and a close on one is honoured by the other at once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

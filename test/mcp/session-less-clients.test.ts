@@ -1,5 +1,5 @@
 /**
- * CONTRACT §3: ChatGPT's and Claude's connectors as they really behave. Requests that carry no `Mcp-Session-Id`
+ * docs/interface.md §3: ChatGPT's and Claude's connectors as they really behave. Requests that carry no `Mcp-Session-Id`
  * are served in the caller's session for (team, user, OAuth client, chat); a new `initialize` per batch supersedes
  * the conversation's idle session instead of piling up; the 2026-07-28 probe still gets 400 and leaves nothing.
  * Replayed with raw HTTP (the documented request patterns) and with an SDK client whose transport drops the id.

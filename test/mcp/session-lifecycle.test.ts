@@ -1,5 +1,5 @@
 /**
- * CONTRACT §3 "MCP": sessions bound to user, team and client; chat from the header; rehydration after a restart;
+ * docs/interface.md §3 "MCP": sessions bound to user, team and client; chat from the header; rehydration after a restart;
  * DELETE; expiry; the `server/discover` probe; Origin and unknown-team checks — with real SDK clients.
  */
 import http from 'node:http';

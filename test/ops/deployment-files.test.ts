@@ -1,7 +1,7 @@
 /**
  * No Docker engine runs on CI machines, so the deployment files are checked statically: docker-compose.yml parses,
  * runs PostgreSQL 16 and the gateway with health checks and the variables the gateway requires; the Dockerfile is
- * multi-stage and runs as a non-root user; .env.example documents every variable of CONTRACT §2.
+ * multi-stage and runs as a non-root user; .env.example documents every variable of docs/interface.md §2.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -53,7 +53,7 @@ describe('deployment files', () => {
     expect(df).toMatch(/npm run build/);
   });
 
-  it('.env.example names every variable of CONTRACT §2', () => {
+  it('.env.example names every variable of docs/interface.md §2', () => {
     const env = read('.env.example');
     for (const v of CONTRACT_VARIABLES) expect(env, v).toMatch(new RegExp(`^#? ?${v}=`, 'm'));
   });

@@ -1,5 +1,5 @@
 /**
- * DESIGN.md "no 500 for anything a client can cause": odd headers, odd JSON-RPC envelopes, odd content types,
+ * docs/architecture.md §Reliability and security: "no 500 for anything a client can cause": odd headers, odd JSON-RPC envelopes, odd content types,
  * broken percent-encoding, repeated query parameters and forged cursors, on every route — never a 5xx.
  */
 import { randomUUID } from 'node:crypto';

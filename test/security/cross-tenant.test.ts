@@ -1,5 +1,5 @@
 /**
- * DESIGN.md "Tenancy is sacred": the cross-tenant paths not walked elsewhere. Sessions of team A at team B's
+ * docs/architecture.md §Reliability and security, "Tenancy": the cross-tenant paths not walked elsewhere. Sessions of team A at team B's
  * endpoint (every method), rehydration that checks ownership before it rebuilds anything, a foreign request racing
  * the owner's rehydration, upstream sessions and exchange tokens per user, `GET /t/{team}/sessions` across teams,
  * team admins poking at another team's members, tool servers and sessions by id, and audit records per team.

@@ -1,5 +1,5 @@
 /**
- * DESIGN §Tool servers "the gateway must be transparent": the `@modelcontextprotocol/conformance` server scenarios
+ * docs/architecture.md §Tool servers "the gateway must be transparent": the `@modelcontextprotocol/conformance` server scenarios
  * (`--suite all`) run against a fixture upstream directly, then through the gateway (a team whose only tool server
  * is that fixture with `"prefix": false`). Every scenario that passes directly must pass through the gateway,
  * except the known gaps in `conformance-baseline.json` (each with a reason); a baseline entry that passes is stale

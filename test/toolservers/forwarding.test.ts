@@ -1,5 +1,5 @@
 /**
- * DESIGN §Tool servers "forwarding both ways", through a real gateway to a real upstream: progress, logging,
+ * docs/architecture.md §Tool servers "forwarding both ways", through a real gateway to a real upstream: progress, logging,
  * cancellation, sampling, elicitation and roots round trips, list_changed re-announced, and a client without a
  * capability getting the upstream's own error rather than a hang.
  */

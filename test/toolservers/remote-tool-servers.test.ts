@@ -1,5 +1,5 @@
 /**
- * CONTRACT §4 with real upstream MCP servers: aggregation of two upstreams with namespacing, what each auth mode
+ * docs/interface.md §4 with real upstream MCP servers: aggregation of two upstreams with namespacing, what each auth mode
  * sends upstream (asserted on the raw headers the upstream received), an upstream that is down, and the audit
  * record of a remote tool call.
  */

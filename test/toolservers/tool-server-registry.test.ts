@@ -1,5 +1,5 @@
 /**
- * The tool-server registry (CONTRACT §4): validation with clear errors, name clashes refused when configuring,
+ * The tool-server registry (docs/interface.md §4): validation with clear errors, name clashes refused when configuring,
  * list/update/remove, and the `switchboard tool-servers` CLI (secrets from an env var or stdin, never argv).
  */
 import { randomBytes } from 'node:crypto';

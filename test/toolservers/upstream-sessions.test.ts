@@ -1,5 +1,5 @@
 /**
- * Upstream sessions live with the gateway session (DESIGN §Tool servers): a session rebuilt after a restart or an
+ * Upstream sessions live with the gateway session (docs/architecture.md §Tool servers): a session rebuilt after a restart or an
  * eviction reuses its stored upstream session (no second initialize upstream); an upstream that forgot the
  * session (404) is re-initialized transparently; ending the gateway session ends the upstream one.
  */
