@@ -36,6 +36,7 @@ import { createRateLimitCounters, type RateLimitCounters } from './rate-limit-co
 import { createRateLimitSync } from './rate-limit-sync.js';
 import { createEndpointLimits } from './rate-limit-endpoints.js';
 import { createRequestDrain, type RequestDrain } from './request-drain.js';
+import { createListingCache } from '../toolservers/listing-cache.js';
 
 export interface AppDeps {
   config: Config;
@@ -109,7 +110,7 @@ export function createApp(deps: AppDeps): App {
     cacheSize: config.sessionCacheSize,
     cacheTtlMs: config.sessionCacheTtlMs,
     clock,
-    upstream: { keys, box, publicUrl: config.publicUrl, clock, network: upstreamNetwork },
+    upstream: { keys, box, publicUrl: config.publicUrl, clock, network: upstreamNetwork, listings: createListingCache() },
   });
   const rateCounters = createRateLimitCounters({ clock });
   // The embedded database serves one process, whose counters are already the whole truth.

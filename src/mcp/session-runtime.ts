@@ -75,16 +75,21 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
     if (byKey.size > deps.cacheSize) byKey.delete(byKey.keys().next().value!);
   }
 
-  async function build(row: Pick<StoredSession, 'id' | 'chatExternalId' | 'chatId' | 'clientUse' | 'createdAt' | 'expiresAt'>, p: Principal, onInitialized?: (sid: string) => Promise<void>) {
+  /** `fresh`: the session was just created, so it has no stored upstream sessions to resume. */
+  async function build(row: Pick<StoredSession, 'id' | 'chatExternalId' | 'chatId' | 'clientUse' | 'createdAt' | 'expiresAt'>, p: Principal, opts: { fresh?: boolean; onInitialized?: (sid: string) => Promise<void> } = {}) {
+    const { onInitialized } = opts;
     const { id } = row;
     const context = { sessionId: id, team: p.team, user: p.user, clientId: p.clientId, chat: row.chatExternalId };
     const hub = createSessionDownstream();
-    const remote = deps.upstream ? { deps: { ...deps.upstream, prisma: db.prisma }, downstream: hub.downstream } : undefined;
-    const connect = async () =>
-      createAggregator(connectToolServers(await loadToolServers(db.prisma, p.team.id), context, logger, remote), {
+    let fresh = opts.fresh === true; // only the first set of connections: a reload may find upstream sessions stored since
+    const connect = async () => {
+      const remote = deps.upstream ? { deps: { ...deps.upstream, prisma: db.prisma }, downstream: hub.downstream, fresh } : undefined;
+      fresh = false;
+      return createAggregator(connectToolServers(await loadToolServers(db.prisma, p.team.id), context, logger, remote), {
         logger,
         onFailure: (server) => metrics.upstreamFailures.inc({ server }),
       });
+    };
     const switchable = switchableAggregator(await connect());
     const aggregator = switchable.aggregator;
     let session: LiveSession | undefined;
@@ -131,8 +136,8 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
     return session;
   }
 
-  async function rehydrate(row: StoredSession, p: Principal): Promise<LiveSession> {
-    const s = await build(row, p);
+  async function rehydrate(row: StoredSession, p: Principal, opts: { fresh?: boolean } = {}): Promise<LiveSession> {
+    const s = await build(row, p, opts);
     try {
       await s.replay(
         { initializeRequest: row.initializeRequest, protocolVersion: row.protocolVersion, logLevel: row.logLevel },
@@ -192,7 +197,7 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
       const now = new Date(clock());
       const params = init.params;
       const owner = ownerOf(p);
-      const s = await build({ id, chatExternalId: chat, chatId: null, clientUse: null, createdAt: now, expiresAt: now }, p, async () => {
+      const s = await build({ id, chatExternalId: chat, chatId: null, clientUse: null, createdAt: now, expiresAt: now }, p, { fresh: true, onInitialized: async () => {
         const row = await store.create({
           id,
           ...owner,
@@ -211,7 +216,7 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
         metrics.sessionsCreated.inc({ team: p.team.slug });
         logger.info({ sessionId: id, team: p.team.slug, userId: p.user.id, clientId: p.clientId, chat }, 'session created');
         await supersedeOthers(s, owner);
-      });
+      } });
       return s;
     },
 
@@ -433,7 +438,7 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
       clientCapabilities: init.params.capabilities,
       initializeRequest: init,
     });
-    const s = await rehydrate(row, p);
+    const s = await rehydrate(row, p, { fresh: true });
     s.lastTouchedAt = clock();
     live.set(s);
     metrics.sessionsCreated.inc({ team: p.team.slug });

@@ -15,12 +15,13 @@ import { UpstreamClient, DEFAULT_UPSTREAM_TIMEOUTS, type UpstreamTimeouts } from
 import { relayUpstreamNotification, upstreamConnection } from './upstream-connection.js';
 import { upstreamSessionStore } from './upstream-sessions.js';
 import type { UpstreamNetwork } from './upstream-network.js';
+import { listingKeys, type ListingCache } from './listing-cache.js';
 
 export async function loadToolServers(prisma: PrismaClient, teamId: string): Promise<ToolServerDefinition[]> {
   const rows = await prisma.toolServer.findMany({
     where: { teamId, enabled: true },
     orderBy: { name: 'asc' },
-    select: { name: true, kind: true, pack: true, url: true, prefix: true, authMode: true, authHeader: true, secretEncrypted: true, allowPrivateAddresses: true },
+    select: { name: true, kind: true, pack: true, url: true, prefix: true, authMode: true, authHeader: true, secretEncrypted: true, allowPrivateAddresses: true, updatedAt: true },
   });
   return rows.map((r) => ({ ...r, kind: r.kind === 'remote' ? 'remote' : 'builtin' }));
 }
@@ -35,6 +36,8 @@ export interface UpstreamDeps {
   timeouts?: Partial<UpstreamTimeouts>;
   /** Where connections go: checked at connect time unless a tool server's URL was approved for private addresses. */
   network: UpstreamNetwork;
+  /** Tool listings shared by this process's sessions that have no upstream session yet (see `listing-cache.ts`). */
+  listings?: ListingCache;
   clock?: () => number;
 }
 
@@ -42,10 +45,10 @@ export function connectToolServers(
   defs: ToolServerDefinition[],
   session: SessionContext,
   logger: Logger,
-  remote?: { deps: UpstreamDeps; downstream: SessionDownstream },
+  remote?: { deps: UpstreamDeps; downstream: SessionDownstream; fresh?: boolean },
 ): ToolServerConnection[] {
   const out: ToolServerConnection[] = [];
-  const sessions = remote ? upstreamSessionStore(remote.deps.prisma, session.sessionId, logger) : undefined;
+  const sessions = remote ? upstreamSessionStore(remote.deps.prisma, session.sessionId, logger, { fresh: remote.fresh === true }) : undefined;
   for (const def of defs) {
     if (def.kind === 'builtin') {
       const pack = def.pack ? BUILTIN_PACKS.get(def.pack) : undefined;
@@ -68,6 +71,7 @@ export function connectToolServers(
         session,
         { keys: deps.keys, box: deps.box, issuer: deps.publicUrl, ...(deps.clock ? { clock: deps.clock } : {}) },
       );
+      const listing = listingKeys(session.team.id, def, session.user.id);
       const client = new UpstreamClient({
         name: def.name,
         url: def.url,
@@ -76,10 +80,13 @@ export function connectToolServers(
         downstream,
         logger,
         timeouts,
-        onNotification: (n) => relayUpstreamNotification(def, downstream, n),
+        onNotification: (n) => {
+          if (n.method === 'notifications/tools/list_changed') deps.listings?.invalidate(listing.server);
+          relayUpstreamNotification(def, downstream, n);
+        },
         fetch: deps.network.fetchFor({ allowPrivateAddresses: def.allowPrivateAddresses === true }),
       });
-      out.push(upstreamConnection({ name: def.name, prefix: def.prefix, client, timeouts }));
+      out.push(upstreamConnection({ name: def.name, prefix: def.prefix, client, timeouts, ...(deps.listings ? { listing: { cache: deps.listings, key: listing.key, server: listing.server, onChange: () => downstream.listChanged('tools') } } : {}) }));
     } catch (err) {
       logger.warn({ err, toolServer: def.name }, 'remote tool server misconfigured; tool server skipped');
     }

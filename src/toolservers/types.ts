@@ -98,4 +98,6 @@ export interface ToolServerDefinition {
   readonly secretEncrypted?: string | null;
   /** A platform admin or operator set the URL: connections may reach private addresses (else public ones only). */
   readonly allowPrivateAddresses?: boolean;
+  /** When its configuration last changed: a new version gets a new listing-cache entry. */
+  readonly updatedAt?: Date;
 }

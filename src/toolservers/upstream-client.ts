@@ -133,6 +133,12 @@ export class UpstreamClient {
     return requestScope.run({ owner: this, scope }, () => fn(fresh));
   }
 
+  /** True once this gateway session has an upstream session here: connected now, or stored to be resumed. */
+  async hasUpstreamSession(): Promise<boolean> {
+    if (this.current) return true;
+    return this.resumeStored && (await this.opts.sessions.load(this.opts.name)) !== undefined;
+  }
+
   /** Releases the connection; `end` also closes the upstream session (DELETE), as the gateway session ended. */
   async close(opts: { end?: boolean } = {}): Promise<void> {
     this.closed = true;

@@ -26,6 +26,7 @@ import {
 import type { CallContext, SessionDownstream, ToolServerConnection } from './types.js';
 import type { UpstreamClient, UpstreamTimeouts } from './upstream-client.js';
 import { wrapUri } from './namespacing.js';
+import type { ListingCache } from './listing-cache.js';
 
 /** Lists longer than this many pages are cut off (a misbehaving upstream must not loop forever). */
 const MAX_PAGES = 100;
@@ -35,8 +36,12 @@ export function upstreamConnection(opts: {
   prefix: boolean;
   client: UpstreamClient;
   timeouts: UpstreamTimeouts;
+  /** Where a session without an upstream session yet takes its tool list from (see `listing-cache.ts`). */
+  listing?: { cache: ListingCache; key: string; server: string; onChange: () => void };
 }): ToolServerConnection {
   const { client, timeouts } = opts;
+  /** Set while this session relies on the shared listing: its client is told when that listing changes. */
+  let unwatch: (() => void) | undefined;
 
   /** Request options for one forwarded call: cancellation, timeouts and progress back to the client. */
   function requestOptions(call: CallContext): RequestOptions {
@@ -80,11 +85,27 @@ export function upstreamConnection(opts: {
   return {
     name: opts.name,
     prefix: opts.prefix,
-    listTools: (call) =>
-      listAll<Tool>(call, 'tools', async (c, cursor) => {
-        const r = await c.request({ method: 'tools/list', params: cursor ? { cursor } : {} }, ListToolsResultSchema, requestOptions(call));
-        return { items: r.tools, nextCursor: r.nextCursor };
-      }),
+    async listTools(call) {
+      const list = () =>
+        listAll<Tool>(call, 'tools', async (c, cursor) => {
+          const r = await c.request({ method: 'tools/list', params: cursor ? { cursor } : {} }, ListToolsResultSchema, requestOptions(call));
+          return { items: r.tools, nextCursor: r.nextCursor };
+        });
+      const { listing } = opts;
+      // A session with its own upstream session lists through it (the list may depend on that session's state).
+      if (!listing || (await client.hasUpstreamSession())) {
+        unwatch?.(); // its own upstream stream brings list changes now
+        unwatch = undefined;
+        return list();
+      }
+      const cached = listing.cache.get(listing.key);
+      unwatch ??= listing.cache.watch(listing.server, listing.onChange);
+      if (cached) return cached;
+      // A fresh upstream session's list is what any other new session would be shown.
+      const tools = await list();
+      listing.cache.set(listing.key, tools);
+      return tools;
+    },
     async callTool(name, args, call) {
       return client.run(scope(call), (c) =>
         c.request({ method: 'tools/call', params: { name, ...(args ? { arguments: args } : {}), ...meta(call) } }, CallToolResultSchema, requestOptions(call)),
@@ -120,7 +141,10 @@ export function upstreamConnection(opts: {
     complete: (params, call) => client.run(scope(call), (c) => c.request({ method: 'completion/complete', params }, CompleteResultSchema, requestOptions(call))),
     setLogLevel: (level) => client.setLogLevel(level),
     rootsChanged: () => client.rootsChanged(),
-    close: (o) => client.close(o),
+    close: (o) => {
+      unwatch?.();
+      return client.close(o);
+    },
   };
 }
 

@@ -24,8 +24,9 @@ export interface UpstreamSessionStore {
   forget(server: string): Promise<void>;
 }
 
-export function upstreamSessionStore(prisma: PrismaClient, sessionId: string, logger: Logger): UpstreamSessionStore {
-  let all: Promise<Record<string, unknown>> | undefined;
+/** `fresh`: the gateway session was just created, so it has no upstream sessions yet (no need to read the row). */
+export function upstreamSessionStore(prisma: PrismaClient, sessionId: string, logger: Logger, opts: { fresh?: boolean } = {}): UpstreamSessionStore {
+  let all: Promise<Record<string, unknown>> | undefined = opts.fresh ? Promise.resolve({}) : undefined;
   const read = () =>
     (all ??= prisma.session
       .findUnique({ where: { id: sessionId }, select: { upstreamSessions: true } })
