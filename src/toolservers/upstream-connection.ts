@@ -99,8 +99,10 @@ export function upstreamConnection(opts: {
         return list();
       }
       const cached = listing.cache.get(listing.key);
-      unwatch ??= listing.cache.watch(listing.server, listing.onChange);
-      if (cached) return cached;
+      if (cached) {
+        unwatch ??= listing.cache.watch(listing.server, listing.onChange);
+        return cached;
+      }
       // A fresh upstream session's list is what any other new session would be shown.
       const tools = await list();
       listing.cache.set(listing.key, tools);
