@@ -3,7 +3,8 @@
  * is used because rehydration must replay a stored `initialize` without a socket (docs/architecture.md §Sessions).
  */
 import type { Request as ExpressRequest, Response as ExpressResponse } from 'express';
-import { enterResponseFlow, ResponseFlow } from '../toolservers/upstream-flow.js';
+import { ResponseFlow } from '../toolservers/upstream-flow.js';
+import { enterResponseFlow } from '../toolservers/request-context.js';
 
 /** The flow of each response being bridged: upstream streams feeding it wait while it waits for `drain`. */
 const flows = new WeakMap<ExpressResponse, ResponseFlow>();

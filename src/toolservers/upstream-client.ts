@@ -5,13 +5,12 @@
  * for it). An upstream that forgot the session (404) gets a fresh `initialize`, transparently, and the request is
  * sent again.
  *
- * Forwarding: a request the gateway sends upstream runs inside an AsyncLocalStorage scope naming the downstream
- * request it serves. The SDK reads the upstream's response stream within that async context, so whatever arrives
+ * Forwarding: a request the gateway sends upstream runs inside a request-context scope (`request-context.ts`) naming
+ * the downstream request it serves. The SDK reads the upstream's response stream within that async context, so whatever arrives
  * on that stream — log messages, nested sampling/elicitation/roots requests — is handed to the same downstream
  * request, and so reaches the client on the right stream with ids the SDKs map on each side. Messages on the
  * upstream's standalone stream have no scope and go to the session's own stream.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
@@ -36,7 +35,8 @@ import {
 import type { Logger } from '../observability/logger.js';
 import type { UpstreamCredentials } from './upstream-credentials.js';
 import type { UpstreamSessionStore } from './upstream-sessions.js';
-import { currentResponseFlow, heldBack, outsideResponseFlow } from './upstream-flow.js';
+import { heldBack } from './upstream-flow.js';
+import { currentResponseFlow, outsideAnyRequest, runForUpstream, upstreamScopeOf } from './request-context.js';
 import type { Downstream, SessionDownstream } from './types.js';
 
 export const UPSTREAM_CLIENT_INFO: Implementation = { name: 'switchboard', version: '0.1.0' };
@@ -91,14 +91,6 @@ function forwardedCapabilities(c: ClientCapabilities | undefined): ClientCapabil
   };
 }
 
-/**
- * The one AsyncLocalStorage of this module, shared by every upstream client. Node visits every enabled instance on
- * each promise it creates, so one instance per client made every request of the process slower with each session
- * ever opened (200k awaits: 44 ms with no instances, 3.3 s with 32, 61 s with 1,000). The store names its owner,
- * so a client only ever reads the scope of its own requests.
- */
-const requestScope = new AsyncLocalStorage<{ owner: UpstreamClient; scope: RequestScope }>();
-
 export class UpstreamClient {
   private current: Promise<Connected> | undefined;
   /** After a 404 the stored session id is stale: the next connection initializes. */
@@ -111,8 +103,7 @@ export class UpstreamClient {
 
   /** The downstream request this async context serves, if it is one of this client's. */
   private scope(): RequestScope | undefined {
-    const store = requestScope.getStore();
-    return store?.owner === this ? store.scope : undefined;
+    return upstreamScopeOf(this);
   }
 
   /**
@@ -124,13 +115,13 @@ export class UpstreamClient {
     const connecting = this.connection();
     const { client } = await connecting;
     try {
-      return await requestScope.run({ owner: this, scope }, () => fn(client));
+      return await runForUpstream(this, scope, () => fn(client));
     } catch (err) {
       if (!isSessionGone(err)) throw err;
       if (this.current === connecting) await this.reset('upstream session expired (404)');
     }
     const { client: fresh } = await this.connection();
-    return requestScope.run({ owner: this, scope }, () => fn(fresh));
+    return runForUpstream(this, scope, () => fn(fresh));
   }
 
   /** True once this gateway session has an upstream session here: connected now, or stored to be resumed. */
@@ -159,7 +150,7 @@ export class UpstreamClient {
     if (!this.current) {
       // Outside any request scope: the connection's standalone stream belongs to the session, not to a request.
       // Nor to the request's response flow: it outlives the request (`upstream-flow.ts`).
-      const p = requestScope.exit(() => outsideResponseFlow(() => this.open()));
+      const p = outsideAnyRequest(() => this.open());
       this.current = p;
       p.catch(() => {
         if (this.current === p) this.current = undefined;

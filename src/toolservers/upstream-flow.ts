@@ -6,11 +6,9 @@
  * response's flow, and an upstream stream read on behalf of that client request is not read further meanwhile: the
  * upstream is held back by TCP.
  *
- * The flow travels in the async context of the client request (entered where the request is bridged), because the
- * SDK hands a request across its layers without anything of ours we could attach it to.
+ * The flow travels in the async context of the client request (`request-context.ts`, entered where the request is
+ * bridged), because the SDK hands a request across its layers without anything of ours we could attach it to.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
-
 /** Whether a client response can take more right now. */
 export class ResponseFlow {
   private held: Promise<void> | undefined;
@@ -32,23 +30,6 @@ export class ResponseFlow {
   ready(): Promise<void> | undefined {
     return this.held;
   }
-}
-
-const flows = new AsyncLocalStorage<ResponseFlow>();
-
-/** From here on in this async context (a client request being served), upstream streams follow `flow`. */
-export function enterResponseFlow(flow: ResponseFlow): void {
-  flows.enterWith(flow);
-}
-
-/** Runs `fn` outside any client request's flow (work that outlives the request, such as a standalone stream). */
-export function outsideResponseFlow<T>(fn: () => T): T {
-  return flows.exit(fn);
-}
-
-/** The flow of the client request being served, if any. */
-export function currentResponseFlow(): ResponseFlow | undefined {
-  return flows.getStore();
 }
 
 /** `body`, read no faster than `flow` lets it through. */

@@ -4,6 +4,8 @@
  * opened. Counted, not timed: the distinct instances the process uses must not grow with the number of sessions.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tokenFor } from '../helpers/gateway.js';
 import { connectClient } from '../helpers/mcp-client.js';
@@ -39,5 +41,12 @@ describe('async context', () => {
     expect(afterTwo).toBeGreaterThanOrEqual(1); // upstream forwarding does run in a scope
     await sessionsCallingUpstream(12);
     expect(used.size).toBe(afterTwo);
+  });
+
+  it('src/ creates exactly one AsyncLocalStorage (request-context.ts); request-scoped state adds a field there', () => {
+    const root = path.resolve(import.meta.dirname, '../../src');
+    const files = readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts') && !f.startsWith('generated'));
+    const creators = files.filter((f) => /new AsyncLocalStorage\b/.test(readFileSync(path.join(root, f), 'utf8')));
+    expect(creators).toEqual([path.join('toolservers', 'request-context.ts')]);
   });
 });
