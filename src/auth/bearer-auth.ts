@@ -8,7 +8,7 @@
  */
 import type { Request, RequestHandler, Response } from 'express';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { RETRY_AFTER_SECONDS } from '../authserver/oauth-errors.js';
+import { RETRY_AFTER_SECONDS } from '../http/errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { TokenVerifier } from './token-verifier.js';
 import { TokenRejectedError, TokenVerificationUnavailableError } from './token-errors.js';

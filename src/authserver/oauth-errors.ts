@@ -5,13 +5,7 @@
  */
 import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from '../observability/logger.js';
-import { isDatabaseUnavailable, isDataException } from '../http/errors.js';
-
-/**
- * Seconds a client is told to wait (`Retry-After`) when a dependency such as the database is down: long enough for
- * a blip to pass, short enough that a person retrying by hand does not notice.
- */
-export const RETRY_AFTER_SECONDS = 5;
+import { isDatabaseUnavailable, isDataException, RETRY_AFTER_SECONDS } from '../http/errors.js';
 
 export const OAUTH_ERROR_CODES = {
   invalid_request: { status: 400, rfc: 'RFC 6749 §4.1.2.1, §5.2' },

@@ -7,6 +7,13 @@ import { TokenVerificationUnavailableError } from '../auth/token-errors.js';
 import type { ErrorRequestHandler } from 'express';
 import type { Logger } from '../observability/logger.js';
 
+/**
+ * Seconds a client is told to wait (`Retry-After`) when a dependency such as the database is down: long enough for
+ * a blip to pass, short enough that a person retrying by hand does not notice. Every edge (JSON API, OAuth, bearer
+ * challenge, pages) says the same.
+ */
+export const RETRY_AFTER_SECONDS = 5;
+
 export const API_ERROR_CODES = {
   bad_request: { status: 400, description: 'The request is malformed (invalid JSON, wrong content type).' },
   invalid_body: { status: 400, description: 'The JSON body failed validation; `details` lists each field.' },
@@ -90,14 +97,14 @@ export function errorRenderer(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     if (!res.headersSent && isDatabaseUnavailable(err)) {
       (req.log ?? logger).warn({ err }, 'database unavailable');
-      res.status(503).set('Retry-After', '5').json(new ApiError('unavailable', 'The database is unavailable; retry shortly').toJSON());
+      res.status(503).set('Retry-After', String(RETRY_AFTER_SECONDS)).json(new ApiError('unavailable', 'The database is unavailable; retry shortly').toJSON());
       return;
     }
     // The admin API verifies its tokens itself: keys that cannot be had right now (JWKS or database down) are an
     // outage to retry, like the MCP endpoints' 503, not an internal error.
     if (!res.headersSent && err instanceof TokenVerificationUnavailableError) {
       (req.log ?? logger).warn({ err }, 'access token could not be verified');
-      res.status(503).set('Retry-After', '5').json(new ApiError('unavailable', 'The access token cannot be verified right now; retry shortly').toJSON());
+      res.status(503).set('Retry-After', String(RETRY_AFTER_SECONDS)).json(new ApiError('unavailable', 'The access token cannot be verified right now; retry shortly').toJSON());
       return;
     }
     const known = err instanceof ApiError ? err : fromBodyParser(err);
