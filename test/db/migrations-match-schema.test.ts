@@ -3,8 +3,8 @@
  *
  * Two scratch databases are created on the server of TEST_DATABASE_URL: one gets our migrations through our own
  * migrator, the other gets the SQL that Prisma itself writes for "empty → schema.prisma" (Prisma 6's WebAssembly
- * schema engine, see prisma6-diff.ts). Their catalogs (tables, columns, enums, sequences, indexes, constraints) must be
- * identical. So editing schema.prisma without adding a migration fails here, and so does a migration that drifts.
+ * schema engine, see scripts/prisma6-diff.mjs). Their catalogs (tables, columns, enums, sequences, indexes,
+ * constraints) must be identical. So editing schema.prisma without adding a migration fails here, and so does a migration that drifts.
  *
  * To add the missing migration: npm run db:diff -- --new <name> (writes prisma/migrations/<ts>_<name>/migration.sql).
  */
@@ -15,7 +15,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/db/migrator.js';
 import { pgRawSql, type RawSql } from '../../src/db/raw-sql.js';
-import { prismaSqlForSchema } from './prisma6-diff.js';
+import { diffSql, resolvePrisma6 } from '../../scripts/prisma6-diff.mjs';
 import { describeSchema, diffCatalogs } from './schema-catalog.js';
 
 const url = process.env.TEST_DATABASE_URL;
@@ -68,7 +68,8 @@ function catalogFromMigrations(): Promise<string[]> {
 /** The catalog of a fresh database after the SQL Prisma writes for "empty → schemaSource" was run on it. */
 async function catalogFromSchema(schemaSource: string, suffix: string): Promise<string[]> {
   const db = await scratchDatabase(suffix);
-  const script = await prismaSqlForSchema(schemaSource, db.url);
+  // Prisma 6's offline diff (the same as `npm run db:diff` uses), from an empty database.
+  const script = diffSql(resolvePrisma6(), undefined, schemaSource, db.url);
   expect(script, 'Prisma produced no SQL for the schema').toMatch(/CREATE TABLE/);
   await db.sql.exec(script);
   return describeSchema(db.sql);
