@@ -49,6 +49,8 @@ export class LiveSession {
   inFlight = 0;
   /** Open POSTs only: the session is working on something the client waits for. */
   requestsInFlight = 0;
+  /** The team's tool servers changed while the session was idle: it switches to them on its next request. */
+  toolsStale = false;
   /** Why persisting a fresh session failed (the endpoint answers with it instead of the transport's response). */
   initError: unknown;
   private replaying = false;

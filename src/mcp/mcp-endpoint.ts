@@ -129,19 +129,40 @@ export function mcpRouter(deps: McpEndpointDeps): Router {
   const notFound = (res: Response) =>
     sendJsonRpcError(res, 404, JSONRPC.SESSION_NOT_FOUND, 'Session not found: it expired, was closed, or belongs to someone else. Start a new session with initialize.');
 
-  const serve = async (req: Request, res: Response, s: LiveSession, body: unknown, opts: { kind: 'request' | 'stream'; placed?: boolean }) => {
-    await s.busy(opts.kind, async () => {
-      const principal = res.locals.principal as Principal;
-      const response = await s.handle(toWebRequest(req, config.publicUrl, opts.placed ? s.id : undefined), body, principal.authInfo);
-      if (s.initError) {
-        // The session's row could not be written: answer with the real cause (503 while the database is down,
-        // 400 for a value it refuses), never the transport's "Parse error" carrying the driver's text.
-        await response.body?.cancel();
-        await s.shutdown();
-        throw s.initError;
-      }
-      await sendWebResponse(res, response);
-    });
+  /**
+   * Finds the session with `lookup` and serves the request in it. The session is marked busy before anything else
+   * is awaited (recording its use, attaching a chat), so it cannot be evicted between being found and being used; a
+   * copy evicted in the instant before that (it is closed when busy starts) is looked up again — rebuilt from its
+   * row, or 404 if the session has ended meanwhile.
+   */
+  const serve = async (
+    req: Request,
+    res: Response,
+    lookup: () => Promise<LiveSession | undefined>,
+    body: unknown,
+    opts: { kind: 'request' | 'stream'; placed?: boolean; before?: (s: LiveSession) => Promise<void> },
+  ) => {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const s = await lookup();
+      if (!s) return notFound(res);
+      const served = await s.busy(opts.kind, async () => {
+        if (s.isClosed) return false;
+        await opts.before?.(s);
+        const principal = res.locals.principal as Principal;
+        const response = await s.handle(toWebRequest(req, config.publicUrl, opts.placed ? s.id : undefined), body, principal.authInfo);
+        if (s.initError) {
+          // The session's row could not be written: answer with the real cause (503 while the database is down,
+          // 400 for a value it refuses), never the transport's "Parse error" carrying the driver's text.
+          await response.body?.cancel();
+          await s.shutdown();
+          throw s.initError;
+        }
+        await sendWebResponse(res, response);
+        return true;
+      });
+      if (served) return;
+    }
+    notFound(res);
   };
 
   const post: RequestHandler = async (req, res) => {
@@ -156,16 +177,18 @@ export function mcpRouter(deps: McpEndpointDeps): Router {
     if (shape.kind === 'invalid') return sendJsonRpcError(res, 400, JSONRPC.INVALID_REQUEST, shape.message);
     if (sessionId) {
       // A client that sends its session id keeps the strict behaviour: that session, or 404.
-      const s = await sessions.get(sessionId, l.principal);
-      if (!s) return notFound(res);
-      await sessions.noteUse(s, 'echoed');
-      if (chat && !s.context.chat) await sessions.attachChat(s, chat);
-      await serve(req, res, s, body, { kind: 'request' });
+      await serve(req, res, () => sessions.get(sessionId, l.principal), body, {
+        kind: 'request',
+        before: async (s) => {
+          await sessions.noteUse(s, 'echoed');
+          if (chat && !s.context.chat) await sessions.attachChat(s, chat);
+        },
+      });
       return;
     }
     if (shape.kind === 'initialize') {
       const s = await sessions.create(l.principal, shape.init, chat);
-      await serve(req, res, s, body, { kind: 'request' });
+      await serve(req, res, async () => s, body, { kind: 'request' });
       return;
     }
     if (shape.kind === 'modern') {
@@ -173,18 +196,18 @@ export function mcpRouter(deps: McpEndpointDeps): Router {
       // nothing behind, so the client falls back to initialize.
       return sendJsonRpcError(res, 400, JSONRPC.SERVER_ERROR, 'Bad Request: protocol 2026-07-28 is not served here yet; start a session with initialize (2025-11-25)');
     }
-    const s = await sessions.forKey(l.principal, chat, shape.protocolVersion);
-    await sessions.noteUse(s, 'implicit');
-    await serve(req, res, s, body, { kind: 'request', placed: true });
+    await serve(req, res, () => sessions.forKey(l.principal, chat, shape.protocolVersion), body, {
+      kind: 'request',
+      placed: true,
+      before: (s) => sessions.noteUse(s, 'implicit'),
+    });
   };
 
   const get: RequestHandler = async (req, res) => {
     const sessionId = req.get('mcp-session-id');
     if (!sessionId) return sendJsonRpcError(res, 400, JSONRPC.SERVER_ERROR, 'Bad Request: Mcp-Session-Id header is required');
-    const s = await sessions.get(sessionId, (res.locals as McpLocals).principal);
-    if (!s) return notFound(res);
-    await sessions.noteUse(s, 'echoed');
-    await serve(req, res, s, undefined, { kind: 'stream' });
+    const principal = (res.locals as McpLocals).principal;
+    await serve(req, res, () => sessions.get(sessionId, principal), undefined, { kind: 'stream', before: (s) => sessions.noteUse(s, 'echoed') });
   };
 
   const del: RequestHandler = async (req, res) => {

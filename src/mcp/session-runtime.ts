@@ -51,6 +51,9 @@ export interface Principal {
   authInfo: AuthInfo;
 }
 
+/** `lookup` found a copy that was evicted (closed) before the lookup could hand it over. */
+const EVICTED = Symbol('evicted');
+
 export function createSessionRuntime(deps: SessionRuntimeDeps) {
   const { db, store, logger, metrics } = deps;
   const clock = deps.clock ?? Date.now;
@@ -181,9 +184,67 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
   function applyToolsChanged(teamId: string) {
     for (const s of [...live.values()]) {
       if (s.teamId !== teamId || s.isClosed) continue;
-      if (s.inFlight === 0) void live.take(s.id)?.shutdown();
+      // An idle one switches on its next use (`lookup`): evicting it instead raced with a request on its way in.
+      if (s.inFlight === 0) s.toolsStale = true;
       else void s.reloadToolServers().catch((err) => logger.warn({ err, sessionId: s.id }, 'could not reload tool servers'));
     }
+  }
+
+  /** One lookup for `get`: the session, undefined (none of `p`'s open), or EVICTED (found, but evicted meanwhile). */
+  async function lookup(id: string, p: Principal): Promise<LiveSession | undefined | typeof EVICTED> {
+    const owner = ownerOf(p);
+    let s = live.get(id);
+    if (!s) {
+      // Keyed by id AND owner: a request with someone else's token must not join (and so fail) the owner's
+      // rehydration, nor make a concurrent request of the owner share its "not yours" answer.
+      const key = `${id}\n${owner.teamId}\n${owner.userId}\n${owner.clientId}`;
+      let pending = rehydrating.get(key);
+      if (!pending) {
+        pending = (async () => {
+          const row = await store.findOpen(id, owner);
+          if (!row) return undefined;
+          const held = live.peek(id);
+          if (held) return held; // another request of the owner rebuilt it meanwhile
+          const built = await rehydrate(row, p);
+          metrics.sessionsRehydrated.inc();
+          logger.debug({ sessionId: row.id }, 'session rehydrated');
+          live.set(built);
+          built.lastTouchedAt = 0;
+          return built;
+        })().finally(() => rehydrating.delete(key));
+        rehydrating.set(key, pending);
+      }
+      s = await pending;
+      if (!s) return undefined;
+    }
+    if (!owns(s, owner)) return undefined;
+    if (s.isClosed) return EVICTED;
+    if (s.toolsStale) {
+      s.toolsStale = false;
+      await s.reloadToolServers();
+    }
+    // The e-mail a session shows tool servers (exchange tokens, whoami) is the user's current one, not the one
+    // it had when the session began: a provider that stops vouching for an address takes it away here too.
+    if (s.context.user.email !== p.user.email) s.context.user = p.user;
+    const now = clock();
+    if (now >= s.expiresAt.getTime()) {
+      await runtime.close(id, 'expired');
+      return undefined;
+    }
+    if (now - s.lastTouchedAt >= touchEveryMs) {
+      // A session held here keeps serving while the database is down; its expiry is extended once it is back.
+      const expiresAt = await store.touch(id, s.createdAt).catch((err: unknown) => {
+        if (isDatabaseUnavailable(err)) return s.expiresAt;
+        throw err;
+      });
+      if (!expiresAt) {
+        runtime.evict(id);
+        return undefined;
+      }
+      s.expiresAt = expiresAt;
+      s.lastTouchedAt = now;
+    }
+    return s;
   }
 
   const runtime = {
@@ -226,56 +287,14 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
      * session id reveals nothing about sessions of others.
      */
     async get(id: string, p: Principal): Promise<LiveSession | undefined> {
-      const owner = ownerOf(p);
-      let s = live.get(id);
-      if (!s) {
-        // Keyed by id AND owner: a request with someone else's token must not join (and so fail) the owner's
-        // rehydration, nor make a concurrent request of the owner share its "not yours" answer.
-        const key = `${id}\n${owner.teamId}\n${owner.userId}\n${owner.clientId}`;
-        let pending = rehydrating.get(key);
-        if (!pending) {
-          pending = (async () => {
-            const row = await store.findOpen(id, owner);
-            if (!row) return undefined;
-            const held = live.peek(id);
-            if (held) return held; // another request of the owner rebuilt it meanwhile
-            const built = await rehydrate(row, p);
-            metrics.sessionsRehydrated.inc();
-            logger.debug({ sessionId: row.id }, 'session rehydrated');
-            live.set(built);
-            built.lastTouchedAt = 0;
-            return built;
-          })().finally(() => rehydrating.delete(key));
-          rehydrating.set(key, pending);
-        }
-        s = await pending;
-        if (!s) return undefined;
+      // A copy found here may be evicted (closed) by the time the lookup resumes; then the session is looked up
+      // again (rebuilt from its row). An ended session is not found again, so it still answers undefined.
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const s = await lookup(id, p);
+        if (s !== EVICTED) return s;
       }
-      if (!owns(s, owner) || s.isClosed) return undefined;
-      // The e-mail a session shows tool servers (exchange tokens, whoami) is the user's current one, not the one
-      // it had when the session began: a provider that stops vouching for an address takes it away here too.
-      if (s.context.user.email !== p.user.email) s.context.user = p.user;
-      const now = clock();
-      if (now >= s.expiresAt.getTime()) {
-        await runtime.close(id, 'expired');
-        return undefined;
-      }
-      if (now - s.lastTouchedAt >= touchEveryMs) {
-        // A session held here keeps serving while the database is down; its expiry is extended once it is back.
-        const expiresAt = await store.touch(id, s.createdAt).catch((err: unknown) => {
-          if (isDatabaseUnavailable(err)) return s.expiresAt;
-          throw err;
-        });
-        if (!expiresAt) {
-          runtime.evict(id);
-          return undefined;
-        }
-        s.expiresAt = expiresAt;
-        s.lastTouchedAt = now;
-      }
-      return s;
+      return undefined;
     },
-
     /**
      * Where a request without `Mcp-Session-Id` goes: the newest open session of (team, user, client, chat), or a
      * new one, started as if the client had sent `initialize` for `protocolVersion` with the capabilities of its
@@ -356,8 +375,8 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
 
     /**
      * The team's tool servers changed (admin API). Here and, through NOTIFY, on every replica: a live session that is
-     * serving a request or stream switches to the new tool servers and is told `tools/list_changed`; an idle one is
-     * evicted, so its next request rebuilds it with the new tool servers.
+     * serving a request or stream switches to the new tool servers and is told `tools/list_changed`; an idle one
+     * switches when its next request finds it.
      */
     async toolsChanged(teamId: string): Promise<void> {
       applyToolsChanged(teamId);

@@ -310,7 +310,6 @@ describe.skipIf(!TEST_DATABASE_URL)('ending sessions on another replica (needs T
     const res = await f.call('POST', '/teams/acme/tool-servers', { body: { name: 'replicated', kind: 'builtin', pack: 'demo' } });
     expect(res.status).toBe(201);
     expect(await eventually(async () => heard > 0)).toBe(true);
-    expect(gw2.app.sessions.liveSessionsOfTeam(f.acme.id).map((x) => x.id)).not.toContain(idle.id); // evicted: rebuilt on its next request
     const list = await mcpPost(gw2, 'acme', idle.token, idle.id);
     expect(await list.text()).toContain('replicated__echo');
     expect((await f.call('DELETE', '/teams/acme/tool-servers/replicated')).status).toBe(204);
