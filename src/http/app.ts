@@ -3,6 +3,7 @@
  * Tests build as many isolated apps as they like; `main.ts` wires one to a socket.
  */
 import { randomUUID } from 'node:crypto';
+import type { UpstreamTimeouts } from '../toolservers/upstream-client.js';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import cors from 'cors';
@@ -51,6 +52,8 @@ export interface AppDeps {
   jwksCooldownMs?: number;
   /** Options of the built-in authorization server (test-only switches among them); see `AuthServerOptions`. */
   authServer?: AuthServerOptions;
+  /** How long a tool server may take (defaults: `DEFAULT_UPSTREAM_TIMEOUTS`; tests shorten them). */
+  upstreamTimeouts?: Partial<UpstreamTimeouts>;
 }
 
 export interface App {
@@ -110,7 +113,7 @@ export function createApp(deps: AppDeps): App {
     cacheSize: config.sessionCacheSize,
     cacheTtlMs: config.sessionCacheTtlMs,
     clock,
-    upstream: { keys, box, publicUrl: config.publicUrl, clock, network: upstreamNetwork, listings: createListingCache() },
+    upstream: { keys, box, publicUrl: config.publicUrl, clock, network: upstreamNetwork, listings: createListingCache(), ...(deps.upstreamTimeouts ? { timeouts: deps.upstreamTimeouts } : {}) },
   });
   const rateCounters = createRateLimitCounters({ clock });
   // The embedded database serves one process, whose counters are already the whole truth.

@@ -2,12 +2,13 @@
  * Bridges Express to the SDK's web-standard Streamable HTTP transport. The web transport (not the Node wrapper)
  * is used because rehydration must replay a stored `initialize` without a socket (docs/architecture.md §Sessions).
  */
+import type { ServerResponse } from 'node:http';
 import type { Request as ExpressRequest, Response as ExpressResponse } from 'express';
 import { ResponseFlow } from '../toolservers/upstream-flow.js';
 import { enterResponseFlow } from '../toolservers/request-context.js';
 
 /** The flow of each response being bridged: upstream streams feeding it wait while it waits for `drain`. */
-const flows = new WeakMap<ExpressResponse, ResponseFlow>();
+const flows = new WeakMap<ExpressResponse | ServerResponse, ResponseFlow>();
 
 /**
  * A fetch `Request` carrying the Express request's method, URL and headers; the body travels as `parsedBody`.
@@ -57,7 +58,7 @@ function readSoon<T>(read: Promise<T>): Promise<T | typeof WAITING> {
  * `write()` may return false (and set `writableNeedDrain`) while every byte already went to a socket that never
  * asks for `drain`; no `drain` then ever comes, so that flag alone would stall the response for good.
  */
-export function needsDrain(res: ExpressResponse): boolean {
+export function needsDrain(res: ExpressResponse | ServerResponse): boolean {
   if (!res.writableNeedDrain) return false;
   const socket = res.socket;
   return !socket || res.writableLength > 0 || socket.writableNeedDrain;
@@ -67,7 +68,7 @@ export function needsDrain(res: ExpressResponse): boolean {
  * Resolves once `res` can take more (`drain`) or never will (`close`: the client went away and the stream is
  * being cancelled).
  */
-function writable(res: ExpressResponse): Promise<void> {
+export function whenWritable(res: ExpressResponse | ServerResponse): Promise<void> {
   if (res.destroyed || !needsDrain(res)) return Promise.resolve();
   const flow = flows.get(res);
   flow?.hold();
@@ -130,7 +131,7 @@ export async function sendWebResponse(res: ExpressResponse, response: Response):
       }
       if (!res.write(chunk.value)) {
         uncork();
-        await writable(res);
+        await whenWritable(res);
       }
     }
   } catch {

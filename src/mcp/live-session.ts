@@ -10,6 +10,8 @@ import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { Aggregator } from '../toolservers/aggregator.js';
 import type { SessionContext } from '../toolservers/types.js';
 import type { ClientUse } from '../sessions/session-store.js';
+import type { Logger } from '../observability/logger.js';
+import { SessionRelay, type OnToolCall } from './session-relay.js';
 
 export interface LiveSessionInit {
   id: string;
@@ -30,6 +32,9 @@ export interface LiveSessionInit {
   reloadToolServers?: () => Promise<void>;
   /** Called once the transport accepted a fresh `initialize` (not on replay); persist the row here. */
   onInitialized?: (sessionId: string) => Promise<void>;
+  logger: Logger;
+  /** Reports a tool call the relay served (the session server reports its own). */
+  onToolCall: OnToolCall;
 }
 
 const REPLAY_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
@@ -53,6 +58,8 @@ export class LiveSession {
   toolsStale = false;
   /** Why persisting a fresh session failed (the endpoint answers with it instead of the transport's response). */
   initError: unknown;
+  /** Tool calls for remote tool servers, answered without the session's SDK server (`session-relay.ts`). */
+  readonly relay: SessionRelay;
   private replaying = false;
   private closeWhenDone = false;
   private readonly clock: () => number;
@@ -77,6 +84,7 @@ export class LiveSession {
     this.server = init.server;
     this.aggregator = init.aggregator;
     this.reload = init.reloadToolServers;
+    this.relay = new SessionRelay({ sessionId: init.id, aggregator: init.aggregator, logger: init.logger, onToolCall: init.onToolCall });
     this.transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => init.id,
       onsessioninitialized: async (sid) => {
@@ -178,6 +186,7 @@ export class LiveSession {
   async shutdown(opts: { end?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.relay.abortAll();
     await this.transport.close().catch(() => undefined);
     await this.server.close().catch(() => undefined);
     await this.aggregator.close(opts).catch(() => undefined);

@@ -7,6 +7,7 @@
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import { decodeJwt } from 'jose';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import type { Config } from '../config/config.js';
 import type { TeamDirectory, TeamRef } from '../teams/team-directory.js';
 import { DEFAULT_TEAM } from '../teams/team-directory.js';
@@ -106,6 +107,17 @@ export function identify(config: Config, teams: TeamDirectory, users: UserDirect
   };
 }
 
+/**
+ * Whether the relay may answer this POST: what the session's transport would check before serving it holds (the
+ * client accepts an event stream, speaks a version served here); otherwise the transport answers, with its error.
+ */
+function relayable(req: Request): boolean {
+  const accept = req.headers.accept;
+  if (!accept?.includes('application/json') || !accept.includes('text/event-stream')) return false;
+  const version = req.headers['mcp-protocol-version'];
+  return version === undefined || (typeof version === 'string' && SUPPORTED_PROTOCOL_VERSIONS.includes(version));
+}
+
 function chatFrom(req: Request, header: string, body: unknown): string | null | 'invalid' {
   const fromHeader = req.headers[header];
   const meta = (body as { params?: { _meta?: Record<string, unknown> } } | undefined)?.params?._meta?.['openai/session'];
@@ -149,6 +161,7 @@ export function mcpRouter(deps: McpEndpointDeps): Router {
         if (s.isClosed) return false;
         await opts.before?.(s);
         const principal = res.locals.principal as Principal;
+        if (opts.kind === 'request' && relayable(req) && (await s.relay.serve(body, res, principal.authInfo))) return true;
         const response = await s.handle(toWebRequest(req, config.publicUrl, opts.placed ? s.id : undefined), body, principal.authInfo);
         if (s.initError) {
           // The session's row could not be written: answer with the real cause (503 while the database is down,

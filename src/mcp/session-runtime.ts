@@ -25,6 +25,7 @@ import { SessionCache } from './session-cache.js';
 import { isDatabaseUnavailable } from '../http/errors.js';
 import { createSessionServer } from './session-server.js';
 import { createSessionDownstream } from './session-downstream.js';
+import type { OnToolCall } from './session-relay.js';
 
 export const SESSION_CLOSED_CHANNEL = 'switchboard_session_closed';
 /** NOTIFY payload `<replica>:<team id>`: that team's tool-server configuration changed (admin API). */
@@ -95,6 +96,23 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
     };
     const switchable = switchableAggregator(await connect());
     const aggregator = switchable.aggregator;
+    const onToolCall: OnToolCall = (tool, outcome, durationMs) => {
+      metrics.toolCalls.inc({ outcome });
+      // Seen at the default log level; never the arguments or the result.
+      logger.info({ userId: p.user.id, team: p.team.slug, clientId: p.clientId, sessionId: id, tool, outcome, durationMs: Math.round(durationMs) }, 'tool call');
+      deps.audit.record({
+        teamId: p.team.id,
+        actor: `user:${p.user.id}`,
+        userId: p.user.id,
+        sessionId: id,
+        chat: context.chat,
+        clientId: p.clientId,
+        action: 'tool_call',
+        target: tool,
+        outcome,
+        durationMs: Math.round(durationMs),
+      });
+    };
     let session: LiveSession | undefined;
     const server = createSessionServer(aggregator, {
       onSetLevel: async (level: LoggingLevel) => {
@@ -102,23 +120,7 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
         if (session && !session.replayingNow) await store.setLogLevel(id, level);
       },
       onInternalError: (err) => logger.error({ err, sessionId: id }, 'MCP request failed inside the gateway'),
-      onToolCall: (tool, outcome, durationMs) => {
-        metrics.toolCalls.inc({ outcome });
-        // Seen at the default log level; never the arguments or the result.
-        logger.info({ userId: p.user.id, team: p.team.slug, clientId: p.clientId, sessionId: id, tool, outcome, durationMs: Math.round(durationMs) }, 'tool call');
-        deps.audit.record({
-          teamId: p.team.id,
-          actor: `user:${p.user.id}`,
-          userId: p.user.id,
-          sessionId: id,
-          chat: context.chat,
-          clientId: p.clientId,
-          action: 'tool_call',
-          target: tool,
-          outcome,
-          durationMs: Math.round(durationMs),
-        });
-      },
+      onToolCall,
     });
     hub.attach(server);
     session = await LiveSession.start({
@@ -134,6 +136,8 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
       aggregator,
       onWorking: (s, busy) => (busy ? working.add(s) : working.delete(s)),
       reloadToolServers: async () => switchable.swap(await connect()),
+      logger,
+      onToolCall,
       ...(onInitialized ? { onInitialized } : {}),
     });
     return session;

@@ -23,6 +23,7 @@ import {
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Logger } from '../observability/logger.js';
 import type { CallContext, ToolServerConnection } from './types.js';
+import type { RelayEndpoint } from './upstream-relay.js';
 import { toolError } from './packs/pack.js';
 import { prefixName, splitName, unwrapUri, wrapUri, wrapUriTemplate } from './namespacing.js';
 
@@ -41,9 +42,23 @@ export interface Aggregator {
   complete(params: CompleteRequest['params'], call: CallContext): Promise<CompleteResult>;
   setLogLevel(level: LoggingLevel): Promise<void>;
   rootsChanged(): Promise<void>;
+  /**
+   * Where the relay sends a call of tool `name`: a remote tool server it can reach, the name the tool has there,
+   * and how to report that server failing. Undefined when the tool is unknown or its server is not relayable
+   * (a built-in pack): the call then takes the session server's path.
+   */
+  relayTarget(name: string): RelayTarget | undefined;
   /** Whether any tool server may have prompts, resources or completions (remote ones). */
   readonly hasRemote: boolean;
   close(opts?: { end?: boolean }): Promise<void>;
+}
+
+export interface RelayTarget {
+  readonly server: string;
+  readonly name: string;
+  readonly endpoint: RelayEndpoint;
+  /** Logs and counts the tool server failing, as for any other request. */
+  failed(err: unknown): void;
 }
 
 /** Results of calls whose tool server failed (rather than answered with a tool error): audited as such. */
@@ -90,8 +105,12 @@ export function upstreamFailureReason(err: unknown): string {
 }
 
 /** The client's view of a tool server failure: which one, and roughly why; the gateway log has the details. */
+export function failureText(server: string, reason: string): string {
+  return `Tool server ${server} failed: ${reason} (details are in the gateway log)`;
+}
+
 function failureMessage(server: string, err: unknown): string {
-  return `Tool server ${server} failed: ${upstreamFailureReason(err)} (details are in the gateway log)`;
+  return failureText(server, upstreamFailureReason(err));
 }
 
 export function createAggregator(
@@ -190,6 +209,12 @@ export function createAggregator(
         upstreamFailures.add(result);
         return result;
       }
+    },
+    relayTarget(name) {
+      const target = routeName('tool', name);
+      const endpoint = target?.server.relay;
+      if (!target || !endpoint) return undefined;
+      return { server: target.server.name, name: target.name, endpoint, failed: (err) => failed(target.server, 'call a tool', err) };
     },
     listPrompts: (call) => gather('list prompts', (c) => c.listPrompts?.(call), (c, p) => ({ ...p, name: prefixName(c.name, p.name) }), { kind: 'prompt', of: (p) => p.name }),
     async getPrompt(name, args, call) {

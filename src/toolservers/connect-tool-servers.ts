@@ -85,6 +85,7 @@ export function connectToolServers(
           relayUpstreamNotification(def, downstream, n);
         },
         fetch: deps.network.fetchFor({ allowPrivateAddresses: def.allowPrivateAddresses === true }),
+        dispatcher: deps.network.dispatcherFor({ allowPrivateAddresses: def.allowPrivateAddresses === true }),
       });
       out.push(upstreamConnection({ name: def.name, prefix: def.prefix, client, timeouts, ...(deps.listings ? { listing: { cache: deps.listings, key: listing.key, server: listing.server, onChange: () => downstream.listChanged('tools') } } : {}) }));
     } catch (err) {

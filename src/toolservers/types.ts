@@ -19,6 +19,7 @@ import type {
   ServerRequest,
   Tool,
 } from '@modelcontextprotocol/sdk/types.js';
+import type { RelayEndpoint } from './upstream-relay.js';
 
 /** Who and where a session is; read at call time (the chat may be attached after initialize). */
 export interface SessionContext {
@@ -84,6 +85,8 @@ export interface ToolServerConnection {
   rootsChanged?(): Promise<void>;
   /** `end`: the session is over for good (close upstream sessions too), not merely evicted from memory. */
   close(opts?: { end?: boolean }): Promise<void>;
+  /** A remote tool server reachable by the relay: calls are forwarded as JSON-RPC (`upstream-relay.ts`). */
+  readonly relay?: RelayEndpoint;
 }
 
 /** A tool-server row as the runtime needs it. */

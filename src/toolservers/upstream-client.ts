@@ -38,6 +38,8 @@ import type { UpstreamSessionStore } from './upstream-sessions.js';
 import { heldBack } from './upstream-flow.js';
 import { currentResponseFlow, outsideAnyRequest, runForUpstream, upstreamScopeOf } from './request-context.js';
 import type { Downstream, SessionDownstream } from './types.js';
+import type { RelayEndpoint } from './upstream-relay.js';
+import type { Dispatcher } from 'undici';
 
 export const UPSTREAM_CLIENT_INFO: Implementation = { name: 'switchboard', version: '0.1.0' };
 
@@ -64,6 +66,8 @@ export interface UpstreamClientOptions {
   onNotification?: (n: ServerNotification) => void;
   /** The upstream network's fetch for this tool server (its addresses checked at connect time, `upstream-network.ts`). */
   fetch: FetchLike;
+  /** The same network's connection pool, for requests the relay forwards (`upstream-relay.ts`); none: no relay. */
+  dispatcher?: Dispatcher;
 }
 
 /** The downstream request an upstream request serves. */
@@ -99,7 +103,36 @@ export class UpstreamClient {
   /** The credentials of the latest client request: used for what is sent outside one (initialize, streams). */
   private lastAuth: AuthInfo | undefined;
 
-  constructor(private readonly opts: UpstreamClientOptions) {}
+  /** How the relay reaches this client's upstream session; undefined without a connection pool. */
+  readonly relay: RelayEndpoint | undefined;
+
+  constructor(private readonly opts: UpstreamClientOptions) {
+    this.relay = opts.dispatcher ? this.relayEndpoint(opts.dispatcher) : undefined;
+  }
+
+  /**
+   * The relay forwards on the session this client opened (lazily, with `initialize`, as for any other request):
+   * the SDK client keeps the session's setup and its standalone stream; calls no longer go through it.
+   */
+  private relayEndpoint(dispatcher: Dispatcher): RelayEndpoint {
+    return {
+      name: this.opts.name,
+      url: new URL(this.opts.url),
+      dispatcher,
+      timeouts: this.opts.timeouts,
+      session: async (auth) => {
+        if (auth) this.lastAuth = auth;
+        const { transport } = await this.connection();
+        return { id: transport.sessionId, protocolVersion: transport.protocolVersion };
+      },
+      sessionGone: async (id) => {
+        const current = this.current;
+        const conn = await current?.catch(() => undefined);
+        if (conn && conn.transport.sessionId === id && this.current === current) await this.reset('upstream session expired (404)');
+      },
+      headers: (auth) => this.opts.credentials.headers(auth ?? this.lastAuth),
+    };
+  }
 
   /** The downstream request this async context serves, if it is one of this client's. */
   private scope(): RequestScope | undefined {

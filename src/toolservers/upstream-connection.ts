@@ -85,6 +85,7 @@ export function upstreamConnection(opts: {
   return {
     name: opts.name,
     prefix: opts.prefix,
+    ...(client.relay ? { relay: client.relay } : {}),
     async listTools(call) {
       const list = () =>
         listAll<Tool>(call, 'tools', async (c, cursor) => {

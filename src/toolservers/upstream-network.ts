@@ -9,7 +9,7 @@
  * A refused connection fails that tool server only (the aggregator leaves it out) and is logged here.
  */
 import { isIP } from 'node:net';
-import { Agent, buildConnector, fetch as undiciFetch, type RequestInit as UndiciRequestInit } from 'undici';
+import { Agent, buildConnector, fetch as undiciFetch, type Dispatcher, type RequestInit as UndiciRequestInit } from 'undici';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Logger } from '../observability/logger.js';
 import { AddressRefusedError, bareHost, checkedLookup, isPublicAddress, type AddressPolicy, type ResolveHost } from '../security/address-policy.js';
@@ -17,6 +17,8 @@ import { AddressRefusedError, bareHost, checkedLookup, isPublicAddress, type Add
 export interface UpstreamNetwork {
   /** The fetch for a tool server, by whether its URL was approved for private addresses. */
   fetchFor(target: { allowPrivateAddresses: boolean }): FetchLike;
+  /** The same connection pool, for the relay's requests (`upstream-relay.ts`). */
+  dispatcherFor(target: { allowPrivateAddresses: boolean }): Dispatcher;
   /** Closes the pools and any connection still open (called after the sessions were closed). */
   close(): Promise<void>;
 }
@@ -40,6 +42,7 @@ export function createUpstreamNetwork(opts: UpstreamNetworkOptions): UpstreamNet
   const approvedFetch = fetchThrough(approved);
   return {
     fetchFor: (target) => (target.allowPrivateAddresses ? approvedFetch : publicFetch),
+    dispatcherFor: (target) => (target.allowPrivateAddresses ? approved : publicOnly),
     async close() {
       await Promise.all([publicOnly.destroy(), approved.destroy()]);
     },

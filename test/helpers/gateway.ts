@@ -52,6 +52,7 @@ export async function startTestGateway(
     authServer?: AppDeps['authServer'];
     /** A fixed port (for a gateway whose URL another fixture must know before it starts). */
     port?: number;
+    upstreamTimeouts?: AppDeps['upstreamTimeouts'];
   } = {},
 ): Promise<TestGateway> {
   const server = http.createServer();
@@ -70,6 +71,7 @@ export async function startTestGateway(
     ...(opts.clock ? { clock: opts.clock } : {}),
     ...(opts.jwksCooldownMs ? { jwksCooldownMs: opts.jwksCooldownMs } : {}),
     ...(opts.authServer ? { authServer: opts.authServer } : {}),
+    ...(opts.upstreamTimeouts ? { upstreamTimeouts: opts.upstreamTimeouts } : {}),
   });
   await app.keys.jwks(); // as main.ts does: the signing key exists before the first request
   await app.start();

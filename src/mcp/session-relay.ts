@@ -1,0 +1,162 @@
+/**
+ * The relay's side of a session (docs/architecture.md §The relay): the client's `tools/call` for a remote tool
+ * server is answered here, straight from the upstream (`toolservers/upstream-relay.ts`), instead of through the
+ * session's SDK server and client. Also here: what belongs to such a call afterwards — the client's answers to the
+ * requests an upstream made during it (sampling, elicitation, roots), and its cancellation.
+ *
+ * The response is an event stream, as the SDK server's own responses are: whatever the upstream sends during the
+ * call (progress, log messages, its requests) goes out as it arrives, then the answer with the client's id. Requests
+ * of the upstream get the gateway's ids (`sb-relay:<n>`), unique in the session, so the client's answer can be
+ * recognised and sent back to the upstream with the id it used.
+ */
+import type { ServerResponse } from 'node:http';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import { failureText, type Aggregator } from '../toolservers/aggregator.js';
+import { relay, sendToUpstream, type RelayEndpoint, type RelayMessage } from '../toolservers/upstream-relay.js';
+import type { Logger } from '../observability/logger.js';
+import type { ToolCallOutcome } from './session-server.js';
+import { needsDrain, whenWritable } from './http-bridge.js';
+
+const ASKED_PREFIX = 'sb-relay:';
+
+/** What a relayed call reports when it ends (the audit record and metrics of a tool call). */
+export type OnToolCall = (tool: string, outcome: ToolCallOutcome, durationMs: number) => void;
+
+interface Asked {
+  endpoint: RelayEndpoint;
+  id: string | number;
+  auth: AuthInfo | undefined;
+}
+
+/** A key for a JSON-RPC id that keeps `1` and `"1"` apart. */
+const idKey = (id: unknown) => (typeof id === 'string' ? `s${id}` : `n${String(id)}`);
+
+function isRequest(m: RelayMessage): boolean {
+  return typeof m.method === 'string' && (typeof m.id === 'string' || typeof m.id === 'number');
+}
+
+export class SessionRelay {
+  /** Relayed calls in flight, by the client's request id: cancelled by `notifications/cancelled`. */
+  private readonly calls = new Map<string, AbortController>();
+  /** Requests of upstreams waiting for the client's answer, by the id the client was given. */
+  private readonly asked = new Map<string, Asked>();
+  private askedCount = 0;
+
+  constructor(
+    private readonly opts: {
+      sessionId: string;
+      aggregator: Aggregator;
+      logger: Logger;
+      onToolCall: OnToolCall;
+    },
+  ) {}
+
+  /**
+   * Serves `message` if it is the relay's: a `tools/call` of a tool on a relayable tool server, an answer to a request
+   * the relay passed on, or the cancellation of a relayed call. False: the session's server handles it.
+   */
+  serve(message: unknown, res: ServerResponse, auth: AuthInfo | undefined): Promise<boolean> | false {
+    if (!message || typeof message !== 'object' || Array.isArray(message)) return false;
+    const m = message as RelayMessage;
+    if (m.method === 'tools/call') return this.call(m, res, auth);
+    if (m.method === 'notifications/cancelled') {
+      const controller = this.calls.get(idKey(m.params?.requestId));
+      if (!controller) return false;
+      controller.abort();
+      res.writeHead(202).end();
+      return Promise.resolve(true);
+    }
+    if (m.method === undefined && typeof m.id === 'string' && m.id.startsWith(ASKED_PREFIX)) return this.answer(m, res);
+    return false;
+  }
+
+  /** Nothing is in flight through the relay. */
+  get idle(): boolean {
+    return this.calls.size === 0;
+  }
+
+  /** Ends every relayed call (the session is closing): their clients are owed nothing more. */
+  abortAll(): void {
+    for (const c of this.calls.values()) c.abort();
+  }
+
+  private async answer(m: RelayMessage, res: ServerResponse): Promise<boolean> {
+    const asked = this.asked.get(m.id as string);
+    if (!asked) return false;
+    this.asked.delete(m.id as string);
+    const reply: RelayMessage = { jsonrpc: '2.0', id: asked.id, ...(m.error !== undefined ? { error: m.error } : { result: m.result }) };
+    try {
+      await sendToUpstream(asked.endpoint, reply, asked.auth);
+    } catch (err) {
+      // The upstream's call times out on its own; the client did its part.
+      this.opts.logger.debug({ err, toolServer: asked.endpoint.name, sessionId: this.opts.sessionId }, 'could not pass an answer on to the tool server');
+    }
+    res.writeHead(202).end();
+    return true;
+  }
+
+  private async call(m: RelayMessage, res: ServerResponse, auth: AuthInfo | undefined): Promise<boolean> {
+    const params = m.params;
+    const name = params?.name;
+    if (typeof name !== 'string' || m.id === undefined) return false;
+    const target = this.opts.aggregator.relayTarget(name);
+    if (!target) return false;
+
+    const started = performance.now();
+    const key = idKey(m.id);
+    const controller = new AbortController();
+    this.calls.set(key, controller);
+    const gone = () => {
+      if (!res.writableFinished) controller.abort();
+    };
+    res.once('close', gone);
+    const askedHere: string[] = [];
+    const headers = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'mcp-session-id': this.opts.sessionId };
+    const event = (msg: RelayMessage) => `event: message\ndata: ${JSON.stringify(msg)}\n\n`;
+
+    const result = await relay(
+      target.endpoint,
+      { method: 'tools/call', params: name === target.name ? params! : { ...params, name: target.name }, auth, signal: controller.signal },
+      {
+        message: (msg) => {
+          if (res.destroyed) return;
+          let out = msg;
+          if (isRequest(msg)) {
+            const id = `${ASKED_PREFIX}${++this.askedCount}`;
+            this.asked.set(id, { endpoint: target.endpoint, id: msg.id!, auth });
+            askedHere.push(id);
+            out = { ...msg, id };
+          }
+          if (!res.headersSent) res.writeHead(200, headers);
+          if (!res.write(event(out)) && needsDrain(res)) return whenWritable(res);
+        },
+      },
+    );
+
+    this.calls.delete(key);
+    res.off('close', gone);
+    for (const id of askedHere) this.asked.delete(id);
+    const durationMs = performance.now() - started;
+    if (result.kind === 'aborted') {
+      this.opts.onToolCall(name, 'error', durationMs);
+      if (!res.writableEnded) res.end();
+      return true;
+    }
+    let answer: RelayMessage;
+    let outcome: ToolCallOutcome;
+    if (result.kind === 'failed') {
+      target.failed(result.err);
+      answer = { jsonrpc: '2.0', id: m.id, result: { isError: true, content: [{ type: 'text', text: failureText(target.server, result.reason) }] } };
+      outcome = 'upstream_error';
+    } else {
+      const a = result.message;
+      answer = a.error !== undefined ? { jsonrpc: '2.0', id: m.id, error: a.error } : { jsonrpc: '2.0', id: m.id, result: a.result };
+      outcome = a.error !== undefined ? 'error' : (a.result as { isError?: unknown } | undefined)?.isError === true ? 'tool_error' : 'ok';
+    }
+    this.opts.onToolCall(name, outcome, durationMs);
+    if (res.destroyed) return true;
+    if (!res.headersSent) res.writeHead(200, headers);
+    res.end(event(answer));
+    return true;
+  }
+}

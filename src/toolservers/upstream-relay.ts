@@ -1,0 +1,235 @@
+/**
+ * The relay: one client request for one remote tool server (a `tools/call`) forwarded as JSON-RPC over a pooled
+ * keep-alive connection, without the SDK's client or server in the way. Only what must change is rewritten: the
+ * tool's name (namespacing, done by the caller) and the request id, which on the upstream session is the gateway's
+ * own (`sb-<n>`: the SDK client that opened the session numbers its requests, so a client's id could collide with
+ * one of them). The upstream's answer — plain JSON or an event stream — is read only as far as event boundaries
+ * and one `JSON.parse` per message require, and handed to the caller message by message as it arrives.
+ *
+ * Hand-written rather than through the SDK's client because that hop (undici `fetch`, web streams, SSE parsing
+ * through `TextDecoderStream`, zod on every message, then the SDK server's zod and re-encoding) was most of the
+ * gateway's CPU per call; what it did for a forwarded call is small and lives here: timeouts that progress
+ * restarts, cancellation both ways, a lost upstream session retried once, failures turned into short reasons.
+ */
+import { StringDecoder } from 'node:string_decoder';
+import type { Dispatcher } from 'undici';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import { upstreamFailureReason } from './aggregator.js';
+
+/** A JSON-RPC message as it travels through the relay: parsed once, never validated beyond its shape. */
+export interface RelayMessage {
+  jsonrpc: '2.0';
+  id?: string | number;
+  method?: string;
+  params?: Record<string, unknown>;
+  result?: unknown;
+  error?: unknown;
+}
+
+/** One request to forward: `method` and `params` as the upstream must see them (the id is the relay's). */
+export interface RelayCall {
+  method: string;
+  params: Record<string, unknown>;
+  auth: AuthInfo | undefined;
+  /** Aborted when the client goes away or cancels: the upstream is told (`notifications/cancelled`). */
+  signal: AbortSignal;
+}
+
+/** Where the upstream's messages for the client go, in order; a promise means "wait, the client reads slowly". */
+export interface RelaySink {
+  /** A notification (progress, log message) or a request (sampling, elicitation, roots) on the call's stream. */
+  message(m: RelayMessage): void | Promise<void>;
+}
+
+export type RelayResult =
+  /** The upstream's answer: `result` or `error`, to be given the client's id. */
+  | { kind: 'answer'; message: RelayMessage }
+  /** The tool server failed (unreachable, HTTP error, timeout, not MCP): `reason` is safe to show the client. */
+  | { kind: 'failed'; reason: string; err: unknown }
+  /** The client went away or cancelled; nothing is owed to it. */
+  | { kind: 'aborted' };
+
+/** What the relay needs from the upstream client that owns the upstream session. */
+export interface RelayEndpoint {
+  readonly name: string;
+  readonly url: URL;
+  readonly dispatcher: Dispatcher;
+  readonly timeouts: { callMs: number; maxCallMs: number };
+  /** The upstream session to use (opened on first need), and the protocol version it speaks. */
+  session(auth: AuthInfo | undefined): Promise<{ id: string | undefined; protocolVersion: string | undefined }>;
+  /** The upstream answered 404 for this session id: it is gone; the next `session()` opens a new one. */
+  sessionGone(id: string): Promise<void>;
+  headers(auth: AuthInfo | undefined): Promise<Record<string, string>>;
+}
+
+let nextId = 0;
+
+class RelayFailure extends Error {
+  constructor(readonly reason: string, cause?: unknown) {
+    super(reason, cause === undefined ? undefined : { cause });
+  }
+}
+
+const ACCEPT = 'application/json, text/event-stream';
+
+async function requestHeaders(ep: RelayEndpoint, auth: AuthInfo | undefined, session: { id: string | undefined; protocolVersion: string | undefined }): Promise<Record<string, string>> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept: ACCEPT };
+  Object.assign(headers, await ep.headers(auth));
+  if (session.id) headers['mcp-session-id'] = session.id;
+  if (session.protocolVersion) headers['mcp-protocol-version'] = session.protocolVersion;
+  return headers;
+}
+
+/**
+ * Sends `message` (a response to one of the upstream's requests, or a notification) on the upstream session, and
+ * waits for its 202. Failures are the caller's to log: the upstream call it belongs to times out on its own.
+ */
+export async function sendToUpstream(ep: RelayEndpoint, message: RelayMessage, auth: AuthInfo | undefined): Promise<void> {
+  const session = await ep.session(auth);
+  const { statusCode, body } = await ep.dispatcher.request({
+    origin: ep.url.origin,
+    path: ep.url.pathname + ep.url.search,
+    method: 'POST',
+    headers: await requestHeaders(ep, auth, session),
+    body: JSON.stringify(message),
+    headersTimeout: ep.timeouts.callMs,
+    bodyTimeout: ep.timeouts.callMs,
+  });
+  await body.dump();
+  if (statusCode >= 300) throw new RelayFailure(`answered HTTP ${statusCode}`);
+}
+
+/** Forwards `call` and resolves with how it ended; never rejects. */
+export async function relay(ep: RelayEndpoint, call: RelayCall, sink: RelaySink): Promise<RelayResult> {
+  const id = `sb-${++nextId}`;
+  const body = JSON.stringify({ jsonrpc: '2.0', id, method: call.method, params: call.params });
+  const controller = new AbortController();
+  let timedOut = false;
+  let started = false;
+  const onAbort = () => controller.abort();
+  call.signal.addEventListener('abort', onAbort, { once: true });
+  // One budget restarted by every message from the upstream (progress included), one in total.
+  const total = setTimeout(() => ((timedOut = true), controller.abort()), ep.timeouts.maxCallMs);
+  let idle = setTimeout(() => ((timedOut = true), controller.abort()), ep.timeouts.callMs);
+  const progressed = () => {
+    clearTimeout(idle);
+    idle = setTimeout(() => ((timedOut = true), controller.abort()), ep.timeouts.callMs);
+  };
+  try {
+    for (let attempt = 0; ; attempt++) {
+      const session = await ep.session(call.auth);
+      const res = await ep.dispatcher.request({
+        origin: ep.url.origin,
+        path: ep.url.pathname + ep.url.search,
+        method: 'POST',
+        headers: await requestHeaders(ep, call.auth, session),
+        body,
+        signal: controller.signal,
+        // Our own timers decide (progress restarts them); undici's would cut a slow call at its own limits.
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      });
+      started = true;
+      if (res.statusCode === 404 && session.id && attempt === 0) {
+        // The upstream forgot the session (expired, restarted) and did not handle the request: once more, anew.
+        await res.body.dump();
+        await ep.sessionGone(session.id);
+        continue;
+      }
+      if (res.statusCode !== 200) {
+        const text = await res.body.text().catch(() => '');
+        throw new RelayFailure(`answered HTTP ${res.statusCode}`, new Error(`HTTP ${res.statusCode}: ${text.slice(0, 500)}`));
+      }
+      const type = String(res.headers['content-type'] ?? '');
+      if (type.includes('text/event-stream')) {
+        const answer = await readEvents(res.body, id, sink, progressed);
+        if (answer) return { kind: 'answer', message: answer };
+        throw new RelayFailure('connection closed', new Error('the upstream ended its event stream without answering'));
+      }
+      if (type.includes('application/json')) {
+        const m = parseMessage(await res.body.text());
+        if (m && m.id === id && (m.result !== undefined || m.error !== undefined)) return { kind: 'answer', message: m };
+        throw new RelayFailure('protocol error', new Error('the upstream answered JSON that is not the response to the request'));
+      }
+      await res.body.dump();
+      throw new RelayFailure('protocol error', new Error(`the upstream answered with content type ${JSON.stringify(type)}`));
+    }
+  } catch (err) {
+    if (call.signal.aborted) {
+      if (started) void sendToUpstream(ep, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'The client cancelled the request' } }, call.auth).catch(() => undefined);
+      return { kind: 'aborted' };
+    }
+    if (timedOut) {
+      if (started) void sendToUpstream(ep, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'Timed out at the gateway' } }, call.auth).catch(() => undefined);
+      return { kind: 'failed', reason: 'timed out', err };
+    }
+    return { kind: 'failed', reason: err instanceof RelayFailure ? err.reason : upstreamFailureReason(err), err };
+  } finally {
+    clearTimeout(total);
+    clearTimeout(idle);
+    call.signal.removeEventListener('abort', onAbort);
+  }
+}
+
+function parseMessage(text: string): RelayMessage | undefined {
+  try {
+    const m: unknown = JSON.parse(text);
+    return m && typeof m === 'object' && !Array.isArray(m) && (m as RelayMessage).jsonrpc === '2.0' ? (m as RelayMessage) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Reads an SSE response (https://html.spec.whatwg.org/multipage/server-sent-events.html) event by event until the
+ * answer to `id` arrives; everything before it goes to `sink`. Events without data (a priming event) and event
+ * types other than `message` are skipped.
+ */
+async function readEvents(body: Dispatcher.ResponseData['body'], id: string, sink: RelaySink, progressed: () => void): Promise<RelayMessage | undefined> {
+  const decoder = new StringDecoder('utf8');
+  let buffer = '';
+  /** A chunk that ends in CR may be half of a CRLF: it waits for the next one. */
+  let cr = '';
+  try {
+    for await (const bytes of body as AsyncIterable<Buffer>) {
+      let chunk = cr + decoder.write(bytes);
+      cr = chunk.endsWith('\r') ? '\r' : '';
+      if (cr) chunk = chunk.slice(0, -1);
+      buffer += chunk.includes('\r') ? chunk.replace(/\r\n?/g, '\n') : chunk;
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) !== -1) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = eventData(block);
+        if (!data) continue; // no data: a priming event (2025-11-25), a comment, another event type
+        const m = parseMessage(data);
+        if (!m) throw new RelayFailure('protocol error', new Error('the upstream sent an event that is not JSON-RPC'));
+        progressed();
+        if (m.id === id && m.method === undefined) return m;
+        if (m.method !== undefined) {
+          const waiting = sink.message(m);
+          if (waiting) await waiting;
+        }
+        // Anything else (a response to an id that is not ours) belongs to no one here and is dropped.
+      }
+    }
+    return undefined;
+  } finally {
+    if (!body.destroyed) body.destroy();
+  }
+}
+
+/** The data of one event block, or undefined for an event without data or of a type other than `message`. */
+function eventData(block: string): string | undefined {
+  let data: string | undefined;
+  let type = 'message';
+  for (const line of block.split('\n')) {
+    if (line.startsWith('data:')) {
+      const value = line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5);
+      data = data === undefined ? value : `${data}\n${value}`;
+    } else if (line.startsWith('event:')) {
+      type = line.slice(line.charCodeAt(6) === 32 ? 7 : 6);
+    }
+  }
+  return type === 'message' ? data : undefined;
+}

@@ -1,0 +1,156 @@
+/**
+ * The relay (docs/architecture.md §The relay) against a hand-written upstream that answers the way real servers may
+ * and the SDK's own server never does: events with CRLF line endings cut in the middle, a priming event without data,
+ * an event of another type, data over two lines, a plain JSON answer, an HTTP 500 with a body, no answer at all.
+ * A real SDK client talks to the gateway; the upstream records every message it receives.
+ */
+import http from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { tokenFor, useTestGateway } from '../helpers/gateway.js';
+import { connectClient, rawPost } from '../helpers/mcp-client.js';
+import { listenOnLoopback, type LoopbackServer } from '../helpers/loopback-server.js';
+import { createTeam } from '../../src/teams/team-admin.js';
+import { addToolServer } from '../../src/toolservers/tool-server-config.js';
+
+const t = useTestGateway({ upstreamTimeouts: { callMs: 400, maxCallMs: 2_000 } });
+
+interface Seen {
+  id?: string | number;
+  method?: string;
+  params?: { name?: string; requestId?: unknown; _meta?: Record<string, unknown> };
+}
+
+const seen: Seen[] = [];
+let upstream: LoopbackServer;
+
+/** Writes `text` in pieces of `size` bytes (cutting characters too), a turn of the event loop apart. */
+async function writeInPieces(res: http.ServerResponse, text: string, size: number): Promise<void> {
+  const bytes = Buffer.from(text);
+  for (let i = 0; i < bytes.length; i += size) {
+    res.write(bytes.subarray(i, i + size));
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+function startRawUpstream(): Promise<LoopbackServer> {
+  const server = http.createServer((req, res) => {
+    void (async () => {
+      if (req.method === 'GET') return void res.writeHead(405).end(); // no standalone stream
+      if (req.method === 'DELETE') return void res.writeHead(200).end();
+      let text = '';
+      for await (const c of req) text += String(c);
+      const m = JSON.parse(text) as Seen;
+      seen.push(m);
+      if (m.method === 'initialize') {
+        res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'raw-session' });
+        return void res.end(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'raw', version: '1' } } }));
+      }
+      if (m.id === undefined) return void res.writeHead(202).end();
+      if (req.headers['mcp-session-id'] !== 'raw-session') return void res.writeHead(400).end('no session');
+      const answer = (text: string) => JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { content: [{ type: 'text', text }] } });
+      switch (m.params?.name) {
+        case 'sse': {
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          const progress = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: m.params._meta?.progressToken, progress: 1, total: 2 } });
+          const whole = answer('über sse');
+          const [head, tail] = [whole.slice(0, whole.indexOf(',') + 1), whole.slice(whole.indexOf(',') + 1)]; // JSON allows a line break there
+          const stream = `id: prime\r\ndata:\r\n\r\n: a comment\r\n\r\nevent: ping\r\ndata: {"not":"for the client"}\r\n\r\nevent: message\r\ndata: ${progress}\r\n\r\ndata: ${head}\r\ndata: ${tail}\r\n\r\n`;
+          await writeInPieces(res, stream, 1);
+          return void res.end();
+        }
+        case 'json':
+          res.writeHead(200, { 'content-type': 'application/json' });
+          return void res.end(answer('plain json'));
+        case 'fail':
+          res.writeHead(500, { 'content-type': 'text/plain' });
+          return void res.end('secret-internal-detail');
+        case 'hang':
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          return void res.write(': waiting\n\n'); // and never answers
+        default:
+          res.writeHead(200, { 'content-type': 'application/json' });
+          return void res.end(JSON.stringify({ jsonrpc: '2.0', id: m.id, error: { code: -32602, message: `no tool ${m.params?.name}` } }));
+      }
+    })();
+  });
+  return listenOnLoopback(server, '/mcp');
+}
+
+let client: Client;
+let token: string;
+
+beforeAll(async () => {
+  upstream = await startRawUpstream();
+  const team = await createTeam(t.tdb.db.prisma, { slug: 'relay', name: 'Relay' });
+  await addToolServer(t.tdb.db.prisma, t.gw.app.box, team.id, { name: 'raw', kind: 'remote', url: upstream.url, auth: { mode: 'none' } });
+  ({ token } = await tokenFor(t.gw, { email: 'relay@example.com', team: 'relay' }));
+  ({ client } = await connectClient(`${t.gw.url}/t/relay/mcp`, token));
+});
+afterAll(async () => {
+  await client?.close();
+  await upstream?.close();
+});
+
+const textOf = (r: unknown) => (r as { content: { text?: string }[] }).content[0]?.text;
+const callsSeen = (name: string) => seen.filter((m) => m.method === 'tools/call' && m.params?.name === name);
+
+describe('the relay', () => {
+  it('reads an event stream cut anywhere, with CRLF, a priming event, other event types and data over two lines', async () => {
+    const progress: unknown[] = [];
+    const r = await client.callTool({ name: 'raw__sse', arguments: {} }, undefined, { onprogress: (p) => void progress.push(p) });
+    expect(textOf(r)).toBe('über sse');
+    expect(progress).toEqual([{ progress: 1, total: 2 }]);
+  });
+
+  it('sends the upstream its own request id and the tool’s own name, and gives the client its id back', async () => {
+    const res = await rawPost(`${t.gw.url}/t/relay/mcp`, { jsonrpc: '2.0', id: 0, method: 'tools/call', params: { name: 'raw__json', arguments: {} } }, { authorization: `Bearer ${token}` });
+    expect(res.status).toBe(200);
+    const body = await res.text();
+    expect(body).toContain('"id":0');
+    expect(body).toContain('plain json');
+    const upstreamIds = callsSeen('json').map((m) => m.id);
+    expect(upstreamIds.length).toBe(1);
+    expect(upstreamIds[0]).toMatch(/^sb-\d+$/);
+  });
+
+  it('passes an error the upstream answers with through unchanged', async () => {
+    await expect(client.callTool({ name: 'raw__nope', arguments: {} })).rejects.toThrow(/no tool nope/);
+  });
+
+  it('turns an HTTP error into a tool error naming the server, without the upstream’s text', async () => {
+    const r = await client.callTool({ name: 'raw__fail', arguments: {} });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toBe('Tool server raw failed: answered HTTP 500 (details are in the gateway log)');
+    expect(JSON.stringify(r)).not.toContain('secret-internal-detail');
+  });
+
+  it('times out a call the upstream never answers, and tells the upstream it gave up', async () => {
+    const started = Date.now();
+    const r = await client.callTool({ name: 'raw__hang', arguments: {} });
+    expect(textOf(r)).toBe('Tool server raw failed: timed out (details are in the gateway log)');
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const call = callsSeen('hang').at(-1)!;
+    await expect.poll(() => seen.some((m) => m.method === 'notifications/cancelled' && m.params?.requestId === call.id)).toBe(true);
+    await t.gw.app.audit.flush();
+    const audit = await t.tdb.db.prisma.auditRecord.findFirstOrThrow({ where: { target: 'raw__hang' } });
+    expect(audit.outcome).toBe('upstream_error');
+  });
+
+  it('cancels the upstream call when the client goes away', async () => {
+    const before = callsSeen('hang').length;
+    const ac = new AbortController();
+    const sessionId = (client.transport as { sessionId?: string } | undefined)?.sessionId;
+    const pending = fetch(`${t.gw.url}/t/relay/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}`, ...(sessionId ? { 'mcp-session-id': sessionId } : {}) },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 'going', method: 'tools/call', params: { name: 'raw__hang', arguments: {} } }),
+      signal: ac.signal,
+    }).catch(() => undefined);
+    await expect.poll(() => callsSeen('hang').length).toBe(before + 1);
+    ac.abort();
+    await pending;
+    const call = callsSeen('hang').at(-1)!;
+    await expect.poll(() => seen.some((m) => m.method === 'notifications/cancelled' && m.params?.requestId === call.id), { timeout: 1_000 }).toBe(true);
+  });
+});
