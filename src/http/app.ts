@@ -2,12 +2,11 @@
  * `createApp(deps)`: the whole gateway as an Express app plus the services behind it, without listening.
  * Tests build as many isolated apps as they like; `main.ts` wires one to a socket.
  */
-import { randomUUID } from 'node:crypto';
 import type { UpstreamTimeouts } from '../toolservers/upstream-client.js';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import cors from 'cors';
-import { pinoHttp } from 'pino-http';
+import { requestLog } from '../observability/request-log.js';
 import { isLoopbackUrl, type Config } from '../config/config.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../observability/logger.js';
@@ -125,23 +124,7 @@ export function createApp(deps: AppDeps): App {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
-  app.use(
-    pinoHttp({
-      logger,
-      genReqId: (req, res) => {
-        const given = req.headers['x-request-id'];
-        const id = typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      autoLogging: { ignore: (req) => req.url === '/health' || req.url === '/ready' || req.url === '/metrics' },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug'),
-      serializers: {
-        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0] }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-    }),
-  );
+  app.use(requestLog(logger));
   app.use((req, res, next) => {
     const end = metrics.httpDuration.startTimer();
     res.once('finish', () => {
@@ -171,6 +154,8 @@ export function createApp(deps: AppDeps): App {
   app.use(hostAndOriginCheck(config));
   // Per source address, only what comes without credentials (failed authentications are counted by `authenticate`).
   app.use(['/t/:team/mcp', '/mcp', '/t/:team/sessions'], limits.preauth);
+  // First of the routers: the MCP endpoint is the hot path, and every router ahead of it is walked on each call.
+  app.use(mcpRouter({ config, teams, users, sessions, authenticate, limitCaller: limits.mcpCaller }));
 
   app.use(operationsRouter({ db, metrics }));
   // [authserver] the built-in authorization server mounts here (issue #3)
@@ -199,7 +184,6 @@ export function createApp(deps: AppDeps): App {
   app.use('/admin/v1', adminRouter({ config, db, box, teams, users, sessions, audit, logger, clock, verifier }));
   app.use(jwksRouter(keys));
   app.use(protectedResourceRouter({ config, teams }));
-  app.use(mcpRouter({ config, teams, users, sessions, authenticate, limitCaller: limits.mcpCaller }));
   app.use(
     userSessionsRouter({
       prisma: db.prisma,

@@ -64,6 +64,9 @@ export interface RelayEndpoint {
 
 let nextId = 0;
 
+/** How long an upstream may keep a response stream open after its answer before the connection is dropped. */
+const LINGER_MS = 5_000;
+
 class RelayFailure extends Error {
   constructor(readonly reason: string, cause?: unknown) {
     super(reason, cause === undefined ? undefined : { cause });
@@ -184,39 +187,54 @@ function parseMessage(text: string): RelayMessage | undefined {
  * Reads an SSE response (https://html.spec.whatwg.org/multipage/server-sent-events.html) event by event until the
  * answer to `id` arrives; everything before it goes to `sink`. Events without data (a priming event) and event
  * types other than `message` are skipped.
+ *
+ * The answer resolves the promise at once; the rest of the stream (its end, which a server sends right after the
+ * answer) is still read, so the connection goes back to the pool rather than being destroyed (which costs an
+ * `AbortError` per call), unless the upstream keeps the stream open for longer than `LINGER_MS`.
  */
-async function readEvents(body: Dispatcher.ResponseData['body'], id: string, sink: RelaySink, progressed: () => void): Promise<RelayMessage | undefined> {
-  const decoder = new StringDecoder('utf8');
-  let buffer = '';
-  /** A chunk that ends in CR may be half of a CRLF: it waits for the next one. */
-  let cr = '';
-  try {
-    for await (const bytes of body as AsyncIterable<Buffer>) {
-      let chunk = cr + decoder.write(bytes);
-      cr = chunk.endsWith('\r') ? '\r' : '';
-      if (cr) chunk = chunk.slice(0, -1);
-      buffer += chunk.includes('\r') ? chunk.replace(/\r\n?/g, '\n') : chunk;
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) !== -1) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const data = eventData(block);
-        if (!data) continue; // no data: a priming event (2025-11-25), a comment, another event type
-        const m = parseMessage(data);
-        if (!m) throw new RelayFailure('protocol error', new Error('the upstream sent an event that is not JSON-RPC'));
-        progressed();
-        if (m.id === id && m.method === undefined) return m;
-        if (m.method !== undefined) {
-          const waiting = sink.message(m);
-          if (waiting) await waiting;
+function readEvents(body: Dispatcher.ResponseData['body'], id: string, sink: RelaySink, progressed: () => void): Promise<RelayMessage | undefined> {
+  return new Promise((resolve, reject) => {
+    let answered = false;
+    let linger: NodeJS.Timeout | undefined;
+    void (async () => {
+      const decoder = new StringDecoder('utf8');
+      let buffer = '';
+      /** A chunk that ends in CR may be half of a CRLF: it waits for the next one. */
+      let cr = '';
+      for await (const bytes of body as AsyncIterable<Buffer>) {
+        if (answered) continue;
+        let chunk = cr + decoder.write(bytes);
+        cr = chunk.endsWith('\r') ? '\r' : '';
+        if (cr) chunk = chunk.slice(0, -1);
+        buffer += chunk.includes('\r') ? chunk.replace(/\r\n?/g, '\n') : chunk;
+        let end: number;
+        while (!answered && (end = buffer.indexOf('\n\n')) !== -1) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const data = eventData(block);
+          if (!data) continue; // no data: a priming event (2025-11-25), a comment, another event type
+          const m = parseMessage(data);
+          if (!m) throw new RelayFailure('protocol error', new Error('the upstream sent an event that is not JSON-RPC'));
+          progressed();
+          if (m.id === id && m.method === undefined) {
+            answered = true;
+            linger = setTimeout(() => body.destroy(), LINGER_MS).unref();
+            resolve(m);
+          } else if (m.method !== undefined) {
+            const waiting = sink.message(m);
+            if (waiting) await waiting;
+          }
+          // Anything else (a response to an id that is not ours) belongs to no one here and is dropped.
         }
-        // Anything else (a response to an id that is not ours) belongs to no one here and is dropped.
       }
-    }
-    return undefined;
-  } finally {
-    if (!body.destroyed) body.destroy();
-  }
+      if (!answered) resolve(undefined);
+    })()
+      .catch((err: unknown) => {
+        if (!body.destroyed) body.destroy();
+        if (!answered) reject(err instanceof Error ? err : new Error(String(err)));
+      })
+      .finally(() => clearTimeout(linger));
+  });
 }
 
 /** The data of one event block, or undefined for an event without data or of a type other than `message`. */

@@ -13,7 +13,7 @@ import { listenOnLoopback, type LoopbackServer } from '../helpers/loopback-serve
 import { createTeam } from '../../src/teams/team-admin.js';
 import { addToolServer } from '../../src/toolservers/tool-server-config.js';
 
-const t = useTestGateway({ upstreamTimeouts: { callMs: 400, maxCallMs: 2_000 } });
+const t = useTestGateway({ upstreamTimeouts: { callMs: 1_500, maxCallMs: 4_000 } });
 
 interface Seen {
   id?: string | number;
