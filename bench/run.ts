@@ -98,15 +98,19 @@ async function calls(t: Target, phase: Row['phase'], label: string) {
   results.calls.push(await measure(label, t, phase, () => loadgen.call<DriveResult>('runCalls', { key: t, ms: settings.seconds * 1000 })));
 }
 
-async function profile(name: string) {
+async function profile(name: string, what: 'calls' | 'handshakes' = 'calls', auths?: string[]) {
   if (settings.profileSeconds <= 0) return;
-  log(`CPU profile of the gateway under tools/call (${name})`);
-  const file = path.join(os.tmpdir(), `switchboard-gateway-${name.replace(/\W+/g, '-')}-${Date.now()}.cpuprofile`);
-  await prepare('gateway');
+  log(`CPU profile of the gateway under ${what === 'calls' ? 'tools/call' : 'handshakes'} (${name})`);
+  const file = path.join(os.tmpdir(), `switchboard-gateway-${what}-${name.replace(/\W+/g, '-')}-${Date.now()}.cpuprofile`);
+  if (what === 'calls') await prepare('gateway');
   await gateway.call('profileStart');
-  const profiled = await loadgen.call<DriveResult>('runCalls', { key: 'gateway', ms: settings.profileSeconds * 1000 });
+  const ms = settings.profileSeconds * 1000;
+  const profiled =
+    what === 'calls'
+      ? await loadgen.call<DriveResult>('runCalls', { key: 'gateway', ms })
+      : await loadgen.call<DriveResult>('handshakes', { url: urls.gateway, auths, workers: settings.sessions, ms });
   await gateway.call('profileStop', { path: file });
-  results.profiles.push({ name, text: `Profiled ${profiled.ops} calls (${round(profiled.perSecond, 0)}/s under the profiler), saved to \`${file}\`.\n\n${summariseProfile(file)}` });
+  results.profiles.push({ name: what === 'calls' ? name : `handshakes, ${name}`, text: `Profiled ${profiled.ops} ${what} (${round(profiled.perSecond, 0)}/s under the profiler), saved to \`${file}\`.\n\n${summariseProfile(file)}` });
 }
 
 const upstreamConnections = () => connectionsTo(gateway.pid, upstreamPort);
@@ -117,6 +121,7 @@ try {
   const handshakeTokens: string[][] = [];
   for (let r = 0; r < settings.rounds; r++) handshakeTokens.push(await gateway.call<string[]>('tokens', { prefix: `hs${r}`, count: settings.handshakeUsers }));
   const warmupTokens = await gateway.call<string[]>('tokens', { prefix: 'warm', count: 100 });
+  const profileTokens = settings.profileSeconds > 0 ? await gateway.call<string[]>('tokens', { prefix: 'prof', count: settings.handshakeUsers }) : [];
 
   for (let r = 1; r <= settings.rounds; r++) {
     for (const t of ['direct', 'nginx', 'gateway'] as const) await calls(t, 'fresh', `${t} #${r}${t === 'gateway' ? ' (fresh)' : ''}`);
@@ -144,6 +149,7 @@ try {
     }
   }
   gatewaySessions += 100 + results.handshakes.filter((r) => r.target === 'gateway').reduce((n, r) => n + r.ops + r.errors, 0);
+  await profile('new users', 'handshakes', profileTokens);
 
   log(`heap: opening up to ${settings.idleSessions} idle gateway sessions (≤ ${settings.idleSeconds} s)`);
   const before = await gateway.call<{ heapUsed: number; sessions: number }>('heap');
