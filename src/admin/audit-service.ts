@@ -91,3 +91,43 @@ export async function listAudit(deps: AdminDeps, p: AdminPrincipal, q: AuditQuer
     nextCursor: rows.length > q.limit && last ? encodeListCursor('audit', [last.createdAt.toISOString(), last.id.toString()]) : null,
   };
 }
+
+/** One minute of tool calls: when it starts, how many calls, and how many did not end `ok`. */
+export interface MinuteCount {
+  at: Date;
+  calls: number;
+  errors: number;
+}
+
+/**
+ * Tool calls and failed ones (any outcome but `ok`) per minute over the `minutes` minutes up to `now`, oldest first,
+ * with empty minutes as zeros — in the scope and filters (`team`, `user`, `tool`) of `listAudit`. Counted by the
+ * database (one GROUP BY over the `(action, created_at)` index), not by fetching an hour of records.
+ */
+export async function toolCallsPerMinute(
+  deps: AdminDeps,
+  p: AdminPrincipal,
+  q: Pick<AuditQuery, 'team' | 'user' | 'tool'>,
+  minutes = 60,
+): Promise<MinuteCount[]> {
+  const teams = await teamScope(deps, p, q.team);
+  const users = q.user === undefined ? undefined : await usersWithEmail(deps, q.user);
+  const first = Math.floor(deps.clock() / 60_000) - (minutes - 1);
+  const rows = await deps.db.sql.query<{ minute: string | number; calls: number; errors: number }>(
+    `SELECT floor(extract(epoch FROM created_at) / 60)::bigint AS minute,
+            count(*)::int AS calls,
+            (count(*) FILTER (WHERE outcome <> 'ok'))::int AS errors
+       FROM audit_records
+      WHERE action = $1 AND team_id IS NOT NULL AND created_at >= $2::timestamptz
+        AND ($3::uuid[] IS NULL OR team_id = ANY($3::uuid[]))
+        AND ($4::uuid[] IS NULL OR user_id = ANY($4::uuid[]))
+        AND ($5::text IS NULL OR target = $5)
+      GROUP BY 1`,
+    [TOOL_CALL, new Date(first * 60_000).toISOString(), teams ?? null, users ?? null, q.tool ?? null],
+  );
+  const byMinute = new Map(rows.map((r) => [Number(r.minute), r]));
+  return Array.from({ length: minutes }, (_, i) => {
+    const row = byMinute.get(first + i);
+    return { at: new Date((first + i) * 60_000), calls: row?.calls ?? 0, errors: row?.errors ?? 0 };
+  });
+}
