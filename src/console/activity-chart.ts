@@ -17,6 +17,8 @@ export function niceCeiling(n: number): number {
   return [1, 2, 5, 10].map((m) => m * magnitude).find((v) => v >= n)!;
 }
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 export function activityChart(minutes: readonly MinuteCount[]): Html {
   const calls = minutes.reduce((sum, m) => sum + m.calls, 0);
   const errors = minutes.reduce((sum, m) => sum + m.errors, 0);
@@ -28,7 +30,7 @@ export function activityChart(minutes: readonly MinuteCount[]): Html {
   const y = (v: number) => PAD.top + plotH - (v / max) * plotH;
   const bars = minutes.flatMap((m, i) => {
     const x = (PAD.left + i * slot + (slot - barW) / 2).toFixed(1);
-    const label = `${m.at.toISOString().slice(11, 16)} UTC: ${m.calls} calls, ${m.errors} errors`;
+    const label = `${m.at.toISOString().slice(11, 16)} UTC: ${plural(m.calls, 'call')}, ${plural(m.errors, 'error')}`;
     const out: Html[] = [];
     if (m.calls > 0) {
       out.push(html`<rect class="calls" fill="#1a56db" x="${x}" y="${y(m.calls).toFixed(1)}" width="${barW.toFixed(1)}" height="${(PAD.top + plotH - y(m.calls)).toFixed(1)}"><title>${label}</title></rect>`);
@@ -40,7 +42,8 @@ export function activityChart(minutes: readonly MinuteCount[]): Html {
   });
   const first = minutes[0]?.at.toISOString().slice(11, 16) ?? '';
   const last = minutes.at(-1)?.at.toISOString().slice(11, 16) ?? '';
-  const summary = `${calls} tool calls and ${errors} errors in the last ${minutes.length} minutes (${first}–${last} UTC); at most ${Math.max(0, ...minutes.map((m) => m.calls))} calls in one minute.`;
+  const peak = Math.max(0, ...minutes.map((m) => m.calls));
+  const summary = `${plural(calls, 'tool call')} and ${plural(errors, 'error')} in the last ${minutes.length} minutes (${first}–${last} UTC); at most ${plural(peak, 'call')} in one minute.`;
   return html`<figure>
 <svg class="chart" viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-labelledby="chart-title chart-summary" xmlns="http://www.w3.org/2000/svg">
 <title id="chart-title">Tool calls and errors per minute</title>

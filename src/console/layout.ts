@@ -110,12 +110,14 @@ h2{font-size:1.15rem;margin:1.5rem 0 .5rem}
 .scroll{overflow-x:auto;margin:0 0 1rem}
 table{border-collapse:collapse;width:100%;font-size:.9rem}
 th,td{text-align:left;padding:.4rem .5rem;border-bottom:1px solid #8884;vertical-align:top}
-th{font-weight:600;white-space:nowrap}
+th{font-weight:600}
+th,td{white-space:nowrap}
+td code{overflow-wrap:normal}
 td form{display:inline-flex;gap:.35rem;margin:0 .25rem .25rem 0;align-items:center}
 .filters,.add{display:flex;flex-wrap:wrap;gap:.75rem;align-items:flex-end;margin:0 0 1rem;padding:.75rem;border:1px solid #8884;border-radius:.375rem}
 .filters label,.add label{font-size:.85rem;margin:0}
-.filters div,.add div{display:flex;flex-direction:column;gap:.2rem}
-input[type=text],input[type=email],input[type=url],input[type=password],select{box-sizing:border-box;width:auto;min-width:10rem;padding:.4rem;font:inherit;border:1px solid #888;border-radius:.375rem;background:Canvas;color:CanvasText}
+.filters div,.add div{display:flex;flex-direction:column;justify-content:flex-end;gap:.2rem}
+input[type=text],input[type=email],input[type=url],input[type=password],select{box-sizing:border-box;width:auto;min-width:10rem;height:2.4rem;padding:.4rem;font:inherit;border:1px solid #888;border-radius:.375rem;background:Canvas;color:CanvasText}
 button.small,.button.small{padding:.3rem .7rem;font-size:.85rem}
 button.danger{background:#c81e1e;border-color:#c81e1e}
 .notice{border-left:4px solid #0e9f6e;padding-left:.75rem}
@@ -123,6 +125,7 @@ button.danger{background:#c81e1e;border-color:#c81e1e}
 .pill.ok{border-color:#0e9f6e}
 .pill.bad{border-color:#c81e1e}
 .pager{display:flex;gap:1rem}
+figure{margin:0 0 1rem}
 .chart{width:100%;max-width:48rem;height:auto;display:block}
 .chart .calls{fill:#1a56db}
 .chart .errors{fill:#c81e1e}
