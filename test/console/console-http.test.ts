@@ -16,6 +16,10 @@ beforeAll(async () => {
   f = await startConsoleFixture();
   dave = await mcpUser(f, 'acme', 'dave@example.com', 'chat-dave');
   erin = await mcpUser(f, 'globex', 'erin@example.com', 'chat-erin');
+  await dave.client.callTool({ name: 'demo__echo', arguments: { text: 'from acme' } });
+  await erin.client.callTool({ name: 'demo__echo', arguments: { text: 'from globex' } });
+  await erin.client.callTool({ name: 'demo__echo', arguments: { text: 'again' } });
+  await f.gw.app.audit.flush();
   root = (await signInWithFetch(f.gw, PLATFORM_EMAIL)).browser;
 });
 afterAll(async () => {
@@ -123,6 +127,11 @@ describe('who may see what', () => {
     const byTeam = await get(root, '/console/sessions?team=acme&user=&chat=');
     expect(byTeam.body).toContain(dave.sessionId);
     expect(byTeam.body).not.toContain(erin.sessionId);
+    expect(text((await get(root, '/console/activity')).body)).toContain('3 tool calls and 0 errors');
+    const erinsCalls = await get(root, '/console/activity?team=globex&user=erin%40example.com&tool=demo__echo&outcome=ok&period=1h');
+    expect(text(erinsCalls.body)).toContain('2 tool calls and 0 errors');
+    expect(erinsCalls.body).not.toContain('dave@example.com');
+    expect(text((await get(root, '/console/activity?tool=demo__whoami')).body)).toContain('0 tool calls');
     const byChat = await get(root, '/console/sessions?chat=chat-erin');
     expect(byChat.body).toContain(erin.sessionId);
     expect(byChat.body).not.toContain(dave.sessionId);
@@ -135,6 +144,12 @@ describe('who may see what', () => {
     expect(sessions.body).toContain(dave.sessionId);
     expect(sessions.body).not.toContain(erin.sessionId);
     expect((await get(alice, '/console/teams')).body).not.toContain('globex');
+    // Activity (table and chart) in the team admin's scope only.
+    const activity = await get(alice, '/console/activity');
+    expect(activity.status).toBe(200);
+    expect(text(activity.body)).toContain('1 tool call and 0 errors');
+    expect(activity.body).toContain('dave@example.com');
+    expect(activity.body).not.toContain('erin@example.com');
     for (const path of ['/console/teams/globex', '/console/sessions?team=globex', '/console/activity?team=globex', '/console/teams/no-such-team']) {
       const res = await get(alice, path);
       expect(res.status, path).toBe(403);
