@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FetchBrowser, hiddenField } from '../helpers/oauth-client.js';
+import { startTestGateway } from '../helpers/gateway.js';
 import { mcpUser, PLATFORM_EMAIL, signInWithFetch, startConsoleFixture, type ConsoleFixture, type McpUser } from './console-fixture.js';
 
 let f: ConsoleFixture;
@@ -288,5 +289,18 @@ describe('bad input', () => {
     expect(again.status).toBe(409);
     expect(text(again.body)).toContain('already closed');
     await temp.client.close().catch(() => undefined);
+  });
+});
+
+describe('with an external issuer', () => {
+  it('says the console needs the built-in authorization server (404 page), and registers no client', async () => {
+    const external = await startTestGateway(f.tdb.db, { env: { AUTH_MODE: 'external', AUTH_ISSUER: 'https://issuer.example.com' } });
+    try {
+      const res = await fetch(`${external.url}/console/login`, { redirect: 'manual' });
+      expect(res.status).toBe(404);
+      expect(text(await res.text())).toContain('AUTH_MODE=builtin');
+    } finally {
+      await external.close();
+    }
   });
 });
