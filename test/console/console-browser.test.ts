@@ -10,6 +10,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { browserAvailable, launchBrowser } from '../helpers/browser.js';
+import { startTestGateway } from '../helpers/gateway.js';
+import { freePort } from '../helpers/oauth-client.js';
+import { startOidcProvider } from '../fixtures/oidc-provider.js';
 import { mcpUser, PLATFORM_EMAIL, startConsoleFixture, type ConsoleFixture, type McpUser } from './console-fixture.js';
 
 const NEEDS = '(needs Chromium: apt-get install chromium)';
@@ -260,6 +263,41 @@ describe('the console in headless Chromium', () => {
       expectStrictPolicies(carol);
     } finally {
       await carol.context.close();
+    }
+  });
+
+  it.skipIf(!browserAvailable())(`signs in through the upstream OpenID provider when that is the gateway's login ${NEEDS}`, async () => {
+    const port = await freePort();
+    const idp = await startOidcProvider({
+      clients: [{ client_id: 'gateway', client_secret: 'idp-secret-0123456789', redirect_uris: [`http://127.0.0.1:${port}/login/oidc/callback`] }],
+      accounts: { grace: { email: 'Grace@Corp.example', email_verified: true, name: 'Grace' } },
+    });
+    const oidcGw = await startTestGateway(f.tdb.db, {
+      port,
+      demo: false,
+      env: { DEV_LOGIN: 'false', ADMIN_EMAILS: 'grace@corp.example', LOGIN_OIDC_ISSUER: idp.issuer, LOGIN_OIDC_CLIENT_ID: 'gateway', LOGIN_OIDC_CLIENT_SECRET: 'idp-secret-0123456789' },
+    });
+    const w = await open();
+    try {
+      const { page } = w;
+      await page.goto(`${oidcGw.url}/console/activity`);
+      // No dev login: /console → /authorize → /login → /login/oidc → the provider's own login form.
+      expect(new URL(page.url()).origin).toBe(idp.issuer);
+      await page.locator('input[name="login"]').fill('grace');
+      await page.locator('input[name="password"]').fill('any password');
+      await page.getByRole('button', { name: 'Sign-in' }).click();
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.waitForURL((u) => u.origin === oidcGw.url && u.pathname === '/consent');
+      expect(await page.getByRole('heading', { level: 1 }).textContent()).toContain('Switchboard console');
+      await page.getByRole('button', { name: 'Allow', exact: true }).click();
+      await page.waitForURL((u) => u.origin === oidcGw.url && u.pathname === '/console/activity');
+      expect(await page.locator('.who').innerText()).toContain('grace@corp.example');
+      expect(await page.locator('.who').innerText()).toContain('platform admin');
+      expect(await cspEvents(page)).toEqual([]);
+    } finally {
+      await w.context.close();
+      await oidcGw.close();
+      await idp.close();
     }
   });
 });
