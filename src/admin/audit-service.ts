@@ -131,3 +131,29 @@ export async function toolCallsPerMinute(
     return { at: new Date((first + i) * 60_000), calls: row?.calls ?? 0, errors: row?.errors ?? 0 };
   });
 }
+
+/** The latest tool call seen through a tool server: when, and its outcome. */
+export interface LastCall {
+  at: Date;
+  outcome: string;
+}
+
+/**
+ * Each named tool server's latest tool call in the team over the last `sinceMs` (a day by default), found by the
+ * `{server}__` prefix of the tool names its calls were recorded under — the upstream's health as last seen, read
+ * from the audit trail instead of anything the serve path would have to keep. Tool servers with `prefix: false`
+ * cannot be told apart this way; leave them out. One bounded index scan per tool server.
+ */
+export async function lastCallByToolServer(deps: AdminDeps, teamId: string, names: readonly string[], sinceMs = 86_400_000): Promise<Map<string, LastCall>> {
+  if (names.length === 0) return new Map();
+  const rows = await deps.db.sql.query<{ name: string; outcome: string; created_at: Date | string }>(
+    `SELECT n.name, r.outcome, r.created_at
+       FROM unnest($2::text[]) AS n(name)
+       CROSS JOIN LATERAL (
+         SELECT outcome, created_at FROM audit_records
+          WHERE team_id = $1::uuid AND action = $3 AND created_at >= $4::timestamptz AND starts_with(target, n.name || '__')
+          ORDER BY created_at DESC LIMIT 1) AS r`,
+    [teamId, [...names], TOOL_CALL, new Date(deps.clock() - sinceMs).toISOString()],
+  );
+  return new Map(rows.map((r) => [r.name, { at: new Date(r.created_at), outcome: r.outcome }]));
+}

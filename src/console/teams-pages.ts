@@ -1,7 +1,8 @@
 /**
  * The teams pages: the list of teams the viewer manages (every team for platform admins), and one team's page with
  * its members, pending invitations and tool servers, each with its forms (see `team-forms.ts` for what they do).
- * Tool-server secrets are write-only: the page says whether one is stored, never what it is.
+ * Tool-server secrets are write-only: the page says whether one is stored, never what it is. Each tool server shows
+ * the outcome of the latest call through it (from the audit trail), the upstream's health as last seen.
  */
 import type { Request } from 'express';
 import { z } from 'zod';
@@ -9,6 +10,7 @@ import { html, type Html } from '../authserver/html.js';
 import { listInvitations, listMembers, type toMemberJson, type toInvitationJson } from '../admin/members-service.js';
 import { findTeam, listTeamsVisibleTo } from '../admin/teams-service.js';
 import { listToolServers } from '../admin/tool-servers-service.js';
+import { lastCallByToolServer, type LastCall } from '../admin/audit-service.js';
 import type { AdminDeps } from '../admin/route.js';
 import { BUILTIN_PACKS } from '../toolservers/packs/index.js';
 import type { ToolServerJson } from '../toolservers/tool-server-config.js';
@@ -62,13 +64,21 @@ function authText(ts: ToolServerJson): Html {
   return html`static <span class="note">(${ts.auth.header ?? 'Authorization'}; secret ${ts.auth.secretSet ? 'set' : 'not set'})</span>`;
 }
 
-function toolServerRow(slug: string, ts: ToolServerJson, viewer: Viewer): Html {
+/** The upstream's health as last seen: the outcome of the latest call through it (see `lastCallByToolServer`). */
+function lastCallText(ts: ToolServerJson, last: LastCall | undefined): Html {
+  if (!ts.prefix) return html`<span class="note">not tracked (no prefix)</span>`;
+  if (!last) return html`<span class="note">no calls in 24 h</span>`;
+  return html`<span class="pill ${last.outcome === 'ok' ? 'ok' : 'bad'}">${last.outcome}</span> ${timeCell(last.at.toISOString())}`;
+}
+
+function toolServerRow(slug: string, ts: ToolServerJson, last: LastCall | undefined, viewer: Viewer): Html {
   const base = `/console/teams/${slug}/tool-servers/${ts.name}`;
   return html`<tr data-tool-server="${ts.name}">
 <td><code>${ts.name}</code>${ts.prefix ? undefined : html` <span class="note">(no prefix)</span>`}</td>
 <td>${ts.kind === 'builtin' ? html`pack <code>${ts.pack ?? ''}</code>` : html`<code>${ts.url ?? ''}</code>`}</td>
 <td>${authText(ts)}</td>
 <td><span class="pill ${ts.enabled ? 'ok' : 'bad'}">${ts.enabled ? 'enabled' : 'disabled'}</span></td>
+<td>${lastCallText(ts, last)}</td>
 <td>
 <form method="post" action="${base}/${ts.enabled ? 'disable' : 'enable'}">${csrfField(viewer)}<button type="submit" class="small secondary">${ts.enabled ? 'Disable' : 'Enable'}</button></form>
 <form method="post" action="${base}/remove">${csrfField(viewer)}<button type="submit" class="small danger">Remove</button></form>
@@ -109,6 +119,7 @@ async function showTeam(req: Request, deps: AdminDeps, viewer: Viewer): Promise<
     listInvitations(deps, slug, { limit: LIST_LIMIT }),
     listToolServers(deps, slug, { limit: LIST_LIMIT }),
   ]);
+  const lastCalls = await lastCallByToolServer(deps, team.id, toolServers.items.filter((t) => t.prefix).map((t) => t.name));
   const done = typeof req.query.done === 'string' ? TEAM_NOTICES[req.query.done] : undefined;
   const more = (next: string | null) => (next ? html`<p class="note">Showing the first ${LIST_LIMIT}; the admin API lists the rest.</p>` : undefined);
   const body = html`<p><span class="note">Slug</span> <code>${team.slug}</code> · <span class="note">join policy</span> ${team.joinPolicy} · <span class="note">MCP endpoint</span> <code>${deps.config.publicUrl}/t/${team.slug}/mcp</code> · <a href="/console/sessions?team=${team.slug}">sessions</a> · <a href="/console/activity?team=${team.slug}">activity</a></p>
@@ -119,7 +130,7 @@ ${more(members.nextCursor)}
 ${addMemberForm(slug, viewer)}
 ${invitations.items.length ? html`<h2>Pending invitations</h2><div class="scroll"><table><thead><tr><th>E-mail</th><th>Role</th><th>Since</th><th></th></tr></thead><tbody>${invitations.items.map((i) => invitationRow(slug, i, viewer))}</tbody></table></div>` : undefined}
 <h2>Tool servers</h2>
-${toolServers.items.length ? html`<div class="scroll"><table><thead><tr><th>Name</th><th>Target</th><th>Auth</th><th>State</th><th></th></tr></thead><tbody>${toolServers.items.map((t) => toolServerRow(slug, t, viewer))}</tbody></table></div>` : html`<p>No tool servers yet.</p>`}
+${toolServers.items.length ? html`<div class="scroll"><table><thead><tr><th>Name</th><th>Target</th><th>Auth</th><th>State</th><th>Last call</th><th></th></tr></thead><tbody>${toolServers.items.map((t) => toolServerRow(slug, t, lastCalls.get(t.name), viewer))}</tbody></table></div>` : html`<p>No tool servers yet.</p>`}
 ${more(toolServers.nextCursor)}
 ${addToolServerForm(slug, viewer)}`;
   return { title: `Team ${team.name}`, body };

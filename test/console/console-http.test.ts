@@ -220,6 +220,15 @@ describe('team forms', () => {
     expect(await f.tdb.db.prisma.teamInvitation.count({ where: { teamId: f.acme.id } })).toBe(0);
   });
 
+  it('shows each tool server’s latest call (its health as last seen), from the audit trail', async () => {
+    const row = (body: string, name: string) => new RegExp(`<tr data-tool-server="${name}">([\\s\\S]*?)</tr>`).exec(body)?.[1] ?? '';
+    const acme = await get(root, '/console/teams/acme');
+    expect(text(row(acme.body, 'demo'))).toMatch(/\bok \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\b/);
+    await f.tdb.db.prisma.auditRecord.create({ data: { teamId: f.globex.id, actor: 'test', action: 'tool_call', target: 'demo__echo', outcome: 'upstream_error', durationMs: 5 } });
+    expect(text(row((await get(root, '/console/teams/globex')).body, 'demo'))).toContain('upstream_error');
+    expect(text(row(acme.body, 'demo'))).not.toContain('upstream_error');
+  });
+
   it('adds a tool server with a write-only secret, disables, enables and removes it', async () => {
     const csrf = await csrfOf(root);
     const secret = 'Bearer console-secret-0123456789';
@@ -238,6 +247,7 @@ describe('team forms', () => {
     const page = await get(root, '/console/teams/acme');
     expect(page.body).toContain('https://vault.example.com/mcp');
     expect(text(page.body)).toContain('secret set');
+    expect(text(page.body)).toContain('no calls in 24 h');
     expect(page.body).not.toContain('console-secret');
     expect((await post(root, '/console/teams/acme/tool-servers/vault/disable', { csrf })).location).toBe('/console/teams/acme?done=tool_server_disabled');
     expect((await f.tdb.db.prisma.toolServer.findFirstOrThrow({ where: { teamId: f.acme.id, name: 'vault' } })).enabled).toBe(false);
