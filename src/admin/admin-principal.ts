@@ -75,13 +75,28 @@ export async function resolveAdminPrincipal(authorization: string | undefined, d
   }
   const builtin = config.authMode === 'builtin';
   const ref = await deps.users.fromToken(identity, builtin ? config.authIssuer : undefined);
-  // Fresh, not the user directory's cached copy: the e-mail decides platform-admin rights.
-  const user = ref && (await deps.prisma.user.findUnique({ where: { id: ref.id }, select: { id: true, email: true, memberships: ADMIN_MEMBERSHIPS } }));
-  if (!user) throw new AdminAuthError(true, "The token's user no longer exists");
-  const email = (builtin ? user.email : verifiedEmail(token, identity))?.toLowerCase() ?? null;
+  const principal = ref && (await userPrincipal(ref.id, deps, builtin ? undefined : verifiedEmail(token, identity)));
+  if (!principal) throw new AdminAuthError(true, "The token's user no longer exists");
+  return principal;
+}
+
+/**
+ * The rights of the user with this id, read fresh (not the user directory's cached copy: the e-mail decides
+ * platform-admin rights), or undefined when the user no longer exists. `externalEmail` is an external issuer's
+ * verified `email` claim; without it the e-mail the gateway stored at the user's latest login counts. The admin
+ * API (through `resolveAdminPrincipal`) and the console's cookie session both judge a user here.
+ */
+export async function userPrincipal(
+  userId: string,
+  deps: Pick<AdminPrincipalDeps, 'config' | 'prisma'>,
+  externalEmail?: string,
+): Promise<AdminPrincipal | undefined> {
+  const user = await deps.prisma.user.findUnique({ where: { id: userId }, select: { id: true, email: true, memberships: ADMIN_MEMBERSHIPS } });
+  if (!user) return undefined;
+  const email = (deps.config.authMode === 'builtin' ? user.email : externalEmail)?.toLowerCase() ?? null;
   return {
     kind: 'user',
-    platform: email !== null && config.adminEmails.includes(email),
+    platform: email !== null && deps.config.adminEmails.includes(email),
     userId: user.id,
     email: user.email,
     adminTeams: new Map(user.memberships.map((m) => [m.team.slug, m.team.id])),

@@ -91,3 +91,69 @@ export async function listAudit(deps: AdminDeps, p: AdminPrincipal, q: AuditQuer
     nextCursor: rows.length > q.limit && last ? encodeListCursor('audit', [last.createdAt.toISOString(), last.id.toString()]) : null,
   };
 }
+
+/** One minute of tool calls: when it starts, how many calls, and how many did not end `ok`. */
+export interface MinuteCount {
+  at: Date;
+  calls: number;
+  errors: number;
+}
+
+/**
+ * Tool calls and failed ones (any outcome but `ok`) per minute over the `minutes` minutes up to `now`, oldest first,
+ * with empty minutes as zeros — in the scope and filters (`team`, `user`, `tool`) of `listAudit`. Counted by the
+ * database (one GROUP BY over the `(action, created_at)` index), not by fetching an hour of records.
+ */
+export async function toolCallsPerMinute(
+  deps: AdminDeps,
+  p: AdminPrincipal,
+  q: Pick<AuditQuery, 'team' | 'user' | 'tool'>,
+  minutes = 60,
+): Promise<MinuteCount[]> {
+  const teams = await teamScope(deps, p, q.team);
+  const users = q.user === undefined ? undefined : await usersWithEmail(deps, q.user);
+  const first = Math.floor(deps.clock() / 60_000) - (minutes - 1);
+  const rows = await deps.db.sql.query<{ minute: string | number; calls: number; errors: number }>(
+    `SELECT floor(extract(epoch FROM created_at) / 60)::bigint AS minute,
+            count(*)::int AS calls,
+            (count(*) FILTER (WHERE outcome <> 'ok'))::int AS errors
+       FROM audit_records
+      WHERE action = $1 AND team_id IS NOT NULL AND created_at >= $2::timestamptz
+        AND ($3::uuid[] IS NULL OR team_id = ANY($3::uuid[]))
+        AND ($4::uuid[] IS NULL OR user_id = ANY($4::uuid[]))
+        AND ($5::text IS NULL OR target = $5)
+      GROUP BY 1`,
+    [TOOL_CALL, new Date(first * 60_000).toISOString(), teams ?? null, users ?? null, q.tool ?? null],
+  );
+  const byMinute = new Map(rows.map((r) => [Number(r.minute), r]));
+  return Array.from({ length: minutes }, (_, i) => {
+    const row = byMinute.get(first + i);
+    return { at: new Date((first + i) * 60_000), calls: row?.calls ?? 0, errors: row?.errors ?? 0 };
+  });
+}
+
+/** The latest tool call seen through a tool server: when, and its outcome. */
+export interface LastCall {
+  at: Date;
+  outcome: string;
+}
+
+/**
+ * Each named tool server's latest tool call in the team over the last `sinceMs` (a day by default), found by the
+ * `{server}__` prefix of the tool names its calls were recorded under — the upstream's health as last seen, read
+ * from the audit trail instead of anything the serve path would have to keep. Tool servers with `prefix: false`
+ * cannot be told apart this way; leave them out. One bounded index scan per tool server.
+ */
+export async function lastCallByToolServer(deps: AdminDeps, teamId: string, names: readonly string[], sinceMs = 86_400_000): Promise<Map<string, LastCall>> {
+  if (names.length === 0) return new Map();
+  const rows = await deps.db.sql.query<{ name: string; outcome: string; created_at: Date | string }>(
+    `SELECT n.name, r.outcome, r.created_at
+       FROM unnest($2::text[]) AS n(name)
+       CROSS JOIN LATERAL (
+         SELECT outcome, created_at FROM audit_records
+          WHERE team_id = $1::uuid AND action = $3 AND created_at >= $4::timestamptz AND starts_with(target, n.name || '__')
+          ORDER BY created_at DESC LIMIT 1) AS r`,
+    [teamId, [...names], TOOL_CALL, new Date(deps.clock() - sinceMs).toISOString()],
+  );
+  return new Map(rows.map((r) => [r.name, { at: new Date(r.created_at), outcome: r.outcome }]));
+}

@@ -5,10 +5,13 @@
  */
 import type { Prisma } from '../generated/prisma/client.js';
 import type { CloseReason } from '../sessions/session-store.js';
+import { listSessions, type SessionListQuery } from '../sessions/session-list.js';
+import { normaliseEmail } from '../teams/email.js';
 import { sessionJsonInclude, toSessionJson, type SessionJson } from '../sessions/session-json.js';
 import { ApiError } from '../http/errors.js';
 import type { AdminPrincipal } from './admin-principal.js';
 import { mayAdministerTeam } from './authorization.js';
+import { teamScope } from './list-scope.js';
 import type { AdminDeps } from './route.js';
 
 /** The session with this id if `p` may see it; 404 `session_not_found` otherwise (nothing is revealed). */
@@ -46,4 +49,21 @@ export async function endSessionsWhere(deps: AdminDeps, where: Prisma.SessionWhe
   let ended = 0;
   for (const { id } of open) if (await deps.sessions.close(id, reason)) ended++;
   return ended;
+}
+
+/**
+ * A page of the sessions of every team `p` may see (`GET /sessions`, the console's sessions page), narrowed by
+ * `team` and `user` (e-mail, exact on the normalised address) as `teamScope` allows.
+ */
+export async function listAllSessions(
+  deps: AdminDeps,
+  p: AdminPrincipal,
+  q: SessionListQuery & { team?: string | undefined; user?: string | undefined },
+): Promise<{ items: SessionJson[]; nextCursor: string | null }> {
+  const teams = await teamScope(deps, p, q.team);
+  const scope = {
+    ...(teams === undefined ? {} : { teamId: { in: teams } }),
+    ...(q.user === undefined ? {} : { user: { email: normaliseEmail(q.user) } }),
+  };
+  return listSessions(deps.db.prisma, scope, q, deps.clock());
 }

@@ -2,7 +2,7 @@
  * Teams for the admin API: listing, reading, changing and deleting. Creating is `createTeam` in
  * `teams/team-admin.ts`, shared with the CLI so both apply the same rules.
  */
-import type { Team } from '../generated/prisma/client.js';
+import type { Prisma, Team } from '../generated/prisma/client.js';
 import { ApiError } from '../http/errors.js';
 import { rethrowAsNotFound } from './prisma-errors.js';
 import type { AdminPrincipal } from './admin-principal.js';
@@ -22,9 +22,18 @@ export async function findTeam(deps: AdminDeps, slug: string): Promise<Team> {
 }
 
 export async function listTeams(deps: AdminDeps, q: { cursor?: string | undefined; limit: number }) {
+  return listTeamsWhere(deps, {}, q);
+}
+
+/** The teams `p` may manage, by slug: every team for platform admins, the teams they administer for team admins. */
+export async function listTeamsVisibleTo(deps: AdminDeps, p: AdminPrincipal, q: { cursor?: string | undefined; limit: number }) {
+  return listTeamsWhere(deps, p.platform ? {} : { id: { in: [...p.adminTeams.values()] } }, q);
+}
+
+async function listTeamsWhere(deps: AdminDeps, scope: Prisma.TeamWhereInput, q: { cursor?: string | undefined; limit: number }) {
   const after = q.cursor === undefined ? undefined : decodeListCursor('teams', q.cursor, 1)[0];
   const rows = await deps.db.prisma.team.findMany({
-    where: after === undefined ? {} : { slug: { gt: after } },
+    where: after === undefined ? scope : { AND: [scope, { slug: { gt: after } }] },
     orderBy: { slug: 'asc' },
     take: q.limit + 1,
   });

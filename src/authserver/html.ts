@@ -41,9 +41,11 @@ export interface PageOptions {
   body: Html;
   /** Origins (besides our own) that a form on this page may end up at: redirects after a POST count (CSP form-action). */
   formTargets?: string[];
+  /** The stylesheet to link instead of the login pages' own (the console's is wider; same-origin either way). */
+  stylesheet?: string;
 }
 
-function layout(title: string, body: Html): string {
+function layout(title: string, body: Html, stylesheet: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -51,7 +53,7 @@ function layout(title: string, body: Html): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="same-origin">
 <title>${escapeHtml(title)} · Switchboard</title>
-<link rel="stylesheet" href="${STYLESHEET_PATH}">
+<link rel="stylesheet" href="${escapeHtml(stylesheet)}">
 </head>
 <body>
 <main>
@@ -82,7 +84,7 @@ export function sendPage(res: Response, opts: PageOptions): void {
       'X-Frame-Options': 'DENY',
       'Referrer-Policy': 'same-origin',
     })
-    .send(layout(opts.title, opts.body));
+    .send(layout(opts.title, opts.body, opts.stylesheet ?? STYLESHEET_PATH));
 }
 
 export const STYLESHEET = `:root{color-scheme:light dark;font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;line-height:1.5}

@@ -29,6 +29,7 @@ import { jwksRouter } from '../authserver/jwks-router.js';
 import { devTokenRouter } from '../authserver/dev-token-router.js';
 import { authServerRouter, type AuthServerOptions } from '../authserver/router.js';
 import { adminRouter } from '../admin/admin-router.js';
+import { consoleRouter } from '../console/console-router.js';
 import { errorRenderer, ApiError } from './errors.js';
 import { hostAndOriginCheck, isAllowedOrigin } from './host-origin.js';
 import { operationsRouter } from './operations-router.js';
@@ -182,6 +183,7 @@ export function createApp(deps: AppDeps): App {
   }
   // [admin] the admin REST API mounts here (issue #5)
   app.use('/admin/v1', adminRouter({ config, db, box, teams, users, sessions, audit, logger, clock, verifier }));
+  app.use('/console', consoleRouter({ config, db, box, teams, users, sessions, audit, logger, clock, encryptionKey: deps.encryptionKey }));
   app.use(jwksRouter(keys));
   app.use(protectedResourceRouter({ config, teams }));
   app.use(

@@ -5,12 +5,10 @@
 import { ApiError } from '../../http/errors.js';
 import { listSessions } from '../../sessions/session-list.js';
 import { toSessionJson } from '../../sessions/session-json.js';
-import { endSession, findSessionFor } from '../sessions-service.js';
-import { teamScope } from '../list-scope.js';
+import { endSession, findSessionFor, listAllSessions } from '../sessions-service.js';
 import { findTeam } from '../teams-service.js';
 import { defineRoute } from '../route.js';
 import { allSessionsQuery, noQuery, sessionPath, sessionsQuery, teamPath, userPath } from '../request-schemas.js';
-import { normaliseEmail } from '../../teams/email.js';
 import { listOf, sessionJson } from '../response-schemas.js';
 
 const listed = 'Newest first; the cursor is a keyset, so pages have neither duplicates nor gaps while new sessions appear.';
@@ -26,14 +24,7 @@ export const sessionRoutes = [
     query: allSessionsQuery,
     success: { status: 200, description: 'A page of sessions', schema: sessionList },
     errors: ['team_not_found'],
-    async handle({ deps, principal, query }) {
-      const teams = await teamScope(deps, principal, query.team);
-      const scope = {
-        ...(teams === undefined ? {} : { teamId: { in: teams } }),
-        ...(query.user === undefined ? {} : { user: { email: normaliseEmail(query.user) } }),
-      };
-      return listSessions(deps.db.prisma, scope, query, deps.clock());
-    },
+    handle: ({ deps, principal, query }) => listAllSessions(deps, principal, query),
   }),
   defineRoute({
     key: 'GET /teams/{team}/sessions',
