@@ -64,6 +64,9 @@ export interface RelayEndpoint {
 
 let nextId = 0;
 
+/** The abort reason of a call that ran out of time. */
+const TIMED_OUT = Symbol('timed out');
+
 /** How long an upstream may keep a response stream open after its answer before the connection is dropped. */
 const LINGER_MS = 5_000;
 
@@ -107,16 +110,17 @@ export async function relay(ep: RelayEndpoint, call: RelayCall, sink: RelaySink)
   const id = `sb-${++nextId}`;
   const body = JSON.stringify({ jsonrpc: '2.0', id, method: call.method, params: call.params });
   const controller = new AbortController();
-  let timedOut = false;
-  let started = false;
+  const timeUp = () => controller.abort(TIMED_OUT);
+  /** Whether the upstream has the request (then it is told when the gateway gives up on it). */
+  const sent = { yes: false };
   const onAbort = () => controller.abort();
   call.signal.addEventListener('abort', onAbort, { once: true });
   // One budget restarted by every message from the upstream (progress included), one in total.
-  const total = setTimeout(() => ((timedOut = true), controller.abort()), ep.timeouts.maxCallMs);
-  let idle = setTimeout(() => ((timedOut = true), controller.abort()), ep.timeouts.callMs);
+  const total = setTimeout(timeUp, ep.timeouts.maxCallMs);
+  let idle = setTimeout(timeUp, ep.timeouts.callMs);
   const progressed = () => {
     clearTimeout(idle);
-    idle = setTimeout(() => ((timedOut = true), controller.abort()), ep.timeouts.callMs);
+    idle = setTimeout(timeUp, ep.timeouts.callMs);
   };
   try {
     for (let attempt = 0; ; attempt++) {
@@ -132,7 +136,7 @@ export async function relay(ep: RelayEndpoint, call: RelayCall, sink: RelaySink)
         headersTimeout: 0,
         bodyTimeout: 0,
       });
-      started = true;
+      sent.yes = true;
       if (res.statusCode === 404 && session.id && attempt === 0) {
         // The upstream forgot the session (expired, restarted) and did not handle the request: once more, anew.
         await res.body.dump();
@@ -159,11 +163,11 @@ export async function relay(ep: RelayEndpoint, call: RelayCall, sink: RelaySink)
     }
   } catch (err) {
     if (call.signal.aborted) {
-      if (started) void sendToUpstream(ep, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'The client cancelled the request' } }, call.auth).catch(() => undefined);
+      if (sent.yes) void sendToUpstream(ep, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'The client cancelled the request' } }, call.auth).catch(() => undefined);
       return { kind: 'aborted' };
     }
-    if (timedOut) {
-      if (started) void sendToUpstream(ep, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'Timed out at the gateway' } }, call.auth).catch(() => undefined);
+    if (controller.signal.reason === TIMED_OUT) {
+      if (sent.yes) void sendToUpstream(ep, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'Timed out at the gateway' } }, call.auth).catch(() => undefined);
       return { kind: 'failed', reason: 'timed out', err };
     }
     return { kind: 'failed', reason: err instanceof RelayFailure ? err.reason : upstreamFailureReason(err), err };
