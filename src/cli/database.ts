@@ -47,14 +47,14 @@ export async function withAdmin<T>(config: Config, fn: (deps: AdminDeps) => Prom
     const logger = createLogger({ level: 'warn' });
     const metrics = createMetrics();
     const audit = createAuditLog(db.sql, logger, { metrics });
-    const store = createSessionStore(db.prisma, { idleTtlMs: config.sessionIdleTtlMs, maxAgeMs: config.sessionMaxAgeMs });
+    const store = createSessionStore(db, { idleTtlMs: config.sessionIdleTtlMs, maxAgeMs: config.sessionMaxAgeMs });
     // Holds no sessions itself: it only closes them in the database and tells the replicas (NOTIFY) to end theirs.
     const sessions = createSessionRuntime({ db, store, logger, metrics, audit, cacheSize: 1, cacheTtlMs: config.sessionCacheTtlMs });
     const deps: AdminDeps = {
       config,
       db,
       box: createSecretBox(resolveEncryptionKey(config.encryptionKey, config.dataDir)),
-      teams: createTeamDirectory(db.prisma),
+      teams: createTeamDirectory(db),
       users: createUserDirectory(db.prisma),
       sessions,
       audit,

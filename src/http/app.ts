@@ -99,11 +99,11 @@ export function createApp(deps: AppDeps): App {
   const box = createSecretBox(deps.encryptionKey);
   const keys = createKeyStore({ prisma: db.prisma, box, clock });
   const verifier = createTokenVerifier({ config, keys, ...(deps.fetch ? { fetch: deps.fetch } : {}), ...(deps.jwksCooldownMs ? { jwksCooldownMs: deps.jwksCooldownMs } : {}) });
-  const teams = createTeamDirectory(db.prisma);
+  const teams = createTeamDirectory(db);
   const users = createUserDirectory(db.prisma);
   const audit = createAuditLog(db.sql, logger, { clock, metrics });
   const upstreamNetwork = createUpstreamNetwork({ logger });
-  const store = createSessionStore(db.prisma, { idleTtlMs: config.sessionIdleTtlMs, maxAgeMs: config.sessionMaxAgeMs }, clock);
+  const store = createSessionStore(db, { idleTtlMs: config.sessionIdleTtlMs, maxAgeMs: config.sessionMaxAgeMs }, clock);
   const sessions = createSessionRuntime({
     db,
     store,

@@ -79,10 +79,19 @@ function expectedResource(publicUrl: string, slug: string | undefined, authoriza
 
 /** Verifies the bearer token against this endpoint's resource identifier. */
 export function authenticateForTeam(config: Config, authenticate: McpEndpointDeps['authenticate']): RequestHandler {
+  // One handler per (resource, metadata URL), built on first use: teams are few, requests many. Only teams that
+  // exist get here (`resolveTeam` answered 404 before), so the map is bounded by the number of teams.
+  const handlers = new Map<string, RequestHandler>();
   return (req, res, next) => {
     const slug = res.locals.slug as string | undefined;
     const resource = expectedResource(config.publicUrl, slug, req.headers.authorization);
-    return authenticate({ resource, resourceMetadataUrl: resourceMetadataUrl(config.publicUrl, slug) })(req, res, next);
+    const key = `${slug ?? ''} ${resource}`;
+    let handler = handlers.get(key);
+    if (!handler) {
+      handler = authenticate({ resource, resourceMetadataUrl: resourceMetadataUrl(config.publicUrl, slug) });
+      handlers.set(key, handler);
+    }
+    return handler(req, res, next);
   };
 }
 

@@ -116,7 +116,7 @@ export class SessionRelay {
 
     const result = await relay(
       target.endpoint,
-      { method: 'tools/call', params: name === target.name ? params! : { ...params, name: target.name }, auth, signal: controller.signal },
+      { method: 'tools/call', params: name === target.name ? params! : { ...params, name: target.name }, auth, controller },
       {
         message: (msg) => {
           if (res.destroyed) return;

@@ -3,7 +3,7 @@
  * on every MCP request); admin changes take effect within the cache TTL on every replica.
  */
 import { LRUCache } from 'lru-cache';
-import type { PrismaClient } from '../db/database.js';
+import type { Database } from '../db/database.js';
 import type { JoinPolicy, MemberRole } from '../generated/prisma/client.js';
 import { ApiError } from '../http/errors.js';
 
@@ -26,7 +26,8 @@ export interface TeamDirectory {
   invalidate(slug?: string): void;
 }
 
-export function createTeamDirectory(prisma: PrismaClient, ttlMs = 15_000): TeamDirectory {
+export function createTeamDirectory(db: Pick<Database, 'prisma' | 'sql'>, ttlMs = 15_000): TeamDirectory {
+  const { prisma, sql } = db;
   const teams = new LRUCache<string, TeamRef | 'none'>({ max: 10_000, ttl: ttlMs });
   const members = new LRUCache<string, MemberRole>({ max: 100_000, ttl: ttlMs });
   return {
@@ -42,17 +43,25 @@ export function createTeamDirectory(prisma: PrismaClient, ttlMs = 15_000): TeamD
       const key = `${team.id}:${userId}`;
       const cached = members.get(key);
       if (cached) return cached;
-      let membership = await prisma.membership.findUnique({ where: { teamId_userId: { teamId: team.id, userId } } });
-      if (!membership) {
-        if (team.joinPolicy !== 'open') {
-          throw new ApiError('forbidden', `Team ${team.slug} is invite-only and you are not a member; ask a team admin to add you`);
-        }
-        // Several first requests of one user arrive together (ChatGPT sends in parallel): insert-if-absent, then read.
-        await prisma.membership.createMany({ data: [{ teamId: team.id, userId }], skipDuplicates: true });
-        membership = await prisma.membership.findUniqueOrThrow({ where: { teamId_userId: { teamId: team.id, userId } } });
+      let role: MemberRole | undefined;
+      if (team.joinPolicy === 'open') {
+        // Insert-if-absent and read in one statement (several first requests of one user arrive together:
+        // ChatGPT sends in parallel); the new row, or the one that was there.
+        const rows = await sql.query<{ role: MemberRole }>(
+          `WITH added AS (
+             INSERT INTO memberships (team_id, user_id) VALUES ($1::uuid, $2::uuid) ON CONFLICT (team_id, user_id) DO NOTHING RETURNING role::text)
+           SELECT role FROM added UNION ALL SELECT role::text FROM memberships WHERE team_id = $1::uuid AND user_id = $2::uuid LIMIT 1`,
+          [team.id, userId],
+        );
+        // A concurrent first request's insert, committed after this statement began, is seen by the next one.
+        role = rows[0]?.role ?? (await sql.query<{ role: MemberRole }>(`SELECT role::text FROM memberships WHERE team_id = $1::uuid AND user_id = $2::uuid`, [team.id, userId]))[0]?.role;
+      } else {
+        role = (await prisma.membership.findUnique({ where: { teamId_userId: { teamId: team.id, userId } }, select: { role: true } }))?.role;
+        if (!role) throw new ApiError('forbidden', `Team ${team.slug} is invite-only and you are not a member; ask a team admin to add you`);
       }
-      members.set(key, membership.role);
-      return membership.role;
+      if (!role) throw new Error(`membership of ${userId} in ${team.id} neither found nor created`);
+      members.set(key, role);
+      return role;
     },
     invalidate(slug) {
       if (slug) teams.delete(slug);

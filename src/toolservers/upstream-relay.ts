@@ -31,8 +31,11 @@ export interface RelayCall {
   method: string;
   params: Record<string, unknown>;
   auth: AuthInfo | undefined;
-  /** Aborted when the client goes away or cancels: the upstream is told (`notifications/cancelled`). */
-  signal: AbortSignal;
+  /**
+   * The caller aborts it when the client goes away or cancels (the upstream is told, `notifications/cancelled`);
+   * the relay aborts it when the call runs out of time. One controller per call, shared: each costs.
+   */
+  controller: AbortController;
 }
 
 /** Where the upstream's messages for the client go, in order; a promise means "wait, the client reads slowly". */
@@ -109,12 +112,10 @@ export async function sendToUpstream(ep: RelayEndpoint, message: RelayMessage, a
 export async function relay(ep: RelayEndpoint, call: RelayCall, sink: RelaySink): Promise<RelayResult> {
   const id = `sb-${++nextId}`;
   const body = JSON.stringify({ jsonrpc: '2.0', id, method: call.method, params: call.params });
-  const controller = new AbortController();
+  const { controller } = call;
   const timeUp = () => controller.abort(TIMED_OUT);
   /** Whether the upstream has the request (then it is told when the gateway gives up on it). */
   const sent = { yes: false };
-  const onAbort = () => controller.abort();
-  call.signal.addEventListener('abort', onAbort, { once: true });
   // One budget restarted by every message from the upstream (progress included), one in total.
   const total = setTimeout(timeUp, ep.timeouts.maxCallMs);
   let idle = setTimeout(timeUp, ep.timeouts.callMs);
@@ -162,7 +163,7 @@ export async function relay(ep: RelayEndpoint, call: RelayCall, sink: RelaySink)
       throw new RelayFailure('protocol error', new Error(`the upstream answered with content type ${JSON.stringify(type)}`));
     }
   } catch (err) {
-    if (call.signal.aborted) {
+    if (controller.signal.aborted && controller.signal.reason !== TIMED_OUT) {
       if (sent.yes) void sendToUpstream(ep, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'The client cancelled the request' } }, call.auth).catch(() => undefined);
       return { kind: 'aborted' };
     }
@@ -174,7 +175,6 @@ export async function relay(ep: RelayEndpoint, call: RelayCall, sink: RelaySink)
   } finally {
     clearTimeout(total);
     clearTimeout(idle);
-    call.signal.removeEventListener('abort', onAbort);
   }
 }
 
