@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Database, PrismaClient } from '../db/database.js';
-import { Prisma } from '../generated/prisma/client.js';
+import type { Prisma } from '../generated/prisma/client.js';
 
 export type CloseReason = 'client_delete' | 'expired' | 'admin' | 'team_deleted' | 'user_removed' | 'superseded';
 
