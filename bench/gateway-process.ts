@@ -45,7 +45,7 @@ const config = loadConfig({
 const app = createApp({ config, db, logger: createLogger({ level: 'warn' }), encryptionKey: randomBytes(32) });
 await app.keys.jwks();
 await app.start();
-server.on('request', app.express);
+server.on('request', app.listener);
 const team = await createTeam(db.prisma, { slug: BENCH_TEAM, name: 'Bench' });
 await addToolServer(db.prisma, app.box, team.id, { name: 'up', kind: 'remote', url: upstreamUrl, prefix: false, auth: { mode: 'none' } });
 

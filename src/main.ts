@@ -98,7 +98,7 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
     await app.keys.jwks(); // create or load the signing key before the first request
     await app.start();
     server.off('request', answerStarting);
-    server.on('request', app.express);
+    server.on('request', app.listener);
 
     const address = server.address() as AddressInfo;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${address.port}`;

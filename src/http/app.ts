@@ -3,7 +3,9 @@
  * Tests build as many isolated apps as they like; `main.ts` wires one to a socket.
  */
 import type { UpstreamTimeouts } from '../toolservers/upstream-client.js';
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
+import type { RequestListener } from 'node:http';
+import { mcpFastLane } from './mcp-fast-lane.js';
 import helmet from 'helmet';
 import cors from 'cors';
 import { requestLog } from '../observability/request-log.js';
@@ -58,6 +60,8 @@ export interface AppDeps {
 
 export interface App {
   readonly express: Express;
+  /** What an HTTP server should call for each request: Express, with the MCP POST route served without its router. */
+  readonly listener: RequestListener;
   readonly config: Config;
   readonly db: Database;
   readonly logger: Logger;
@@ -125,25 +129,24 @@ export function createApp(deps: AppDeps): App {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
-  app.use(requestLog(logger));
-  app.use((req, res, next) => {
-    const end = metrics.httpDuration.startTimer();
-    res.once('finish', () => {
-      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
-      metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
-      end({ method: req.method, route });
-    });
-    next();
-  });
-  app.use(drain.middleware);
-  app.use(
+  // Every request passes these, in this order (the MCP POST route too, through `mcp-fast-lane.ts`).
+  const everyRequest: RequestHandler[] = [
+    requestLog(logger),
+    (req, res, next) => {
+      const end = metrics.httpDuration.startTimer();
+      res.once('finish', () => {
+        const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+        metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
+        end({ method: req.method, route });
+      });
+      next();
+    },
+    drain.middleware,
     helmet({
       // Discovery documents and the MCP endpoint are fetched cross-origin by browser-based clients.
       crossOriginResourcePolicy: { policy: 'cross-origin' },
       contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
     }),
-  );
-  app.use(
     cors({
       origin: (origin, cb) => cb(null, origin === undefined || isAllowedOrigin(origin, config.publicUrl, config.corsOrigins)),
       exposedHeaders: EXPOSED_HEADERS,
@@ -151,12 +154,14 @@ export function createApp(deps: AppDeps): App {
       methods: ['GET', 'POST', 'DELETE', 'PATCH', 'OPTIONS'],
       maxAge: 600,
     }),
-  );
-  app.use(hostAndOriginCheck(config));
+    hostAndOriginCheck(config),
+  ];
+  for (const m of everyRequest) app.use(m);
   // Per source address, only what comes without credentials (failed authentications are counted by `authenticate`).
   app.use(['/t/:team/mcp', '/mcp', '/t/:team/sessions'], limits.preauth);
   // First of the routers: the MCP endpoint is the hot path, and every router ahead of it is walked on each call.
-  app.use(mcpRouter({ config, teams, users, sessions, authenticate, limitCaller: limits.mcpCaller }));
+  const mcp = mcpRouter({ config, teams, users, sessions, authenticate, limitCaller: limits.mcpCaller });
+  app.use(mcp.router);
 
   app.use(operationsRouter({ db, metrics }));
   // [authserver] the built-in authorization server mounts here (issue #3)
@@ -193,12 +198,15 @@ export function createApp(deps: AppDeps): App {
     }),
   );
   app.use((req, _res, next) => next(new ApiError('not_found', `No route for ${req.method} ${req.path}`)));
-  app.use(errorRenderer(logger));
+  const renderError = errorRenderer(logger);
+  app.use(renderError);
+  const listener = mcpFastLane(app, [...everyRequest, limits.preauth, ...mcp.postChain], renderError);
 
   let sweeper: Sweeper | undefined;
   let unlisten: (() => Promise<void>) | undefined;
   return {
     express: app,
+    listener,
     config,
     db,
     logger,

@@ -135,7 +135,8 @@ function chatFrom(req: Request, header: string, body: unknown): string | null | 
   return CHAT_ID.test(value) ? value : 'invalid';
 }
 
-export function mcpRouter(deps: McpEndpointDeps): Router {
+/** The MCP routes, and the handlers of their POST (which `http/mcp-fast-lane.ts` runs without the router). */
+export function mcpRouter(deps: McpEndpointDeps): { router: Router; postChain: RequestHandler[] } {
   const { config, sessions } = deps;
   const router = Router();
   // Not strict: a bare JSON value (`42`) is valid JSON, so it is an invalid JSON-RPC request, not a parse error.
@@ -242,8 +243,9 @@ export function mcpRouter(deps: McpEndpointDeps): Router {
   };
 
   const pipeline = [resolveTeam(deps.teams), authenticateForTeam(config, deps.authenticate), identify(config, deps.teams, deps.users), deps.limitCaller];
+  const postChain = [...pipeline, json, post];
   for (const path of ['/t/:team/mcp', '/mcp']) {
-    router.post(path, ...pipeline, json, post);
+    router.post(path, ...postChain);
     router.get(path, ...pipeline, get);
     router.delete(path, ...pipeline, del);
     router.all(path, (_req, res) => {
@@ -251,5 +253,5 @@ export function mcpRouter(deps: McpEndpointDeps): Router {
       sendJsonRpcError(res, 405, JSONRPC.SERVER_ERROR, 'Method not allowed');
     });
   }
-  return router;
+  return { router, postChain };
 }

@@ -75,7 +75,7 @@ export async function startTestGateway(
   });
   await app.keys.jwks(); // as main.ts does: the signing key exists before the first request
   await app.start();
-  server.on('request', app.express);
+  server.on('request', app.listener);
   return {
     app,
     url,
