@@ -20,6 +20,7 @@ import type { UserRef } from '../teams/users.js';
 import { createAggregator } from '../toolservers/aggregator.js';
 import { switchableAggregator } from '../toolservers/switchable-aggregator.js';
 import { connectToolServers, loadToolServers, type UpstreamDeps } from '../toolservers/connect-tool-servers.js';
+import type { ToolServerDefinition } from '../toolservers/types.js';
 import { LiveSession } from './live-session.js';
 import { SessionCache } from './session-cache.js';
 import { isDatabaseUnavailable } from '../http/errors.js';
@@ -30,6 +31,8 @@ import type { OnToolCall } from './session-relay.js';
 export const SESSION_CLOSED_CHANNEL = 'switchboard_session_closed';
 /** NOTIFY payload `<replica>:<team id>`: that team's tool-server configuration changed (admin API). */
 export const TOOLS_CHANGED_CHANNEL = 'switchboard_tools_changed';
+/** How long a team's tool-server configuration is reused for new sessions without a change being announced. */
+export const TOOL_SERVERS_TTL_MS = 5_000;
 
 export interface SessionRuntimeDeps {
   db: Database;
@@ -66,6 +69,22 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
   /** Key → the session requests without `Mcp-Session-Id` go to (a hint: always re-checked through `get`). */
   const byKey = new Map<string, string>();
   const implicitPending = new Map<string, Promise<LiveSession>>();
+  /**
+   * Each team's tool servers as last read: every session a handshake builds needs them, and they change rarely. A
+   * change made through the gateway (admin API, CLI, console) is announced (`toolsChanged`, NOTIFY on every
+   * replica) and drops the entry; the TTL bounds how long a change made any other way goes unseen.
+   */
+  const toolServerDefs = new Map<string, { at: number; defs: Promise<ToolServerDefinition[]> }>();
+  function definitions(teamId: string): Promise<ToolServerDefinition[]> {
+    const hit = toolServerDefs.get(teamId);
+    if (hit && clock() - hit.at < TOOL_SERVERS_TTL_MS) return hit.defs;
+    const defs = loadToolServers(db.prisma, teamId);
+    toolServerDefs.set(teamId, { at: clock(), defs });
+    defs.catch(() => {
+      if (toolServerDefs.get(teamId)?.defs === defs) toolServerDefs.delete(teamId);
+    });
+    return defs;
+  }
 
   const ownerOf = (p: Principal): SessionOwner => ({ teamId: p.team.id, userId: p.user.id, clientId: p.clientId });
   const keyOf = (o: SessionOwner, chat: string | null) => `${o.teamId}\n${o.userId}\n${o.clientId}\n${chat ?? ''}`;
@@ -89,7 +108,7 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
     const connect = async () => {
       const remote = deps.upstream ? { deps: { ...deps.upstream, prisma: db.prisma }, downstream: hub.downstream, fresh } : undefined;
       fresh = false;
-      return createAggregator(connectToolServers(await loadToolServers(db.prisma, p.team.id), context, logger, remote), {
+      return createAggregator(connectToolServers(await definitions(p.team.id), context, logger, remote), {
         logger,
         onFailure: (server) => metrics.upstreamFailures.inc({ server }),
       });
@@ -186,6 +205,7 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
   // Tells this process's own tool-change announcements apart from other replicas' (NOTIFY reaches the sender too).
   const replica = randomUUID();
   function applyToolsChanged(teamId: string) {
+    toolServerDefs.delete(teamId);
     for (const s of [...live.values()]) {
       if (s.teamId !== teamId || s.isClosed) continue;
       // An idle one switches on its next use (`lookup`): evicting it instead raced with a request on its way in.
@@ -419,6 +439,7 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
           held.length ? (await db.prisma.session.findMany({ where: { id: { in: held }, closedAt: null }, select: { id: true } })).map((r) => r.id) : [],
         );
         const gone = held.filter((id) => !open.has(id));
+        toolServerDefs.clear();
         await Promise.all(gone.map((id) => endLocal(id)));
         for (const teamId of new Set([...live.values()].map((s) => s.teamId))) applyToolsChanged(teamId);
         logger.info({ sessionsClosedMeanwhile: gone.length }, 'LISTEN connection re-established; caught up on session closes and tool-server changes');

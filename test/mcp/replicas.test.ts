@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, TEST_DATABASE_URL, type TestDatabase } from '../helpers/database.js';
 import { startTestGateway, tokenFor, TEST_ENCRYPTION_KEY, type TestGateway } from '../helpers/gateway.js';
 import { connectClient, rawPost } from '../helpers/mcp-client.js';
+import { addToolServer } from '../../src/toolservers/tool-server-config.js';
+import { TOOL_SERVERS_TTL_MS } from '../../src/mcp/session-runtime.js';
 
 describe.skipIf(!TEST_DATABASE_URL)('two replicas on one database (needs TEST_DATABASE_URL: a real PostgreSQL)', () => {
   let tdb: TestDatabase;
@@ -81,5 +83,24 @@ describe.skipIf(!TEST_DATABASE_URL)('two replicas on one database (needs TEST_DA
     const row = await tdb.db.prisma.session.findUniqueOrThrow({ where: { id: s1 } });
     expect(row.closeReason).toBe('superseded');
     expect((await call(a, token, s1, 12)).status).toBe(404);
+  });
+  it('a tool-server change made on A reaches the next new session on B at once (B had its configuration cached)', async () => {
+    const { token } = await tokenFor(a, { email: 'config@example.com' });
+    const tools = async () => {
+      const { client } = await connectClient(`${b.url}/t/demo/mcp`, token);
+      const names = (await client.listTools()).tools.map((t) => t.name);
+      await client.close();
+      return names;
+    };
+    const before = await tools(); // B now holds the demo team's tool servers
+    expect(before.some((n) => n.startsWith('second__'))).toBe(false);
+    const team = await tdb.db.prisma.team.findUniqueOrThrow({ where: { slug: 'demo' } });
+    // What the admin API does on A: write the change, then announce it.
+    await addToolServer(tdb.db.prisma, a.app.box, team.id, { name: 'second', kind: 'builtin', pack: 'demo' });
+    await a.app.sessions.toolsChanged(team.id);
+    // Well within the cache's TTL: only the announcement can make B read the configuration again this soon.
+    const started = Date.now();
+    await expect.poll(async () => (await tools()).some((n) => n.startsWith('second__')), { timeout: TOOL_SERVERS_TTL_MS / 2, interval: 100 }).toBe(true);
+    expect(Date.now() - started).toBeLessThan(TOOL_SERVERS_TTL_MS);
   });
 });
