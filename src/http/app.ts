@@ -104,7 +104,7 @@ export function createApp(deps: AppDeps): App {
   const keys = createKeyStore({ prisma: db.prisma, box, clock });
   const verifier = createTokenVerifier({ config, keys, ...(deps.fetch ? { fetch: deps.fetch } : {}), ...(deps.jwksCooldownMs ? { jwksCooldownMs: deps.jwksCooldownMs } : {}) });
   const teams = createTeamDirectory(db);
-  const users = createUserDirectory(db.prisma);
+  const users = createUserDirectory(db.prisma, db.sql);
   const audit = createAuditLog(db.sql, logger, { clock, metrics });
   const upstreamNetwork = createUpstreamNetwork({ logger });
   const store = createSessionStore(db, { idleTtlMs: config.sessionIdleTtlMs, maxAgeMs: config.sessionMaxAgeMs }, clock);

@@ -7,6 +7,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { PrismaClient } from '../db/database.js';
+import type { RawSql } from '../db/raw-sql.js';
 import { normaliseEmail } from './email.js';
 import { claimInvitations } from './invitations.js';
 
@@ -33,7 +34,11 @@ export interface UserDirectory {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export function createUserDirectory(prisma: PrismaClient): UserDirectory {
+/**
+ * `sql`: where given, a token's user is looked up with one raw statement (the first request of every user is a
+ * handshake, and the ORM's per-query work was a tenth of a handshake's CPU); otherwise through Prisma.
+ */
+export function createUserDirectory(prisma: PrismaClient, sql?: Pick<RawSql, 'query'>): UserDirectory {
   /** The cache keys under which each user is held, so a change of the user's e-mail drops every cached copy. */
   const keysOf = new Map<string, Set<string>>();
   const cache = new LRUCache<string, UserRef>({
@@ -76,9 +81,12 @@ export function createUserDirectory(prisma: PrismaClient): UserDirectory {
       if (hit && (builtin || hit.email === (email ?? null))) return hit;
       let user: UserRef | undefined;
       if (builtin) {
-        user = UUID.test(identity.sub)
-          ? ((await prisma.user.findUnique({ where: { id: identity.sub }, select: { id: true, email: true } })) ?? undefined)
-          : undefined;
+        const id = identity.sub;
+        user = !UUID.test(id)
+          ? undefined
+          : sql
+            ? (await sql.query<UserRef>('SELECT id::text AS id, email FROM users WHERE id = $1::uuid', [id]))[0]
+            : ((await prisma.user.findUnique({ where: { id }, select: { id: true, email: true } })) ?? undefined);
       } else {
         user = await upsert(identity.iss, identity.sub, email);
       }
