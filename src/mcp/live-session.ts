@@ -1,8 +1,14 @@
 /**
- * A session held in memory by this process: its SDK transport, its MCP server and its tool-server connections.
- * Built either by `initialize` or by rehydration from the session's row (docs/architecture.md §Sessions): a fresh server and
- * a transport whose id generator returns the stored id, then the stored `initialize` replayed with side effects
- * muted, then the stored log level.
+ * A session held in memory by this process: its own record (what the client said in `initialize`, its log level),
+ * its tool-server connections, and — only once a request needs it — an SDK transport and MCP server.
+ *
+ * The requests nearly every session consists of are answered without the SDK server: `initialize`,
+ * `notifications/initialized`, `ping` and `tools/list` (`session-front.ts`), and `tools/call` of remote tool
+ * servers (`session-relay.ts`). Anything else (a GET stream, prompts, resources, completions, `logging/setLevel`,
+ * calls of built-in packs, requests the front end declines) builds the SDK server on first need: a fresh server and
+ * a transport whose id generator returns the session's id, brought to the session's state by replaying the recorded
+ * `initialize` (and log level) with side effects muted. That replay is the part of the old design still here; the
+ * front end takes over more of the protocol, one method at a time, until no session needs it.
  */
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
@@ -10,8 +16,11 @@ import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { Aggregator } from '../toolservers/aggregator.js';
 import type { SessionContext } from '../toolservers/types.js';
 import type { ClientUse } from '../sessions/session-store.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../observability/logger.js';
 import { SessionRelay, type OnToolCall } from './session-relay.js';
+import { SessionFront } from './session-front.js';
 
 export interface LiveSessionInit {
   id: string;
@@ -26,18 +35,32 @@ export interface LiveSessionInit {
   clock: () => number;
   /** Told when the session starts and stops serving POSTs. */
   onWorking?: (s: LiveSession, working: boolean) => void;
-  server: Server;
+  /** Builds the session's SDK server (on first need). */
+  createServer: () => Server;
   aggregator: Aggregator;
   /** Points the session at its team's current tool servers (see `switchableAggregator`). */
   reloadToolServers?: () => Promise<void>;
-  /** Called once the transport accepted a fresh `initialize` (not on replay); persist the row here. */
+  /** Called once a fresh `initialize` was accepted (not on replay); persist the row here. */
   onInitialized?: (sessionId: string) => Promise<void>;
+  /** What the client said in `initialize`. */
+  record: SessionRecord;
+  /** The session's `initialize` is yet to be answered (a session being created), rather than restored from its row. */
+  awaitingInitialize?: boolean;
   logger: Logger;
   /** Reports a tool call the relay served (the session server reports its own). */
   onToolCall: OnToolCall;
 }
 
 const REPLAY_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+
+/** The session as the protocol knows it: plain data, kept in its row, restored by reading the row. */
+export interface SessionRecord {
+  /** The `initialize` request as the client sent it (or as the gateway made it up for an implicit session). */
+  initializeRequest: unknown;
+  protocolVersion: string;
+  clientCapabilities: ClientCapabilities;
+  logLevel: string | null;
+}
 
 export class LiveSession {
   readonly id: string;
@@ -65,10 +88,17 @@ export class LiveSession {
   private readonly clock: () => number;
   private readonly onWorking: ((s: LiveSession, working: boolean) => void) | undefined;
   private closed = false;
-  private readonly transport: WebStandardStreamableHTTPServerTransport;
-  private readonly server: Server;
+  /** The SDK transport and server, once a request needed them. */
+  private sdkReady: Promise<{ transport: WebStandardStreamableHTTPServerTransport; server: Server }> | undefined;
+  private sdkBuilt: { transport: WebStandardStreamableHTTPServerTransport; server: Server } | undefined;
+  private readonly init: LiveSessionInit;
   private readonly aggregator: Aggregator;
   private readonly reload: (() => Promise<void>) | undefined;
+  /** Requests answered without the SDK server (`session-front.ts`). */
+  readonly front: SessionFront;
+  readonly record: SessionRecord;
+  /** Its `initialize` has been answered (now or before this process held it). */
+  initialized: boolean;
 
   private constructor(init: LiveSessionInit) {
     this.id = init.id;
@@ -81,37 +111,73 @@ export class LiveSession {
     this.clock = init.clock;
     this.onWorking = init.onWorking;
     this.lastUsedAt = init.clock();
-    this.server = init.server;
+    this.init = init;
+    this.record = init.record;
+    this.initialized = init.awaitingInitialize !== true;
     this.aggregator = init.aggregator;
     this.reload = init.reloadToolServers;
     this.relay = new SessionRelay({ sessionId: init.id, aggregator: init.aggregator, logger: init.logger, onToolCall: init.onToolCall });
-    this.transport = new WebStandardStreamableHTTPServerTransport({
-      sessionIdGenerator: () => init.id,
-      onsessioninitialized: async (sid) => {
-        if (this.replaying) return;
-        try {
-          await init.onInitialized?.(sid);
-        } catch (err) {
-          this.initError = err;
-          throw err;
-        }
-      },
-    });
+    this.front = new SessionFront(this, { aggregator: init.aggregator, logger: init.logger, ...(init.onInitialized ? { onInitialized: init.onInitialized } : {}) });
   }
 
-  static async start(init: LiveSessionInit): Promise<LiveSession> {
-    const s = new LiveSession(init);
-    await s.server.connect(s.transport);
-    return s;
+  static start(init: LiveSessionInit): LiveSession {
+    return new LiveSession(init);
+  }
+
+  /**
+   * The SDK transport and server, built on first need and brought to the session's state: the recorded `initialize`
+   * replayed (not for a session whose `initialize` the transport is about to receive itself).
+   */
+  private sdk(authInfo: AuthInfo): Promise<{ transport: WebStandardStreamableHTTPServerTransport; server: Server }> {
+    this.sdkReady ??= (async () => {
+      const server = this.init.createServer();
+      const transport = new WebStandardStreamableHTTPServerTransport({
+        sessionIdGenerator: () => this.id,
+        onsessioninitialized: async (sid) => {
+          if (this.replaying) return;
+          try {
+            await this.init.onInitialized?.(sid);
+            this.initialized = true;
+          } catch (err) {
+            this.initError = err;
+            throw err;
+          }
+        },
+      });
+      await server.connect(transport);
+      const built = { transport, server };
+      this.sdkBuilt = built;
+      if (this.initialized) await this.replay(built, this.record, authInfo);
+      return built;
+    })();
+    this.sdkReady.catch(() => {
+      this.sdkReady = undefined;
+      this.sdkBuilt = undefined;
+    });
+    return this.sdkReady;
+  }
+
+  /** Whether a request has needed the SDK server (see the top of this file). */
+  get hasSdkServer(): boolean {
+    return this.sdkBuilt !== undefined;
   }
 
   get isClosed(): boolean {
     return this.closed;
   }
 
-  /** Serves one HTTP request of this session. */
-  handle(request: Request, parsedBody: unknown, authInfo: AuthInfo): Promise<Response> {
-    return this.transport.handleRequest(request, { parsedBody, authInfo });
+  /** Serves one HTTP request of this session through its SDK transport and server (built on first need). */
+  async handle(request: Request, parsedBody: unknown, authInfo: AuthInfo): Promise<Response> {
+    const { transport } = await this.sdk(authInfo);
+    return transport.handleRequest(request, { parsedBody, authInfo });
+  }
+
+  /**
+   * Answers `message` without the SDK server if the front end or the relay can; false: `handle` must.
+   * `ok`: the request is one the transport would accept (see `mcp-endpoint.ts`).
+   */
+  async serveDirect(message: unknown, req: IncomingMessage, res: ServerResponse, authInfo: AuthInfo): Promise<boolean> {
+    return (await this.front.serve(message, req, res, authInfo)) || (await this.relay.serve(message, res, authInfo));
   }
 
   /**
@@ -141,14 +207,14 @@ export class LiveSession {
     else this.closeWhenDone = true;
   }
 
-  /** Restores protocol state from the stored `initialize` (and log level) without sending anything to anyone. */
-  async replay(stored: { initializeRequest: unknown; protocolVersion: string; logLevel: string | null }, authInfo: AuthInfo): Promise<void> {
+  /** Brings a fresh SDK server to the recorded state (`initialize`, log level) without sending anything to anyone. */
+  private async replay(sdk: { transport: WebStandardStreamableHTTPServerTransport }, stored: SessionRecord, authInfo: AuthInfo): Promise<void> {
     this.replaying = true;
     try {
       const post = async (body: unknown, withSession: boolean) => {
         const headers: Record<string, string> = { ...REPLAY_HEADERS };
         if (withSession) Object.assign(headers, { 'mcp-session-id': this.id, 'mcp-protocol-version': stored.protocolVersion });
-        const res = await this.transport.handleRequest(new Request('http://replay.invalid/mcp', { method: 'POST', headers, body: '{}' }), {
+        const res = await sdk.transport.handleRequest(new Request('http://replay.invalid/mcp', { method: 'POST', headers, body: '{}' }), {
           parsedBody: body,
           authInfo,
         });
@@ -169,7 +235,8 @@ export class LiveSession {
 
   /** Announces that the tool list changed (tool-server configuration, upstream `listChanged`). */
   async toolsChanged(): Promise<void> {
-    await this.server.sendToolListChanged().catch(() => undefined);
+    // Without an SDK server the client has no stream here to be told on; it lists again when it next asks.
+    await this.sdkBuilt?.server.sendToolListChanged().catch(() => undefined);
   }
 
   /** Switches to the team's current tool servers, then announces `tools/list_changed`. */
@@ -187,8 +254,9 @@ export class LiveSession {
     if (this.closed) return;
     this.closed = true;
     this.relay.abortAll();
-    await this.transport.close().catch(() => undefined);
-    await this.server.close().catch(() => undefined);
+    const sdk = await this.sdkReady?.catch(() => undefined);
+    await sdk?.transport.close().catch(() => undefined);
+    await sdk?.server.close().catch(() => undefined);
     await this.aggregator.close(opts).catch(() => undefined);
   }
 }

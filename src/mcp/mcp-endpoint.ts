@@ -117,8 +117,9 @@ export function identify(config: Config, teams: TeamDirectory, users: UserDirect
 }
 
 /**
- * Whether the relay may answer this POST: what the session's transport would check before serving it holds (the
- * client accepts an event stream, speaks a version served here); otherwise the transport answers, with its error.
+ * Whether the session may answer this POST itself (front end, relay): what the session's transport would check
+ * before serving it holds (the client accepts an event stream, speaks a version served here); otherwise the
+ * transport answers, with its error.
  */
 function relayable(req: Request): boolean {
   const accept = req.headers.accept;
@@ -171,7 +172,7 @@ export function mcpRouter(deps: McpEndpointDeps): { router: Router; postChain: R
         if (s.isClosed) return false;
         await opts.before?.(s);
         const principal = res.locals.principal as Principal;
-        if (opts.kind === 'request' && relayable(req) && (await s.relay.serve(body, res, principal.authInfo))) return true;
+        if (opts.kind === 'request' && relayable(req) && (await s.serveDirect(body, req, res, principal.authInfo))) return true;
         const response = await s.handle(toWebRequest(req, config.publicUrl, opts.placed ? s.id : undefined), body, principal.authInfo);
         if (s.initError) {
           // The session's row could not be written: answer with the real cause (503 while the database is down,

@@ -4,16 +4,26 @@
  * Created before the session's `Server` (tool-server connections need it) and attached to it afterwards.
  */
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { ResultSchema, type LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
+import { ResultSchema, type ClientCapabilities, type LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
 import type { Downstream, SessionDownstream } from '../toolservers/types.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 
-export function createSessionDownstream(): { downstream: SessionDownstream; attach(server: Server): void; setLogLevel(level: LoggingLevel): void } {
+/**
+ * `capabilities`: what the client declared in `initialize`, from the session's own record (its SDK server may not
+ * exist yet: it is built on first need, see `live-session.ts`).
+ */
+export function createSessionDownstream(capabilities: () => ClientCapabilities | undefined): {
+  downstream: SessionDownstream;
+  attach(server: Server): void;
+  setLogLevel(level: LoggingLevel): void;
+} {
   let server: Server | undefined;
   let level: LoggingLevel | undefined;
+  // Without a server yet the client has no stream open to this session (its SDK server is built by the first
+  // request that needs it, a GET stream included): nothing can reach it, as the SDK drops such messages too.
   const need = () => {
-    if (!server) throw new Error('session server not attached');
+    if (!server) throw new Error('the session has no open stream to the client');
     return server;
   };
   const ignore = () => undefined;
@@ -21,7 +31,7 @@ export function createSessionDownstream(): { downstream: SessionDownstream; atta
     downstream: {
       notify: (n) => need().notification(n),
       request: (r, o) => need().request(r, ResultSchema, { ...(o.signal ? { signal: o.signal } : {}), ...(o.timeoutMs ? { timeout: o.timeoutMs } : {}) }),
-      clientCapabilities: () => server?.getClientCapabilities(),
+      clientCapabilities: capabilities,
       logLevel: () => level,
       listChanged(kind) {
         if (!server) return;

@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { LATEST_PROTOCOL_VERSION, type InitializeRequest, type LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
+import { LATEST_PROTOCOL_VERSION, type ClientCapabilities, type InitializeRequest, type LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -21,7 +21,7 @@ import { createAggregator } from '../toolservers/aggregator.js';
 import { switchableAggregator } from '../toolservers/switchable-aggregator.js';
 import { connectToolServers, loadToolServers, type UpstreamDeps } from '../toolservers/connect-tool-servers.js';
 import type { ToolServerDefinition } from '../toolservers/types.js';
-import { LiveSession } from './live-session.js';
+import { LiveSession, type SessionRecord } from './live-session.js';
 import { SessionCache } from './session-cache.js';
 import { isDatabaseUnavailable } from '../http/errors.js';
 import { createSessionServer } from './session-server.js';
@@ -99,11 +99,17 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
   }
 
   /** `fresh`: the session was just created, so it has no stored upstream sessions to resume. */
-  async function build(row: Pick<StoredSession, 'id' | 'chatExternalId' | 'chatId' | 'clientUse' | 'createdAt' | 'expiresAt'>, p: Principal, opts: { fresh?: boolean; onInitialized?: (sid: string) => Promise<void> } = {}) {
+  async function build(
+    row: Pick<StoredSession, 'id' | 'chatExternalId' | 'chatId' | 'clientUse' | 'createdAt' | 'expiresAt'>,
+    p: Principal,
+    record: SessionRecord,
+    opts: { fresh?: boolean; onInitialized?: (sid: string) => Promise<void> } = {},
+  ) {
     const { onInitialized } = opts;
     const { id } = row;
     const context = { sessionId: id, team: p.team, user: p.user, clientId: p.clientId, chat: row.chatExternalId };
-    const hub = createSessionDownstream();
+    const hub = createSessionDownstream(() => record.clientCapabilities);
+    if (record.logLevel) hub.setLogLevel(record.logLevel as LoggingLevel);
     let fresh = opts.fresh === true; // only the first set of connections: a reload may find upstream sessions stored since
     const connect = async () => {
       const remote = deps.upstream ? { deps: { ...deps.upstream, prisma: db.prisma }, downstream: hub.downstream, fresh } : undefined;
@@ -133,16 +139,20 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
       });
     };
     let session: LiveSession | undefined;
-    const server = createSessionServer(aggregator, {
-      onSetLevel: async (level: LoggingLevel) => {
-        hub.setLogLevel(level);
-        if (session && !session.replayingNow) await store.setLogLevel(id, level);
-      },
-      onInternalError: (err) => logger.error({ err, sessionId: id }, 'MCP request failed inside the gateway'),
-      onToolCall,
-    });
-    hub.attach(server);
-    session = await LiveSession.start({
+    const createServer = () => {
+      const server = createSessionServer(aggregator, {
+        onSetLevel: async (level: LoggingLevel) => {
+          hub.setLogLevel(level);
+          record.logLevel = level;
+          if (session && !session.replayingNow) await store.setLogLevel(id, level);
+        },
+        onInternalError: (err) => logger.error({ err, sessionId: id }, 'MCP request failed inside the gateway'),
+        onToolCall,
+      });
+      hub.attach(server);
+      return server;
+    };
+    session = LiveSession.start({
       id,
       context,
       teamId: p.team.id,
@@ -151,7 +161,9 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
       chatId: row.chatId,
       clientUse: row.clientUse,
       clock,
-      server,
+      createServer,
+      record,
+      ...(onInitialized ? { awaitingInitialize: true } : {}),
       aggregator,
       onWorking: (s, busy) => (busy ? working.add(s) : working.delete(s)),
       reloadToolServers: async () => switchable.swap(await connect()),
@@ -162,18 +174,10 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
     return session;
   }
 
+  /** A session held here again, from its row: its record as stored (its SDK server is built if a request needs it). */
   async function rehydrate(row: StoredSession, p: Principal, opts: { fresh?: boolean } = {}): Promise<LiveSession> {
-    const s = await build(row, p, opts);
-    try {
-      await s.replay(
-        { initializeRequest: row.initializeRequest, protocolVersion: row.protocolVersion, logLevel: row.logLevel },
-        p.authInfo,
-      );
-    } catch (err) {
-      await s.shutdown();
-      throw err;
-    }
-    return s;
+    const init = row.initializeRequest as { params?: { capabilities?: ClientCapabilities } } | null;
+    return build(row, p, { initializeRequest: row.initializeRequest, protocolVersion: row.protocolVersion, clientCapabilities: init?.params?.capabilities ?? {}, logLevel: row.logLevel }, opts);
   }
 
   /** Ends the in-memory copy of a session that is over: after the requests it is serving have their answers. */
@@ -282,7 +286,8 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
       const now = new Date(clock());
       const params = init.params;
       const owner = ownerOf(p);
-      const s = await build({ id, chatExternalId: chat, chatId: null, clientUse: null, createdAt: now, expiresAt: now }, p, { fresh: true, onInitialized: async () => {
+      const record = { initializeRequest: init, protocolVersion: params.protocolVersion, clientCapabilities: params.capabilities, logLevel: null };
+      const s = await build({ id, chatExternalId: chat, chatId: null, clientUse: null, createdAt: now, expiresAt: now }, p, record, { fresh: true, onInitialized: async () => {
         const row = await store.create({
           id,
           ...owner,

@@ -70,12 +70,15 @@ function callContext(extra: Extra): CallContext {
   };
 }
 
-export function createSessionServer(aggregator: Aggregator, hooks: SessionServerHooks, instructions?: string): Server {
-  // Teams with remote tool servers may have prompts, resources and completions; built-in packs have tools only.
-  const capabilities: ServerCapabilities = aggregator.hasRemote
+/** What a session offers: teams with remote tool servers may have prompts, resources and completions; packs have tools only. */
+export function sessionCapabilities(aggregator: Pick<Aggregator, 'hasRemote'>): ServerCapabilities {
+  return aggregator.hasRemote
     ? { tools: { listChanged: true }, prompts: { listChanged: true }, resources: { subscribe: true, listChanged: true }, completions: {}, logging: {} }
     : { tools: { listChanged: true }, logging: {} };
-  const server = new Server(SERVER_INFO, { capabilities, jsonSchemaValidator: new LazyJsonSchemaValidator(), ...(instructions ? { instructions } : {}) });
+}
+
+export function createSessionServer(aggregator: Aggregator, hooks: SessionServerHooks, instructions?: string): Server {
+  const server = new Server(SERVER_INFO, { capabilities: sessionCapabilities(aggregator), jsonSchemaValidator: new LazyJsonSchemaValidator(), ...(instructions ? { instructions } : {}) });
   // The SDK answers a thrown error with its message: a database or driver error would reach the client verbatim.
   // JSON-RPC errors (unknown tool, an upstream's own error) pass; anything else is logged and answered generically.
   const handle: typeof server.setRequestHandler = (schema, handler) =>

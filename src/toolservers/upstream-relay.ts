@@ -150,7 +150,12 @@ export async function relay(ep: RelayEndpoint, call: RelayCall, sink: RelaySink)
       }
       const type = String(res.headers['content-type'] ?? '');
       if (type.includes('text/event-stream')) {
-        const answer = await readEvents(res.body, id, sink, progressed);
+        const position: StreamPosition = {};
+        let answer = await readEvents(res.body, id, sink, progressed, position);
+        // The upstream closed the stream before answering (2025-11-25 SSE polling): resume it where it ended.
+        for (let resumed = 0; !answer && position.lastEventId !== undefined && resumed < MAX_RESUMES; resumed++) {
+          answer = await resume(ep, call, session, position, controller.signal, (body) => readEvents(body, id, sink, progressed, position));
+        }
         if (answer) return { kind: 'answer', message: answer };
         throw new RelayFailure('connection closed', new Error('the upstream ended its event stream without answering'));
       }
@@ -178,6 +183,52 @@ export async function relay(ep: RelayEndpoint, call: RelayCall, sink: RelaySink)
   }
 }
 
+/** Where an event stream stopped: its last event id, and how long the upstream asked to wait before resuming. */
+interface StreamPosition {
+  lastEventId?: string;
+  retryMs?: number;
+}
+
+/** How many times one call's stream is resumed, and the longest wait before resuming that the relay honours. */
+const MAX_RESUMES = 10;
+const MAX_RETRY_MS = 10_000;
+
+/**
+ * Resumes an event stream the upstream closed: after the wait it asked for, a GET with `Last-Event-ID` on the same
+ * upstream session, read on by `read`. Undefined when the stream ended again without the answer.
+ */
+async function resume(
+  ep: RelayEndpoint,
+  call: RelayCall,
+  session: { id: string | undefined; protocolVersion: string | undefined },
+  position: StreamPosition,
+  signal: AbortSignal,
+  read: (body: Dispatcher.ResponseData['body']) => Promise<RelayMessage | undefined>,
+): Promise<RelayMessage | undefined> {
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(done, Math.min(position.retryMs ?? 0, MAX_RETRY_MS));
+    function done() {
+      signal.removeEventListener('abort', aborted);
+      resolve();
+    }
+    function aborted() {
+      clearTimeout(timer);
+      reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    }
+    signal.addEventListener('abort', aborted, { once: true });
+  });
+  const headers = await requestHeaders(ep, call.auth, session);
+  delete headers['content-type'];
+  headers.accept = 'text/event-stream';
+  headers['last-event-id'] = position.lastEventId!;
+  const res = await ep.dispatcher.request({ origin: ep.url.origin, path: ep.url.pathname + ep.url.search, method: 'GET', headers, signal, headersTimeout: 0, bodyTimeout: 0 });
+  if (res.statusCode !== 200 || !String(res.headers['content-type'] ?? '').includes('text/event-stream')) {
+    await res.body.dump();
+    throw new RelayFailure(`answered HTTP ${res.statusCode}`, new Error(`resuming the event stream: HTTP ${res.statusCode}`));
+  }
+  return read(res.body);
+}
+
 function parseMessage(text: string): RelayMessage | undefined {
   try {
     const m: unknown = JSON.parse(text);
@@ -196,7 +247,7 @@ function parseMessage(text: string): RelayMessage | undefined {
  * answer) is still read, so the connection goes back to the pool rather than being destroyed (which costs an
  * `AbortError` per call), unless the upstream keeps the stream open for longer than `LINGER_MS`.
  */
-function readEvents(body: Dispatcher.ResponseData['body'], id: string, sink: RelaySink, progressed: () => void): Promise<RelayMessage | undefined> {
+function readEvents(body: Dispatcher.ResponseData['body'], id: string, sink: RelaySink, progressed: () => void, position: StreamPosition): Promise<RelayMessage | undefined> {
   return new Promise((resolve, reject) => {
     let answered = false;
     let linger: NodeJS.Timeout | undefined;
@@ -215,7 +266,10 @@ function readEvents(body: Dispatcher.ResponseData['body'], id: string, sink: Rel
         while (!answered && (end = buffer.indexOf('\n\n')) !== -1) {
           const block = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
-          const data = eventData(block);
+          const event = parseEvent(block);
+          if (event.id !== undefined) position.lastEventId = event.id;
+          if (event.retry !== undefined) position.retryMs = event.retry;
+          const data = event.data;
           if (!data) continue; // no data: a priming event (2025-11-25), a comment, another event type
           const m = parseMessage(data);
           if (!m) throw new RelayFailure('protocol error', new Error('the upstream sent an event that is not JSON-RPC'));
@@ -241,17 +295,21 @@ function readEvents(body: Dispatcher.ResponseData['body'], id: string, sink: Rel
   });
 }
 
-/** The data of one event block, or undefined for an event without data or of a type other than `message`. */
-function eventData(block: string): string | undefined {
+/** One event block's fields: its data (undefined without data or for a type other than `message`), id and retry. */
+function parseEvent(block: string): { data: string | undefined; id: string | undefined; retry: number | undefined } {
   let data: string | undefined;
   let type = 'message';
+  let id: string | undefined;
+  let retry: number | undefined;
   for (const line of block.split('\n')) {
-    if (line.startsWith('data:')) {
-      const value = line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5);
-      data = data === undefined ? value : `${data}\n${value}`;
-    } else if (line.startsWith('event:')) {
-      type = line.slice(line.charCodeAt(6) === 32 ? 7 : 6);
-    }
+    const colon = line.indexOf(':');
+    if (colon === 0) continue; // a comment
+    const field = colon === -1 ? line : line.slice(0, colon);
+    const value = colon === -1 ? '' : line.charCodeAt(colon + 1) === 32 ? line.slice(colon + 2) : line.slice(colon + 1);
+    if (field === 'data') data = data === undefined ? value : `${data}\n${value}`;
+    else if (field === 'event') type = value;
+    else if (field === 'id' && !value.includes('\0')) id = value;
+    else if (field === 'retry' && /^\d+$/.test(value)) retry = Number(value);
   }
-  return type === 'message' ? data : undefined;
+  return { data: type === 'message' ? data : undefined, id, retry };
 }

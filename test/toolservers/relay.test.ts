@@ -22,6 +22,9 @@ interface Seen {
 }
 
 const seen: Seen[] = [];
+/** Event id of a `poll` call's priming event → the request id to answer when the stream is resumed from it. */
+const polls = new Map<string, string | number>();
+const resumedWith: string[] = [];
 let upstream: LoopbackServer;
 
 /** Writes `text` in pieces of `size` bytes (cutting characters too), a turn of the event loop apart. */
@@ -36,7 +39,15 @@ async function writeInPieces(res: http.ServerResponse, text: string, size: numbe
 function startRawUpstream(): Promise<LoopbackServer> {
   const server = http.createServer((req, res) => {
     void (async () => {
-      if (req.method === 'GET') return void res.writeHead(405).end(); // no standalone stream
+      if (req.method === 'GET') {
+        // Only the resumption of a `poll` call's stream (Last-Event-ID); no standalone stream.
+        const last = req.headers['last-event-id'];
+        const pending = typeof last === 'string' ? polls.get(last) : undefined;
+        if (!pending) return void res.writeHead(405).end();
+        resumedWith.push(last as string);
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        return void res.end(`id: ${last}-2\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: pending, result: { content: [{ type: 'text', text: 'after a pause' }] } })}\n\n`);
+      }
       if (req.method === 'DELETE') return void res.writeHead(200).end();
       let text = '';
       for await (const c of req) text += String(c);
@@ -65,6 +76,13 @@ function startRawUpstream(): Promise<LoopbackServer> {
         case 'fail':
           res.writeHead(500, { 'content-type': 'text/plain' });
           return void res.end('secret-internal-detail');
+        case 'poll': {
+          // 2025-11-25 SSE polling: a priming event with an id and a retry hint, then the stream closes unanswered.
+          const eventId = `poll-${polls.size + 1}`;
+          polls.set(eventId, m.id!);
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          return void res.end(`id: ${eventId}\nretry: 50\ndata:\n\n`);
+        }
         case 'hang':
           res.writeHead(200, { 'content-type': 'text/event-stream' });
           return void res.write(': waiting\n\n'); // and never answers
@@ -112,6 +130,12 @@ describe('the relay', () => {
     const upstreamIds = callsSeen('json').map((m) => m.id);
     expect(upstreamIds.length).toBe(1);
     expect(upstreamIds[0]).toMatch(/^sb-\d+$/);
+  });
+
+  it('resumes a stream the upstream closed before answering (SSE polling) from its last event id', async () => {
+    const r = await client.callTool({ name: 'raw__poll', arguments: {} });
+    expect(textOf(r)).toBe('after a pause');
+    expect(resumedWith).toEqual(['poll-1']);
   });
 
   it('passes an error the upstream answers with through unchanged', async () => {

@@ -1,0 +1,89 @@
+/**
+ * A session answers what nearly every client sends — initialize, notifications/initialized, ping, tools/list and
+ * tools/call of a remote tool server — without building an SDK server (`mcp/session-front.ts`, `session-relay.ts`),
+ * with the answers the SDK server gives; a request that needs more (a GET stream, logging/setLevel, prompts) builds
+ * it, in the session's state, on the spot.
+ */
+import { describe, expect, it } from 'vitest';
+import { LATEST_PROTOCOL_VERSION, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { tokenFor } from '../helpers/gateway.js';
+import { connectClient, rawPost } from '../helpers/mcp-client.js';
+import { useGatewayWithUpstream } from '../fixtures/upstream-server.js';
+
+const t = useGatewayWithUpstream({ slug: 'front', name: 'Front' });
+
+async function session(sessionId: string) {
+  const team = await t.tdb.db.prisma.team.findUniqueOrThrow({ where: { slug: 'front' } });
+  return t.gw.app.sessions.liveSessionsOfTeam(team.id).find((s) => s.id === sessionId);
+}
+
+/** The JSON-RPC message in an event-stream (or JSON) answer. */
+async function messageOf(res: Response): Promise<{ id?: unknown; result?: Record<string, unknown>; error?: unknown }> {
+  const text = await res.text();
+  const data = text.startsWith('{') ? text : /^data: (.*)$/m.exec(text)?.[1];
+  return JSON.parse(data!) as { id?: unknown; result?: Record<string, unknown>; error?: unknown };
+}
+
+describe('the session front end', () => {
+  it('serves a whole ordinary session (as ChatGPT’s connector sends it: POSTs only) without an SDK server', async () => {
+    const { token } = await tokenFor(t.gw, { email: 'front@example.com', team: 'front' });
+    const url = `${t.gw.url}/t/front/mcp`;
+    const auth = { authorization: `Bearer ${token}` };
+    const init = await rawPost(url, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'posts', version: '1' } } }, auth);
+    const sessionId = init.headers.get('mcp-session-id')!;
+    expect(init.headers.get('content-type')).toBe('text/event-stream');
+    expect((await messageOf(init)).result).toEqual({
+      protocolVersion: '2025-11-25',
+      capabilities: { tools: { listChanged: true }, prompts: { listChanged: true }, resources: { subscribe: true, listChanged: true }, completions: {}, logging: {} },
+      serverInfo: { name: 'switchboard', title: 'Switchboard MCP gateway', version: '0.1.0' },
+    });
+    const inSession = { ...auth, 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' };
+    const initialized = await rawPost(url, { jsonrpc: '2.0', method: 'notifications/initialized' }, inSession);
+    expect(initialized.status).toBe(202);
+    const list = await messageOf(await rawPost(url, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, inSession));
+    expect((list.result?.tools as { name: string }[]).map((x) => x.name)).toContain('up__echo');
+    expect(await messageOf(await rawPost(url, { jsonrpc: '2.0', id: 3, method: 'ping' }, inSession))).toEqual({ jsonrpc: '2.0', id: 3, result: {} });
+    const call = await messageOf(await rawPost(url, { jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'up__echo', arguments: { text: 'hi' } } }, inSession));
+    expect(call).toEqual({ jsonrpc: '2.0', id: 4, result: { content: [{ type: 'text', text: 'up:hi' }] } });
+    expect((await session(sessionId))?.hasSdkServer).toBe(false);
+  });
+
+  it('negotiates the version as the SDK does: a supported one is kept, another becomes the latest', async () => {
+    const { token } = await tokenFor(t.gw, { email: 'versions@example.com', team: 'front' });
+    const init = (protocolVersion: string) => ({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion, capabilities: {}, clientInfo: { name: 'v', version: '1' } } });
+    const old = await messageOf(await rawPost(`${t.gw.url}/t/front/mcp`, init('2024-11-05'), { authorization: `Bearer ${token}` }));
+    expect(old.result?.protocolVersion).toBe('2024-11-05');
+    const unknown = await messageOf(await rawPost(`${t.gw.url}/t/front/mcp`, init('1999-01-01'), { authorization: `Bearer ${token}` }));
+    expect(unknown.result?.protocolVersion).toBe(LATEST_PROTOCOL_VERSION);
+  });
+
+  it('builds the SDK server when a request needs it, in the session’s state (its stream, its log level)', async () => {
+    const { token } = await tokenFor(t.gw, { email: 'builds@example.com', team: 'front' });
+    const { client, transport } = await connectClient(`${t.gw.url}/t/front/mcp`, token);
+    const logs: unknown[] = [];
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params.data));
+    await client.setLoggingLevel('debug'); // not one of the front end's: the SDK server is built for it
+    const s = await session(transport.sessionId!);
+    expect(s?.hasSdkServer).toBe(true);
+    expect(s?.record.logLevel).toBe('debug');
+    // The client's initialize reached the rebuilt server: prompts (served by it) work, progress and logs still flow.
+    expect((await client.listPrompts()).prompts.map((p) => p.name)).toContain('up__greet');
+    await client.callTool({ name: 'up__progress', arguments: { steps: 2 } });
+    expect(logs).toEqual(['step 1', 'step 2']);
+    await client.close();
+  });
+
+  it('refuses a second initialize on a session as the SDK does, and keeps the session', async () => {
+    const { token } = await tokenFor(t.gw, { email: 'twice@example.com', team: 'front' });
+    const { client, transport } = await connectClient(`${t.gw.url}/t/front/mcp`, token);
+    const again = await rawPost(
+      `${t.gw.url}/t/front/mcp`,
+      { jsonrpc: '2.0', id: 9, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } } },
+      { authorization: `Bearer ${token}`, 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-11-25' },
+    );
+    expect(again.status).toBe(400);
+    expect(await again.text()).toContain('Server already initialized');
+    await client.ping();
+    await client.close();
+  });
+});
