@@ -5,7 +5,7 @@
  * was public when it was saved cannot be rebound to a private one afterwards (DNS rebinding). URLs a platform admin
  * or operator approved (`allowPrivateAddresses`) may reach private and loopback addresses.
  *
- * One keep-alive pool (undici `Agent`) per policy, shared by every session, as the process-wide pool of `fetch` was.
+ * Keep-alive pools (undici `Agent`s) per policy, shared by every session: one for the SDK clients, one for the relay.
  * A refused connection fails that tool server only (the aggregator leaves it out) and is logged here.
  */
 import { isIP } from 'node:net';
@@ -17,7 +17,7 @@ import { AddressRefusedError, bareHost, checkedLookup, isPublicAddress, type Add
 export interface UpstreamNetwork {
   /** The fetch for a tool server, by whether its URL was approved for private addresses. */
   fetchFor(target: { allowPrivateAddresses: boolean }): FetchLike;
-  /** The same connection pool, for the relay's requests (`upstream-relay.ts`). */
+  /** Connection pools for the relay's requests (`upstream-relay.ts`), with the same address checks. */
   dispatcherFor(target: { allowPrivateAddresses: boolean }): Dispatcher;
   /** Closes the pools and any connection still open (called after the sessions were closed). */
   close(): Promise<void>;
@@ -38,13 +38,18 @@ export function createUpstreamNetwork(opts: UpstreamNetworkOptions): UpstreamNet
   const resolve = opts.resolve ? { resolve: opts.resolve } : {};
   const publicOnly = new Agent({ connect: checkedConnector({ allowPrivate: false, ...resolve }, refused) });
   const approved = new Agent({ connect: checkedConnector({ allowPrivate: true, ...resolve }) });
+  // The relay's short requests get pools of their own: the SDK clients' long-lived standalone streams hold a
+  // connection each (one per session that reached the upstream), and a pool looks through its busy connections for
+  // a free one on every request — with a thousand streams in the same pool, a tenth of the CPU of a relayed call.
+  const relayPublicOnly = new Agent({ connect: checkedConnector({ allowPrivate: false, ...resolve }, refused) });
+  const relayApproved = new Agent({ connect: checkedConnector({ allowPrivate: true, ...resolve }) });
   const publicFetch = fetchThrough(publicOnly);
   const approvedFetch = fetchThrough(approved);
   return {
     fetchFor: (target) => (target.allowPrivateAddresses ? approvedFetch : publicFetch),
-    dispatcherFor: (target) => (target.allowPrivateAddresses ? approved : publicOnly),
+    dispatcherFor: (target) => (target.allowPrivateAddresses ? relayApproved : relayPublicOnly),
     async close() {
-      await Promise.all([publicOnly.destroy(), approved.destroy()]);
+      await Promise.all([publicOnly.destroy(), approved.destroy(), relayPublicOnly.destroy(), relayApproved.destroy()]);
     },
   };
 }
