@@ -21,6 +21,7 @@ import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../observability/logger.js';
 import { SessionRelay, type OnToolCall } from './session-relay.js';
 import { SessionFront } from './session-front.js';
+import type { SessionStream } from './session-stream.js';
 
 export interface LiveSessionInit {
   id: string;
@@ -46,6 +47,8 @@ export interface LiveSessionInit {
   record: SessionRecord;
   /** The session's `initialize` is yet to be answered (a session being created), rather than restored from its row. */
   awaitingInitialize?: boolean;
+  /** The session's own stream to its client (the GET stream). */
+  stream: SessionStream;
   logger: Logger;
   /** Reports a tool call the relay served (the session server reports its own). */
   onToolCall: OnToolCall;
@@ -96,6 +99,8 @@ export class LiveSession {
   private readonly reload: (() => Promise<void>) | undefined;
   /** Requests answered without the SDK server (`session-front.ts`). */
   readonly front: SessionFront;
+  /** The session's own stream to its client (GET), whether or not it has an SDK server. */
+  readonly stream: SessionStream;
   readonly record: SessionRecord;
   /** Its `initialize` has been answered (now or before this process held it). */
   initialized: boolean;
@@ -113,11 +118,12 @@ export class LiveSession {
     this.lastUsedAt = init.clock();
     this.init = init;
     this.record = init.record;
+    this.stream = init.stream;
     this.initialized = init.awaitingInitialize !== true;
     this.aggregator = init.aggregator;
     this.reload = init.reloadToolServers;
     this.relay = new SessionRelay({ sessionId: init.id, aggregator: init.aggregator, logger: init.logger, onToolCall: init.onToolCall });
-    this.front = new SessionFront(this, { aggregator: init.aggregator, logger: init.logger, ...(init.onInitialized ? { onInitialized: init.onInitialized } : {}) });
+    this.front = new SessionFront(this, init.stream, { aggregator: init.aggregator, logger: init.logger, ...(init.onInitialized ? { onInitialized: init.onInitialized } : {}) });
   }
 
   static start(init: LiveSessionInit): LiveSession {
@@ -235,8 +241,7 @@ export class LiveSession {
 
   /** Announces that the tool list changed (tool-server configuration, upstream `listChanged`). */
   async toolsChanged(): Promise<void> {
-    // Without an SDK server the client has no stream here to be told on; it lists again when it next asks.
-    await this.sdkBuilt?.server.sendToolListChanged().catch(() => undefined);
+    await this.stream.notify({ method: 'notifications/tools/list_changed' }).catch(() => undefined);
   }
 
   /** Switches to the team's current tool servers, then announces `tools/list_changed`. */
@@ -254,6 +259,7 @@ export class LiveSession {
     if (this.closed) return;
     this.closed = true;
     this.relay.abortAll();
+    this.stream.close();
     const sdk = await this.sdkReady?.catch(() => undefined);
     await sdk?.transport.close().catch(() => undefined);
     await sdk?.server.close().catch(() => undefined);

@@ -117,13 +117,14 @@ export function identify(config: Config, teams: TeamDirectory, users: UserDirect
 }
 
 /**
- * Whether the session may answer this POST itself (front end, relay): what the session's transport would check
- * before serving it holds (the client accepts an event stream, speaks a version served here); otherwise the
- * transport answers, with its error.
+ * Whether the session may answer this request itself (front end, relay, its own stream): what the session's
+ * transport would check before serving it holds (the client accepts `accepts` — for a POST both JSON and an event
+ * stream — and speaks a version served here); otherwise the transport answers, with its error.
  */
-function relayable(req: Request): boolean {
+function relayable(req: Request, ...accepts: string[]): boolean {
   const accept = req.headers.accept;
-  if (!accept?.includes('application/json') || !accept.includes('text/event-stream')) return false;
+  if (!accepts.length) accepts = ['application/json', 'text/event-stream'];
+  if (!accept || accepts.some((type) => !accept.includes(type))) return false;
   const version = req.headers['mcp-protocol-version'];
   return version === undefined || (typeof version === 'string' && SUPPORTED_PROTOCOL_VERSIONS.includes(version));
 }
@@ -173,6 +174,13 @@ export function mcpRouter(deps: McpEndpointDeps): { router: Router; postChain: R
         await opts.before?.(s);
         const principal = res.locals.principal as Principal;
         if (opts.kind === 'request' && relayable(req) && (await s.serveDirect(body, req, res, principal.authInfo))) return true;
+        if (opts.kind === 'stream' && s.initialized && relayable(req, 'text/event-stream')) {
+          // The session's own stream (`session-stream.ts`): open until the client or the session ends it.
+          const open = s.stream.open(res);
+          if (open === false) sendJsonRpcError(res, 409, JSONRPC.SERVER_ERROR, 'Conflict: Only one SSE stream is allowed per session');
+          else await open;
+          return true;
+        }
         const response = await s.handle(toWebRequest(req, config.publicUrl, opts.placed ? s.id : undefined), body, principal.authInfo);
         if (s.initError) {
           // The session's row could not be written: answer with the real cause (503 while the database is down,

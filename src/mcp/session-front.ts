@@ -14,6 +14,7 @@ import type { Logger } from '../observability/logger.js';
 import type { RelayMessage } from '../toolservers/upstream-relay.js';
 import { SERVER_INFO, sessionCapabilities } from './session-server.js';
 import { needsDrain, whenWritable } from './http-bridge.js';
+import type { SessionStream } from './session-stream.js';
 
 /** What the front end needs of its session. */
 export interface FrontSession {
@@ -29,6 +30,7 @@ const event = (m: unknown) => `event: message\ndata: ${JSON.stringify(m)}\n\n`;
 export class SessionFront {
   constructor(
     private readonly session: FrontSession,
+    private readonly stream: SessionStream,
     private readonly opts: { aggregator: Aggregator; logger: Logger; onInitialized?: (sessionId: string) => Promise<void> },
   ) {}
 
@@ -43,6 +45,10 @@ export class SessionFront {
       return true;
     }
     if (!s.initialized) return false;
+    if (m.method === undefined && this.stream.answer(m)) {
+      res.writeHead(202).end();
+      return true;
+    }
     if (m.method === 'notifications/initialized' && m.id === undefined) {
       res.writeHead(202).end();
       return true;

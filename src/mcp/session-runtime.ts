@@ -27,6 +27,7 @@ import { isDatabaseUnavailable } from '../http/errors.js';
 import { createSessionServer } from './session-server.js';
 import { createSessionDownstream } from './session-downstream.js';
 import type { OnToolCall } from './session-relay.js';
+import { SessionStream } from './session-stream.js';
 
 export const SESSION_CLOSED_CHANNEL = 'switchboard_session_closed';
 /** NOTIFY payload `<replica>:<team id>`: that team's tool-server configuration changed (admin API). */
@@ -108,7 +109,8 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
     const { onInitialized } = opts;
     const { id } = row;
     const context = { sessionId: id, team: p.team, user: p.user, clientId: p.clientId, chat: row.chatExternalId };
-    const hub = createSessionDownstream(() => record.clientCapabilities);
+    const stream = new SessionStream(id);
+    const hub = createSessionDownstream(() => record.clientCapabilities, stream);
     if (record.logLevel) hub.setLogLevel(record.logLevel as LoggingLevel);
     let fresh = opts.fresh === true; // only the first set of connections: a reload may find upstream sessions stored since
     const connect = async () => {
@@ -149,7 +151,6 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
         onInternalError: (err) => logger.error({ err, sessionId: id }, 'MCP request failed inside the gateway'),
         onToolCall,
       });
-      hub.attach(server);
       return server;
     };
     session = LiveSession.start({
@@ -163,6 +164,7 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
       clock,
       createServer,
       record,
+      stream,
       ...(onInitialized ? { awaitingInitialize: true } : {}),
       aggregator,
       onWorking: (s, busy) => (busy ? working.add(s) : working.delete(s)),

@@ -5,7 +5,7 @@
  * it, in the session's state, on the spot.
  */
 import { describe, expect, it } from 'vitest';
-import { LATEST_PROTOCOL_VERSION, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { LATEST_PROTOCOL_VERSION, LoggingMessageNotificationSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { tokenFor } from '../helpers/gateway.js';
 import { connectClient, rawPost } from '../helpers/mcp-client.js';
 import { useGatewayWithUpstream } from '../fixtures/upstream-server.js';
@@ -62,6 +62,9 @@ describe('the session front end', () => {
     const { client, transport } = await connectClient(`${t.gw.url}/t/front/mcp`, token);
     const logs: unknown[] = [];
     client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params.data));
+    await client.listTools();
+    // The SDK client opened its GET stream and listed tools: still no SDK server.
+    expect((await session(transport.sessionId!))?.hasSdkServer).toBe(false);
     await client.setLoggingLevel('debug'); // not one of the front end's: the SDK server is built for it
     const s = await session(transport.sessionId!);
     expect(s?.hasSdkServer).toBe(true);
@@ -70,6 +73,26 @@ describe('the session front end', () => {
     expect((await client.listPrompts()).prompts.map((p) => p.name)).toContain('up__greet');
     await client.callTool({ name: 'up__progress', arguments: { steps: 2 } });
     expect(logs).toEqual(['step 1', 'step 2']);
+    await client.close();
+  });
+
+  it('the session’s own stream: list changes reach it without an SDK server, and a second one is refused (409)', async () => {
+    const { token } = await tokenFor(t.gw, { email: 'stream@example.com', team: 'front' });
+    const { client, transport } = await connectClient(`${t.gw.url}/t/front/mcp`, token);
+    let changed = 0;
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changed++);
+    await client.listTools();
+    const team = await t.tdb.db.prisma.team.findUniqueOrThrow({ where: { slug: 'front' } });
+    // The SDK client's GET stream is open once the session is held with a stream in flight.
+    await expect.poll(async () => (await session(transport.sessionId!))?.inFlight).toBe(1);
+    await t.gw.app.sessions.toolsChanged(team.id);
+    await expect.poll(() => changed).toBe(1);
+    const second = await fetch(`${t.gw.url}/t/front/mcp`, {
+      headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream', 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-11-25' },
+    });
+    expect(second.status).toBe(409);
+    expect(await second.json()).toEqual({ jsonrpc: '2.0', error: { code: -32000, message: 'Conflict: Only one SSE stream is allowed per session' }, id: null });
+    expect((await session(transport.sessionId!))?.hasSdkServer).toBe(false);
     await client.close();
   });
 
