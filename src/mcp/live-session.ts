@@ -17,7 +17,7 @@ import type { Aggregator } from '../toolservers/aggregator.js';
 import type { SessionContext } from '../toolservers/types.js';
 import type { ClientUse } from '../sessions/session-store.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import type { ClientCapabilities, LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../observability/logger.js';
 import { SessionRelay, type OnToolCall } from './session-relay.js';
 import { SessionFront } from './session-front.js';
@@ -50,8 +50,10 @@ export interface LiveSessionInit {
   /** The session's own stream to its client (the GET stream). */
   stream: SessionStream;
   logger: Logger;
-  /** Reports a tool call the relay served (the session server reports its own). */
+  /** Reports a tool call the relay or the front end served (the session server reports its own). */
   onToolCall: OnToolCall;
+  /** The client set its log level through the front end: record and persist it. */
+  onSetLevel: (level: LoggingLevel) => Promise<void>;
 }
 
 const REPLAY_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
@@ -123,7 +125,13 @@ export class LiveSession {
     this.aggregator = init.aggregator;
     this.reload = init.reloadToolServers;
     this.relay = new SessionRelay({ sessionId: init.id, aggregator: init.aggregator, logger: init.logger, onToolCall: init.onToolCall });
-    this.front = new SessionFront(this, init.stream, { aggregator: init.aggregator, logger: init.logger, ...(init.onInitialized ? { onInitialized: init.onInitialized } : {}) });
+    this.front = new SessionFront(this, init.stream, {
+      aggregator: init.aggregator,
+      logger: init.logger,
+      onSetLevel: init.onSetLevel,
+      onToolCall: init.onToolCall,
+      ...(init.onInitialized ? { onInitialized: init.onInitialized } : {}),
+    });
   }
 
   static start(init: LiveSessionInit): LiveSession {
@@ -183,7 +191,16 @@ export class LiveSession {
    * `ok`: the request is one the transport would accept (see `mcp-endpoint.ts`).
    */
   async serveDirect(message: unknown, req: IncomingMessage, res: ServerResponse, authInfo: AuthInfo): Promise<boolean> {
-    return (await this.front.serve(message, req, res, authInfo)) || (await this.relay.serve(message, res, authInfo));
+    // The relay first: a tools/call it can forward is its own; the front end takes the rest it knows.
+    if ((await this.relay.serve(message, res, authInfo)) || (await this.front.serve(message, req, res, authInfo))) return true;
+    // A cancellation the relay did not know (a call that already ended) while no SDK server exists: there is no
+    // other request it could be about, and building the server to ignore it would be waste.
+    const method = (message as { method?: unknown } | null)?.method;
+    if (!this.sdkBuilt && this.initialized && method === 'notifications/cancelled' && (message as { id?: unknown }).id === undefined) {
+      res.writeHead(202).end();
+      return true;
+    }
+    return false;
   }
 
   /**

@@ -1,18 +1,35 @@
 /**
- * The session's own front end for the messages nearly every session consists of — `initialize`,
- * `notifications/initialized`, `ping`, `tools/list` — answered from the session's record and its aggregator, without
- * an SDK server (see `live-session.ts`). Answers are what the SDK server would send: the same initialize result
- * (version negotiation included), an event stream with one message, 202 for the notification; a failure inside the
- * gateway is logged and answered with a generic JSON-RPC error, never its text.
+ * The session's own front end: the MCP methods of a session answered from its record and its aggregator, without an
+ * SDK server (see `live-session.ts`). Answers are what the session's SDK server sends: the same initialize result
+ * (version negotiation included), an event stream carrying what the work sends on the way (progress, log messages,
+ * requests to the client) and then the answer, 202 for notifications; JSON-RPC errors pass, and a failure inside
+ * the gateway is logged and answered with a generic error, never its text. Requests are checked against the SDK's
+ * own schemas; a request that does not fit gets -32602 saying what was wrong.
+ *
+ * Not here (the SDK server answers them): batches, methods this front end does not know, and — for teams without
+ * remote tool servers — prompts, resources and completions (the SDK answers "method not found", as before).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { ErrorCode, LATEST_PROTOCOL_VERSION, McpError, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
-import type { Aggregator } from '../toolservers/aggregator.js';
+import {
+  CallToolRequestSchema,
+  CompleteRequestSchema,
+  ErrorCode,
+  GetPromptRequestSchema,
+  LATEST_PROTOCOL_VERSION,
+  McpError,
+  ReadResourceRequestSchema,
+  SetLevelRequestSchema,
+  SubscribeRequestSchema,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  UnsubscribeRequestSchema,
+  type LoggingLevel,
+} from '@modelcontextprotocol/sdk/types.js';
+import { isUpstreamFailure, type Aggregator } from '../toolservers/aggregator.js';
 import type { CallContext } from '../toolservers/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { RelayMessage } from '../toolservers/upstream-relay.js';
-import { SERVER_INFO, sessionCapabilities } from './session-server.js';
+import { SERVER_INFO, sessionCapabilities, type ToolCallOutcome } from './session-server.js';
 import { needsDrain, whenWritable } from './http-bridge.js';
 import type { SessionStream } from './session-stream.js';
 
@@ -21,18 +38,65 @@ export interface FrontSession {
   readonly id: string;
   initialized: boolean;
   initError: unknown;
-  readonly record: { protocolVersion: string };
   shutdown(): Promise<void>;
 }
 
+export interface FrontHooks {
+  aggregator: Aggregator;
+  logger: Logger;
+  /** Persist the row of a session whose `initialize` is being answered. */
+  onInitialized?: (sessionId: string) => Promise<void>;
+  /** The client set its log level: remember it (record, row) for the session. */
+  onSetLevel(level: LoggingLevel): Promise<void>;
+  onToolCall(tool: string, outcome: ToolCallOutcome, durationMs: number): void;
+}
+
+type Work = (params: Record<string, unknown>, call: CallContext) => Promise<unknown>;
+
 const event = (m: unknown) => `event: message\ndata: ${JSON.stringify(m)}\n\n`;
+const idKey = (id: unknown) => (typeof id === 'string' ? `s${id}` : `n${String(id)}`);
+
+/** The first problem zod found, as a reader wants it: where and what. */
+function problem(error: { issues?: { path: PropertyKey[]; message: string }[] }): string {
+  const issue = error.issues?.[0];
+  return issue ? `${issue.path.map(String).join('.') || 'request'}: ${issue.message}` : 'malformed';
+}
 
 export class SessionFront {
+  /** Requests being answered here, by the client's id: `notifications/cancelled` aborts them. */
+  private readonly calls = new Map<string, AbortController>();
+  private readonly methods: Record<string, { schema?: { safeParse(v: unknown): { success: boolean; error?: unknown } }; remoteOnly?: boolean; work: Work }>;
+
   constructor(
     private readonly session: FrontSession,
     private readonly stream: SessionStream,
-    private readonly opts: { aggregator: Aggregator; logger: Logger; onInitialized?: (sessionId: string) => Promise<void> },
-  ) {}
+    private readonly hooks: FrontHooks,
+  ) {
+    const a = hooks.aggregator;
+    const str = (v: unknown) => v as string;
+    this.methods = {
+      ping: { work: async () => ({}) },
+      'tools/list': { work: async (_p, call) => ({ tools: await a.listTools(call) }) },
+      'tools/call': { schema: CallToolRequestSchema, work: (p, call) => this.callTool(str(p.name), p.arguments as Record<string, unknown> | undefined, call) },
+      'logging/setLevel': {
+        schema: SetLevelRequestSchema,
+        work: async (p) => {
+          const level = p.level as LoggingLevel;
+          await hooks.onSetLevel(level);
+          await a.setLogLevel(level);
+          return {};
+        },
+      },
+      'prompts/list': { remoteOnly: true, work: async (_p, call) => ({ prompts: await a.listPrompts(call) }) },
+      'prompts/get': { remoteOnly: true, schema: GetPromptRequestSchema, work: (p, call) => a.getPrompt(str(p.name), p.arguments as Record<string, string> | undefined, call) },
+      'resources/list': { remoteOnly: true, work: async (_p, call) => ({ resources: await a.listResources(call) }) },
+      'resources/templates/list': { remoteOnly: true, work: async (_p, call) => ({ resourceTemplates: await a.listResourceTemplates(call) }) },
+      'resources/read': { remoteOnly: true, schema: ReadResourceRequestSchema, work: (p, call) => a.readResource(str(p.uri), call) },
+      'resources/subscribe': { remoteOnly: true, schema: SubscribeRequestSchema, work: async (p, call) => (await a.subscribeResource(str(p.uri), call), {}) },
+      'resources/unsubscribe': { remoteOnly: true, schema: UnsubscribeRequestSchema, work: async (p, call) => (await a.unsubscribeResource(str(p.uri), call), {}) },
+      'completion/complete': { remoteOnly: true, schema: CompleteRequestSchema, work: (p, call) => a.complete(p as never, call) },
+    };
+  }
 
   /** Answers `message` if it is one of the front end's; false: someone else must. */
   async serve(message: unknown, _req: IncomingMessage, res: ServerResponse, authInfo: AuthInfo): Promise<boolean> {
@@ -45,30 +109,45 @@ export class SessionFront {
       return true;
     }
     if (!s.initialized) return false;
-    if (m.method === undefined && this.stream.answer(m)) {
+    if (m.method === undefined) {
+      if (!this.stream.answer(m)) return false;
       res.writeHead(202).end();
       return true;
     }
-    if (m.method === 'notifications/initialized' && m.id === undefined) {
-      res.writeHead(202).end();
-      return true;
+    if (m.id === undefined) return this.notification(m, res);
+    const method = this.methods[m.method];
+    if (!method || (method.remoteOnly && !this.hooks.aggregator.hasRemote)) return false;
+    if (method.schema) {
+      const parsed = method.schema.safeParse(m);
+      if (!parsed.success) {
+        this.answer(res, { jsonrpc: '2.0', id: m.id, error: { code: ErrorCode.InvalidParams, message: `Invalid ${m.method} request: ${problem(parsed.error as never)}` } });
+        return true;
+      }
     }
-    if (m.id === undefined) return false;
-    if (m.method === 'ping') {
-      this.answer(res, { jsonrpc: '2.0', id: m.id, result: {} });
-      return true;
+    await this.respond(m, res, authInfo, method.work);
+    return true;
+  }
+
+  private async notification(m: RelayMessage, res: ServerResponse): Promise<boolean> {
+    if (m.method === 'notifications/initialized') {
+      // Nothing to do: the session is ready from its initialize on.
+    } else if (m.method === 'notifications/cancelled') {
+      const controller = this.calls.get(idKey(m.params?.requestId));
+      if (!controller) return false; // perhaps the relay's, or the SDK server's
+      controller.abort();
+    } else if (m.method === 'notifications/roots/list_changed') {
+      if (this.hooks.aggregator.hasRemote) await this.hooks.aggregator.rootsChanged();
+    } else {
+      return false;
     }
-    if (m.method === 'tools/list') {
-      await this.listTools(m, res, authInfo);
-      return true;
-    }
-    return false;
+    res.writeHead(202).end();
+    return true;
   }
 
   private async initialize(m: RelayMessage, res: ServerResponse): Promise<void> {
     const s = this.session;
     try {
-      await this.opts.onInitialized?.(s.id);
+      await this.hooks.onInitialized?.(s.id);
     } catch (err) {
       // The row could not be written: the endpoint answers with the real cause (503 while the database is down).
       s.initError = err;
@@ -78,38 +157,64 @@ export class SessionFront {
     s.initialized = true;
     const requested = (m.params as { protocolVersion?: unknown } | undefined)?.protocolVersion;
     const protocolVersion = typeof requested === 'string' && SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : LATEST_PROTOCOL_VERSION;
-    this.answer(res, { jsonrpc: '2.0', id: m.id, result: { protocolVersion, capabilities: sessionCapabilities(this.opts.aggregator), serverInfo: SERVER_INFO } });
+    this.answer(res, { jsonrpc: '2.0', id: m.id, result: { protocolVersion, capabilities: sessionCapabilities(this.hooks.aggregator), serverInfo: SERVER_INFO } });
   }
 
-  private async listTools(m: RelayMessage, res: ServerResponse, authInfo: AuthInfo): Promise<void> {
+  /** A tool of a built-in pack (remote ones are the relay's), audited like every tool call. */
+  private async callTool(name: string, args: Record<string, unknown> | undefined, call: CallContext): Promise<unknown> {
+    const started = performance.now();
+    try {
+      const result = await this.hooks.aggregator.callTool(name, args, call);
+      this.hooks.onToolCall(name, isUpstreamFailure(result) ? 'upstream_error' : result.isError ? 'tool_error' : 'ok', performance.now() - started);
+      return result;
+    } catch (err) {
+      this.hooks.onToolCall(name, 'error', performance.now() - started);
+      throw err;
+    }
+  }
+
+  /**
+   * Runs `work` for request `m` and answers it on `res`: what the work sends on the way (progress, log messages,
+   * requests to the client) goes out first, on the same stream. A cancelled request gets no answer.
+   */
+  private async respond(m: RelayMessage, res: ServerResponse, authInfo: AuthInfo, work: Work): Promise<void> {
+    const key = idKey(m.id);
     const controller = new AbortController();
+    this.calls.set(key, controller);
     const gone = () => {
       if (!res.writableFinished) controller.abort();
     };
     res.once('close', gone);
     const { progressToken, ...meta } = (m.params?._meta ?? {}) as Record<string, unknown>;
-    // Messages an upstream sends while listing (log messages, progress) go out on this response before the answer.
     const call: CallContext = {
       authInfo,
       signal: controller.signal,
       downstream: {
         notify: async (n) => {
-          if (res.destroyed) return;
+          if (res.destroyed || res.writableEnded) return;
           this.head(res);
           if (!res.write(event({ jsonrpc: '2.0', ...n })) && needsDrain(res)) await whenWritable(res);
         },
-        request: () => Promise.reject(new McpError(ErrorCode.MethodNotFound, 'The gateway does not pass requests on while listing tools')),
+        request: (r, o) => {
+          this.head(res);
+          return this.stream.requestOn(res, r, o);
+        },
       },
       ...(typeof progressToken === 'string' || typeof progressToken === 'number' ? { progressToken } : {}),
       ...(Object.keys(meta).length > 0 ? { meta } : {}),
     };
     let reply: unknown;
     try {
-      reply = { jsonrpc: '2.0', id: m.id, result: { tools: await this.opts.aggregator.listTools(call) } };
+      reply = { jsonrpc: '2.0', id: m.id, result: await work(m.params ?? {}, call) };
     } catch (err) {
       reply = { jsonrpc: '2.0', id: m.id, error: this.errorOf(err) };
     } finally {
       res.off('close', gone);
+      if (this.calls.get(key) === controller) this.calls.delete(key);
+    }
+    if (controller.signal.aborted) {
+      if (!res.writableEnded) res.end();
+      return;
     }
     if (!res.destroyed) this.answer(res, reply);
   }
@@ -117,7 +222,7 @@ export class SessionFront {
   /** An error for the client: a JSON-RPC error passes; anything else is logged and answered generically. */
   private errorOf(err: unknown): { code: number; message: string; data?: unknown } {
     if (err instanceof McpError) return { code: err.code, message: err.message, ...(err.data !== undefined ? { data: err.data } : {}) };
-    this.opts.logger.error({ err, sessionId: this.session.id }, 'MCP request failed inside the gateway');
+    this.hooks.logger.error({ err, sessionId: this.session.id }, 'MCP request failed inside the gateway');
     return { code: ErrorCode.InternalError, message: 'Internal error in the gateway; it has been logged' };
   }
 

@@ -141,13 +141,14 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
       });
     };
     let session: LiveSession | undefined;
+    const setLevel = async (level: LoggingLevel) => {
+      hub.setLogLevel(level);
+      record.logLevel = level;
+      if (session && !session.replayingNow) await store.setLogLevel(id, level);
+    };
     const createServer = () => {
       const server = createSessionServer(aggregator, {
-        onSetLevel: async (level: LoggingLevel) => {
-          hub.setLogLevel(level);
-          record.logLevel = level;
-          if (session && !session.replayingNow) await store.setLogLevel(id, level);
-        },
+        onSetLevel: setLevel,
         onInternalError: (err) => logger.error({ err, sessionId: id }, 'MCP request failed inside the gateway'),
         onToolCall,
       });
@@ -171,6 +172,7 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
       reloadToolServers: async () => switchable.swap(await connect()),
       logger,
       onToolCall,
+      onSetLevel: setLevel,
       ...(onInitialized ? { onInitialized } : {}),
     });
     return session;

@@ -50,6 +50,14 @@ export class SessionStream {
   request(request: { method: string; params?: unknown }, opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<Result> {
     const res = this.res;
     if (!res || res.destroyed) return Promise.reject(new McpError(ErrorCode.ConnectionClosed, 'The client has no stream open to receive the request'));
+    return this.requestOn(res, request, opts);
+  }
+
+  /**
+   * Sends a request to the client on `res` (the stream of the client's request being answered, or the session's)
+   * and resolves with its result; the client's answer arrives by POST and is matched by `answer`.
+   */
+  requestOn(res: ServerResponse, request: { method: string; params?: unknown }, opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<Result> {
     const id = `${ASK_PREFIX}${++this.asked}`;
     return new Promise<Result>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
@@ -60,7 +68,7 @@ export class SessionStream {
       };
       const aborted = () => {
         settle();
-        void this.notify({ method: 'notifications/cancelled', params: { requestId: id, reason: 'The request was cancelled' } }).catch(() => undefined);
+        void writeTo(res, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'The request was cancelled' } }).catch(() => undefined);
         reject(opts.signal?.reason instanceof Error ? opts.signal.reason : new McpError(ErrorCode.RequestTimeout, 'Request cancelled'));
       };
       if (opts.timeoutMs) {
@@ -74,7 +82,7 @@ export class SessionStream {
         resolve: (r) => (settle(), resolve(r)),
         reject: (e) => (settle(), reject(e)),
       });
-      this.write({ jsonrpc: '2.0', id, ...request }).catch((err: unknown) => this.pending.get(id)?.reject(err));
+      writeTo(res, { jsonrpc: '2.0', id, ...request }).catch((err: unknown) => this.pending.get(id)?.reject(err));
     });
   }
 
@@ -99,8 +107,11 @@ export class SessionStream {
   }
 
   private async write(m: unknown): Promise<void> {
-    const res = this.res;
-    if (!res || res.destroyed || res.writableEnded) return;
-    if (!res.write(event(m)) && needsDrain(res)) await whenWritable(res);
+    if (this.res) await writeTo(this.res, m);
   }
+}
+
+async function writeTo(res: ServerResponse, m: unknown): Promise<void> {
+  if (res.destroyed || res.writableEnded) return;
+  if (!res.write(event(m)) && needsDrain(res)) await whenWritable(res);
 }

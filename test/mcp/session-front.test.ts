@@ -45,6 +45,9 @@ describe('the session front end', () => {
     expect(await messageOf(await rawPost(url, { jsonrpc: '2.0', id: 3, method: 'ping' }, inSession))).toEqual({ jsonrpc: '2.0', id: 3, result: {} });
     const call = await messageOf(await rawPost(url, { jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'up__echo', arguments: { text: 'hi' } } }, inSession));
     expect(call).toEqual({ jsonrpc: '2.0', id: 4, result: { content: [{ type: 'text', text: 'up:hi' }] } });
+    // A late cancellation of that call (it already ended) is taken and changes nothing.
+    const late = await rawPost(url, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 4, reason: 'late' } }, inSession);
+    expect(late.status).toBe(202);
     expect((await session(sessionId))?.hasSdkServer).toBe(false);
   });
 
@@ -57,22 +60,47 @@ describe('the session front end', () => {
     expect(unknown.result?.protocolVersion).toBe(LATEST_PROTOCOL_VERSION);
   });
 
-  it('builds the SDK server when a request needs it, in the session’s state (its stream, its log level)', async () => {
+  it('answers the rarer methods too (log level, prompts, resources, completions) and builds the SDK server only for what it does not know (a batch), in the session’s state', async () => {
     const { token } = await tokenFor(t.gw, { email: 'builds@example.com', team: 'front' });
     const { client, transport } = await connectClient(`${t.gw.url}/t/front/mcp`, token);
+    const sid = transport.sessionId!;
     const logs: unknown[] = [];
     client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params.data));
-    await client.listTools();
-    // The SDK client opened its GET stream and listed tools: still no SDK server.
-    expect((await session(transport.sessionId!))?.hasSdkServer).toBe(false);
-    await client.setLoggingLevel('debug'); // not one of the front end's: the SDK server is built for it
-    const s = await session(transport.sessionId!);
-    expect(s?.hasSdkServer).toBe(true);
-    expect(s?.record.logLevel).toBe('debug');
-    // The client's initialize reached the rebuilt server: prompts (served by it) work, progress and logs still flow.
+    await client.setLoggingLevel('debug');
     expect((await client.listPrompts()).prompts.map((p) => p.name)).toContain('up__greet');
+    expect((await client.getPrompt({ name: 'up__greet', arguments: { who: 'Ada' } })).messages[0]!.content).toEqual({ type: 'text', text: 'Hello Ada from up' });
+    expect((await client.readResource({ uri: `switchboard://up/${encodeURIComponent('file:///readme.txt')}` })).contents[0]).toMatchObject({ text: 'readme of up' });
+    expect((await client.complete({ ref: { type: 'ref/resource', uri: `switchboard://up/${encodeURIComponent('items://')}{id}${encodeURIComponent('/detail')}` }, argument: { name: 'id', value: 'ap' } })).completion.values).toEqual(['apple', 'apricot']);
     await client.callTool({ name: 'up__progress', arguments: { steps: 2 } });
     expect(logs).toEqual(['step 1', 'step 2']);
+    expect((await session(sid))?.hasSdkServer).toBe(false);
+    expect((await t.tdb.db.prisma.session.findUniqueOrThrow({ where: { id: sid } })).logLevel).toBe('debug');
+
+    // A batch is not the front end's: the SDK server is built for it, with the recorded initialize and log level.
+    const batch = await rawPost(`${t.gw.url}/t/front/mcp`, [{ jsonrpc: '2.0', id: 'b1', method: 'prompts/list' }], {
+      authorization: `Bearer ${token}`,
+      'mcp-session-id': sid,
+      'mcp-protocol-version': '2025-11-25',
+    });
+    expect(batch.status).toBe(200);
+    expect(await batch.text()).toContain('up__greet');
+    const s = await session(sid);
+    expect(s?.hasSdkServer).toBe(true);
+    expect(s?.record.logLevel).toBe('debug');
+    await client.close();
+  });
+
+  it('refuses a request that does not fit its method with -32602, saying what was wrong', async () => {
+    const { token } = await tokenFor(t.gw, { email: 'badparams@example.com', team: 'front' });
+    const { client, transport } = await connectClient(`${t.gw.url}/t/front/mcp`, token);
+    const res = await rawPost(`${t.gw.url}/t/front/mcp`, { jsonrpc: '2.0', id: 5, method: 'prompts/get', params: { name: 42 } }, {
+      authorization: `Bearer ${token}`,
+      'mcp-session-id': transport.sessionId!,
+      'mcp-protocol-version': '2025-11-25',
+    });
+    const m = await messageOf(res);
+    expect(m.error).toMatchObject({ code: -32602 });
+    expect((m.error as { message: string }).message).toMatch(/^Invalid prompts\/get request: params\.name: /);
     await client.close();
   });
 
