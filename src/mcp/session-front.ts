@@ -51,7 +51,6 @@ export interface FrontHooks {
   onToolCall(tool: string, outcome: ToolCallOutcome, durationMs: number): void;
 }
 
-type Work = (params: Record<string, unknown>, call: CallContext) => Promise<unknown>;
 
 const event = (m: unknown) => `event: message\ndata: ${JSON.stringify(m)}\n\n`;
 const idKey = (id: unknown) => (typeof id === 'string' ? `s${id}` : `n${String(id)}`);
@@ -62,41 +61,42 @@ function problem(error: { issues?: { path: PropertyKey[]; message: string }[] })
   return issue ? `${issue.path.map(String).join('.') || 'request'}: ${issue.message}` : 'malformed';
 }
 
+type Work = (front: { hooks: FrontHooks; callTool: SessionFront['callTool'] }, params: Record<string, unknown>, call: CallContext) => Promise<unknown>;
+
+const str = (v: unknown) => v as string;
+
+/** The methods the front end answers; one table for every session (a table per session cost its heap). */
+const METHODS: Record<string, { schema?: { safeParse(v: unknown): { success: boolean; error?: unknown } }; remoteOnly?: boolean; work: Work }> = {
+  ping: { work: async () => ({}) },
+  'tools/list': { work: async (f, _p, call) => ({ tools: await f.hooks.aggregator.listTools(call) }) },
+  'tools/call': { schema: CallToolRequestSchema, work: (f, p, call) => f.callTool(str(p.name), p.arguments as Record<string, unknown> | undefined, call) },
+  'logging/setLevel': {
+    schema: SetLevelRequestSchema,
+    work: async (f, p) => {
+      const level = p.level as LoggingLevel;
+      await f.hooks.onSetLevel(level);
+      await f.hooks.aggregator.setLogLevel(level);
+      return {};
+    },
+  },
+  'prompts/list': { remoteOnly: true, work: async (f, _p, call) => ({ prompts: await f.hooks.aggregator.listPrompts(call) }) },
+  'prompts/get': { remoteOnly: true, schema: GetPromptRequestSchema, work: (f, p, call) => f.hooks.aggregator.getPrompt(str(p.name), p.arguments as Record<string, string> | undefined, call) },
+  'resources/list': { remoteOnly: true, work: async (f, _p, call) => ({ resources: await f.hooks.aggregator.listResources(call) }) },
+  'resources/templates/list': { remoteOnly: true, work: async (f, _p, call) => ({ resourceTemplates: await f.hooks.aggregator.listResourceTemplates(call) }) },
+  'resources/read': { remoteOnly: true, schema: ReadResourceRequestSchema, work: (f, p, call) => f.hooks.aggregator.readResource(str(p.uri), call) },
+  'resources/subscribe': { remoteOnly: true, schema: SubscribeRequestSchema, work: async (f, p, call) => (await f.hooks.aggregator.subscribeResource(str(p.uri), call), {}) },
+  'resources/unsubscribe': { remoteOnly: true, schema: UnsubscribeRequestSchema, work: async (f, p, call) => (await f.hooks.aggregator.unsubscribeResource(str(p.uri), call), {}) },
+  'completion/complete': { remoteOnly: true, schema: CompleteRequestSchema, work: (f, p, call) => f.hooks.aggregator.complete(p as never, call) },
+};
+
 export class SessionFront {
   /** Requests being answered here, by the client's id: `notifications/cancelled` aborts them. */
   private readonly calls = new Map<string, AbortController>();
-  private readonly methods: Record<string, { schema?: { safeParse(v: unknown): { success: boolean; error?: unknown } }; remoteOnly?: boolean; work: Work }>;
-
   constructor(
     private readonly session: FrontSession,
     private readonly stream: SessionStream,
-    private readonly hooks: FrontHooks,
-  ) {
-    const a = hooks.aggregator;
-    const str = (v: unknown) => v as string;
-    this.methods = {
-      ping: { work: async () => ({}) },
-      'tools/list': { work: async (_p, call) => ({ tools: await a.listTools(call) }) },
-      'tools/call': { schema: CallToolRequestSchema, work: (p, call) => this.callTool(str(p.name), p.arguments as Record<string, unknown> | undefined, call) },
-      'logging/setLevel': {
-        schema: SetLevelRequestSchema,
-        work: async (p) => {
-          const level = p.level as LoggingLevel;
-          await hooks.onSetLevel(level);
-          await a.setLogLevel(level);
-          return {};
-        },
-      },
-      'prompts/list': { remoteOnly: true, work: async (_p, call) => ({ prompts: await a.listPrompts(call) }) },
-      'prompts/get': { remoteOnly: true, schema: GetPromptRequestSchema, work: (p, call) => a.getPrompt(str(p.name), p.arguments as Record<string, string> | undefined, call) },
-      'resources/list': { remoteOnly: true, work: async (_p, call) => ({ resources: await a.listResources(call) }) },
-      'resources/templates/list': { remoteOnly: true, work: async (_p, call) => ({ resourceTemplates: await a.listResourceTemplates(call) }) },
-      'resources/read': { remoteOnly: true, schema: ReadResourceRequestSchema, work: (p, call) => a.readResource(str(p.uri), call) },
-      'resources/subscribe': { remoteOnly: true, schema: SubscribeRequestSchema, work: async (p, call) => (await a.subscribeResource(str(p.uri), call), {}) },
-      'resources/unsubscribe': { remoteOnly: true, schema: UnsubscribeRequestSchema, work: async (p, call) => (await a.unsubscribeResource(str(p.uri), call), {}) },
-      'completion/complete': { remoteOnly: true, schema: CompleteRequestSchema, work: (p, call) => a.complete(p as never, call) },
-    };
-  }
+    readonly hooks: FrontHooks,
+  ) {}
 
   /** Answers `message` if it is one of the front end's; false: someone else must. */
   async serve(message: unknown, _req: IncomingMessage, res: ServerResponse, authInfo: AuthInfo): Promise<boolean> {
@@ -115,7 +115,8 @@ export class SessionFront {
       return true;
     }
     if (m.id === undefined) return this.notification(m, res);
-    const method = this.methods[m.method];
+    // Own keys only: a method named `constructor` or `__proto__` is not one of ours.
+    const method = Object.hasOwn(METHODS, m.method) ? METHODS[m.method] : undefined;
     if (!method || (method.remoteOnly && !this.hooks.aggregator.hasRemote)) return false;
     if (method.schema) {
       const parsed = method.schema.safeParse(m);
@@ -160,8 +161,8 @@ export class SessionFront {
     this.answer(res, { jsonrpc: '2.0', id: m.id, result: { protocolVersion, capabilities: sessionCapabilities(this.hooks.aggregator), serverInfo: SERVER_INFO } });
   }
 
-  /** A tool of a built-in pack (remote ones are the relay's), audited like every tool call. */
-  private async callTool(name: string, args: Record<string, unknown> | undefined, call: CallContext): Promise<unknown> {
+  /** A tool of a built-in pack (remote ones are the relay's), audited like every tool call. (Public for `METHODS`.) */
+  async callTool(name: string, args: Record<string, unknown> | undefined, call: CallContext): Promise<unknown> {
     const started = performance.now();
     try {
       const result = await this.hooks.aggregator.callTool(name, args, call);
@@ -205,7 +206,7 @@ export class SessionFront {
     };
     let reply: unknown;
     try {
-      reply = { jsonrpc: '2.0', id: m.id, result: await work(m.params ?? {}, call) };
+      reply = { jsonrpc: '2.0', id: m.id, result: await work(this, m.params ?? {}, call) };
     } catch (err) {
       reply = { jsonrpc: '2.0', id: m.id, error: this.errorOf(err) };
     } finally {

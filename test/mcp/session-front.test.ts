@@ -101,6 +101,12 @@ describe('the session front end', () => {
     const m = await messageOf(res);
     expect(m.error).toMatchObject({ code: -32602 });
     expect((m.error as { message: string }).message).toMatch(/^Invalid prompts\/get request: params\.name: /);
+    // Names of the object machinery are methods nobody serves: method not found, never a fault.
+    for (const method of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      const odd = await rawPost(`${t.gw.url}/t/front/mcp`, { jsonrpc: '2.0', id: 6, method }, { authorization: `Bearer ${token}`, 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-11-25' });
+      expect(odd.status, method).toBe(200);
+      expect((await messageOf(odd)).error, method).toMatchObject({ code: -32601 });
+    }
     await client.close();
   });
 
