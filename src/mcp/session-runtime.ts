@@ -18,7 +18,7 @@ import type { SessionStore, SessionOwner, CloseReason, StoredSession, ClientUse 
 import type { TeamRef } from '../teams/team-directory.js';
 import type { UserRef } from '../teams/users.js';
 import { createAggregator } from '../toolservers/aggregator.js';
-import { switchableAggregator } from '../toolservers/switchable-aggregator.js';
+import { lazyAggregator, switchableAggregator } from '../toolservers/switchable-aggregator.js';
 import { connectToolServers, loadToolServers, type UpstreamDeps } from '../toolservers/connect-tool-servers.js';
 import type { ToolServerDefinition } from '../toolservers/types.js';
 import { LiveSession, type SessionRecord } from './live-session.js';
@@ -116,10 +116,14 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
     const connect = async () => {
       const remote = deps.upstream ? { deps: { ...deps.upstream, prisma: db.prisma }, downstream: hub.downstream, fresh } : undefined;
       fresh = false;
-      return createAggregator(connectToolServers(await definitions(p.team.id), context, logger, remote), {
-        logger,
-        onFailure: (server) => metrics.upstreamFailures.inc({ server }),
-      });
+      const defs = await definitions(p.team.id);
+      // Connections are made when the session first needs them (an idle session keeps none).
+      return lazyAggregator(remote !== undefined && defs.some((d) => d.kind === 'remote' && d.url), () =>
+        createAggregator(connectToolServers(defs, context, logger, remote), {
+          logger,
+          onFailure: (server) => metrics.upstreamFailures.inc({ server }),
+        }),
+      );
     };
     const switchable = switchableAggregator(await connect());
     const aggregator = switchable.aggregator;

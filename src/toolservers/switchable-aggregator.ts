@@ -31,3 +31,31 @@ export function switchableAggregator(initial: Aggregator): SwitchableAggregator 
     },
   };
 }
+
+/**
+ * An aggregator whose tool-server connections are made on first use: a session that only initialized (an idle one,
+ * most of those a process holds) keeps no connections, upstream clients or closures for them. `hasRemote` is known
+ * from the definitions; a log level or roots change before any use has no connection to reach (connections take
+ * the current level when they are made), and closing an unused one has nothing to close.
+ */
+export function lazyAggregator(hasRemote: boolean, make: () => Aggregator): Aggregator {
+  let made: Aggregator | undefined;
+  const use = () => (made ??= make());
+  return {
+    hasRemote,
+    listTools: (call) => use().listTools(call),
+    callTool: (name, args, call) => use().callTool(name, args, call),
+    relayTarget: (name) => use().relayTarget(name),
+    listPrompts: (call) => use().listPrompts(call),
+    getPrompt: (name, args, call) => use().getPrompt(name, args, call),
+    listResources: (call) => use().listResources(call),
+    listResourceTemplates: (call) => use().listResourceTemplates(call),
+    readResource: (uri, call) => use().readResource(uri, call),
+    subscribeResource: (uri, call) => use().subscribeResource(uri, call),
+    unsubscribeResource: (uri, call) => use().unsubscribeResource(uri, call),
+    complete: (params, call) => use().complete(params, call),
+    setLogLevel: async (level) => made?.setLogLevel(level),
+    rootsChanged: async () => made?.rootsChanged(),
+    close: async (opts) => made?.close(opts),
+  };
+}
