@@ -32,6 +32,7 @@ import type { RelayMessage } from '../toolservers/upstream-relay.js';
 import { SERVER_INFO, sessionCapabilities, type ToolCallOutcome } from './session-server.js';
 import { needsDrain, whenWritable } from './http-bridge.js';
 import type { SessionStream } from './session-stream.js';
+import { idKey, sseEvent, track } from './in-flight.js';
 
 /** What the front end needs of its session. */
 export interface FrontSession {
@@ -52,8 +53,6 @@ export interface FrontHooks {
 }
 
 
-const event = (m: unknown) => `event: message\ndata: ${JSON.stringify(m)}\n\n`;
-const idKey = (id: unknown) => (typeof id === 'string' ? `s${id}` : `n${String(id)}`);
 
 /** The first problem zod found, as a reader wants it: where and what. */
 function problem(error: { issues?: { path: PropertyKey[]; message: string }[] }): string {
@@ -179,13 +178,7 @@ export class SessionFront {
    * requests to the client) goes out first, on the same stream. A cancelled request gets no answer.
    */
   private async respond(m: RelayMessage, res: ServerResponse, authInfo: AuthInfo, work: Work): Promise<void> {
-    const key = idKey(m.id);
-    const controller = new AbortController();
-    this.calls.set(key, controller);
-    const gone = () => {
-      if (!res.writableFinished) controller.abort();
-    };
-    res.once('close', gone);
+    const { controller, done } = track(this.calls, idKey(m.id), res);
     const { progressToken, ...meta } = (m.params?._meta ?? {}) as Record<string, unknown>;
     const call: CallContext = {
       authInfo,
@@ -194,7 +187,7 @@ export class SessionFront {
         notify: async (n) => {
           if (res.destroyed || res.writableEnded) return;
           this.head(res);
-          if (!res.write(event({ jsonrpc: '2.0', ...n })) && needsDrain(res)) await whenWritable(res);
+          if (!res.write(sseEvent({ jsonrpc: '2.0', ...n })) && needsDrain(res)) await whenWritable(res);
         },
         request: (r, o) => {
           this.head(res);
@@ -210,8 +203,7 @@ export class SessionFront {
     } catch (err) {
       reply = { jsonrpc: '2.0', id: m.id, error: this.errorOf(err) };
     } finally {
-      res.off('close', gone);
-      if (this.calls.get(key) === controller) this.calls.delete(key);
+      done();
     }
     if (controller.signal.aborted) {
       if (!res.writableEnded) res.end();
@@ -233,6 +225,6 @@ export class SessionFront {
 
   private answer(res: ServerResponse, m: unknown): void {
     this.head(res);
-    res.end(event(m));
+    res.end(sseEvent(m));
   }
 }

@@ -16,6 +16,7 @@ import { relay, sendToUpstream, type RelayEndpoint, type RelayMessage } from '..
 import type { Logger } from '../observability/logger.js';
 import type { ToolCallOutcome } from './session-server.js';
 import { needsDrain, whenWritable } from './http-bridge.js';
+import { idKey, sseEvent, track } from './in-flight.js';
 
 const ASKED_PREFIX = 'sb-relay:';
 
@@ -28,8 +29,6 @@ interface Asked {
   auth: AuthInfo | undefined;
 }
 
-/** A key for a JSON-RPC id that keeps `1` and `"1"` apart. */
-const idKey = (id: unknown) => (typeof id === 'string' ? `s${id}` : `n${String(id)}`);
 
 function isRequest(m: RelayMessage): boolean {
   return typeof m.method === 'string' && (typeof m.id === 'string' || typeof m.id === 'number');
@@ -103,16 +102,9 @@ export class SessionRelay {
     if (!target) return false;
 
     const started = performance.now();
-    const key = idKey(m.id);
-    const controller = new AbortController();
-    this.calls.set(key, controller);
-    const gone = () => {
-      if (!res.writableFinished) controller.abort();
-    };
-    res.once('close', gone);
+    const { controller, done } = track(this.calls, idKey(m.id), res);
     const askedHere: string[] = [];
     const headers = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'mcp-session-id': this.opts.sessionId };
-    const event = (msg: RelayMessage) => `event: message\ndata: ${JSON.stringify(msg)}\n\n`;
 
     const result = await relay(
       target.endpoint,
@@ -128,13 +120,12 @@ export class SessionRelay {
             out = { ...msg, id };
           }
           if (!res.headersSent) res.writeHead(200, headers);
-          if (!res.write(event(out)) && needsDrain(res)) return whenWritable(res);
+          if (!res.write(sseEvent(out)) && needsDrain(res)) return whenWritable(res);
         },
       },
     );
 
-    this.calls.delete(key);
-    res.off('close', gone);
+    done();
     for (const id of askedHere) this.asked.delete(id);
     const durationMs = performance.now() - started;
     if (result.kind === 'aborted') {
@@ -156,7 +147,7 @@ export class SessionRelay {
     this.opts.onToolCall(name, outcome, durationMs);
     if (res.destroyed) return true;
     if (!res.headersSent) res.writeHead(200, headers);
-    res.end(event(answer));
+    res.end(sseEvent(answer));
     return true;
   }
 }

@@ -10,6 +10,7 @@
 import type { ServerResponse } from 'node:http';
 import { ErrorCode, McpError, type Result } from '@modelcontextprotocol/sdk/types.js';
 import { needsDrain, whenWritable } from './http-bridge.js';
+import { sseEvent } from './in-flight.js';
 
 const ASK_PREFIX = 'sb-ask:';
 
@@ -18,7 +19,6 @@ interface Pending {
   reject(err: unknown): void;
 }
 
-const event = (m: unknown) => `event: message\ndata: ${JSON.stringify(m)}\n\n`;
 
 export class SessionStream {
   private res: ServerResponse | undefined;
@@ -113,5 +113,5 @@ export class SessionStream {
 
 async function writeTo(res: ServerResponse, m: unknown): Promise<void> {
   if (res.destroyed || res.writableEnded) return;
-  if (!res.write(event(m)) && needsDrain(res)) await whenWritable(res);
+  if (!res.write(sseEvent(m)) && needsDrain(res)) await whenWritable(res);
 }
