@@ -1,36 +1,49 @@
 /**
  * The gateway under test, in its own process (so `/proc` tells its CPU apart from the load generator's): the app
  * built as `src/main.ts` builds it, on a fresh PostgreSQL database, with one remote tool server (auth `none`,
- * `prefix: false`) pointed at `BENCH_UPSTREAM_URL` and every rate limit off. Bench-only commands over IPC mint
+ * `prefix: false`) pointed at `BENCH_UPSTREAM_URL` and every rate limit off; with `BENCH_TRACING` on, OpenTelemetry
+ * tracing exporting to the runner's sink at `BENCH_OTLP_URL` (`otlp-sink.ts`). Bench-only commands over IPC mint
  * tokens, report heap after full GCs, and start/stop V8's CPU profiler around a load phase.
  * Run with `--expose-gc`.
+ *
+ * Replicas (`BENCH_REPLICAS`): the first process makes the database, the team and its tool server; the others get
+ * `BENCH_JOIN_DATABASE` (its name) and join it. All of them get the balancer's URL as `BENCH_PUBLIC_URL` (tokens
+ * name it as issuer and audience) and one `BENCH_ENCRYPTION_KEY` (the signing keys and tool-server secrets in the
+ * database are sealed with it).
  */
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { loadConfig } from '../src/config/config.js';
 import { createApp } from '../src/http/app.js';
+import { createHttpServer, useExpressPrototypes } from '../src/http/mcp-fast-lane.js';
 import { createLogger } from '../src/observability/logger.js';
 import { createTeam } from '../src/teams/team-admin.js';
 import { addToolServer } from '../src/toolservers/tool-server-config.js';
 import { issueAccessToken } from '../src/authserver/access-token.js';
 import { LOCAL_ISSUER } from '../src/teams/users.js';
 import { teamResource } from '../src/auth/protected-resource.js';
-import { benchDatabase } from './harness.js';
+import { benchDatabase, joinBenchDatabase } from './harness.js';
 import { serveBenchCommands } from './ipc.js';
+import { benchTracingEnv } from './otlp-sink.js';
+import { startTracing, stopTracing } from '../src/observability/tracing.js';
 
 const BENCH_TEAM = 'bench';
 
 const upstreamUrl = process.env.BENCH_UPSTREAM_URL;
 if (!upstreamUrl) throw new Error('BENCH_UPSTREAM_URL is required');
 
-const { db, name: database, drop } = await benchDatabase();
-const server = http.createServer();
+const joining = process.env.BENCH_JOIN_DATABASE;
+const { db, name: database, drop } = joining ? { db: await joinBenchDatabase(joining), name: joining, drop: undefined } : await benchDatabase();
+const encryptionKey = process.env.BENCH_ENCRYPTION_KEY ? Buffer.from(process.env.BENCH_ENCRYPTION_KEY, 'hex') : randomBytes(32);
+if (encryptionKey.length !== 32) throw new Error('BENCH_ENCRYPTION_KEY must be 32 bytes in hex');
+const server = createHttpServer();
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
 server.keepAliveTimeout = 120_000;
-const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+const own = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+// What clients reach: this process, or the balancer in front of the replicas.
+const url = process.env.BENCH_PUBLIC_URL ?? own;
 const config = loadConfig({
   PUBLIC_URL: url,
   LOG_LEVEL: 'warn',
@@ -41,13 +54,20 @@ const config = loadConfig({
   SESSION_CACHE_SIZE: '1000000',
   SESSION_CACHE_TTL: '1h',
   SESSION_IDLE_TTL: '1h',
+  ...benchTracingEnv(process.env.BENCH_TRACING, process.env.BENCH_OTLP_URL, process.env.BENCH_TRACING_RATIO, process.env.BENCH_TRACING_PROTOCOL),
 });
-const app = createApp({ config, db, logger: createLogger({ level: 'warn' }), encryptionKey: randomBytes(32) });
+const logger = createLogger({ level: 'warn' });
+// As main.ts: tracing starts before the app is built (the MCP chain has its tracing steps only when it is on).
+if (config.tracing) await startTracing(config.tracing, logger);
+const app = createApp({ config, db, logger, encryptionKey });
 await app.keys.jwks();
 await app.start();
+useExpressPrototypes(server, app.express);
 server.on('request', app.listener);
-const team = await createTeam(db.prisma, { slug: BENCH_TEAM, name: 'Bench' });
-await addToolServer(db.prisma, app.box, team.id, { name: 'up', kind: 'remote', url: upstreamUrl, prefix: false, auth: { mode: 'none' } });
+if (!joining) {
+  const team = await createTeam(db.prisma, { slug: BENCH_TEAM, name: 'Bench' });
+  await addToolServer(db.prisma, app.box, team.id, { name: 'up', kind: 'remote', url: upstreamUrl, prefix: false, auth: { mode: 'none' } });
+}
 
 /** Tokens for `count` users that exist (as after an OAuth login) but have never reached the MCP endpoint. */
 async function tokens({ prefix, count }: { prefix: string; count: number }): Promise<string[]> {
@@ -85,12 +105,14 @@ async function profileStop({ path }: { path: string }): Promise<string> {
 }
 
 serveBenchCommands(
-  { url, endpoint: `${url}/t/${BENCH_TEAM}/mcp`, database, gc: typeof globalThis.gc === 'function' },
+  { url, endpoint: `${own}/t/${BENCH_TEAM}/mcp`, database, gc: typeof globalThis.gc === 'function' },
   { tokens, heap, profileStart, profileStop },
   async () => {
     server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));
     await app.close();
-    await drop();
+    await stopTracing();
+    // The first replica drops the database (its replicas have stopped by then); the others only disconnect.
+    await (drop ? drop() : db.close());
   },
 );

@@ -28,6 +28,14 @@ export async function benchDatabase(): Promise<{ db: Database; name: string; dro
   };
 }
 
+/** Another process's connection to a database `benchDatabase` made (a gateway replica joining the first). */
+export async function joinBenchDatabase(name: string): Promise<Database> {
+  if (!/^sb_bench_[0-9a-f]{8}$/.test(name)) throw new Error(`not a bench database: ${name}`);
+  const url = new URL(BENCH_DATABASE_URL);
+  url.pathname = `/${name}`;
+  return openDatabase({ url: url.toString(), poolSize: 10 });
+}
+
 export function percentile(sorted: readonly number[], p: number): number {
   if (!sorted.length) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;

@@ -2,7 +2,9 @@
  * nginx as the "one plain HTTP hop" baseline: a reverse proxy in front of the upstream with keep-alive upstream
  * connections, run unprivileged-style from its own prefix in a temp dir (no system config, no port below 1024),
  * as one process (`master_process off`) so `/proc/<pid>/stat` is all of its CPU. Debian's `nginx-light` is
- * installed when no `nginx` is found.
+ * installed when no `nginx` is found. The same, with several servers in its upstream block, is the balancer in
+ * front of gateway replicas (`BENCH_REPLICAS`): nginx's default round robin sends each request to the next server,
+ * with no affinity, and `proxy_buffering off` passes event streams through as they are written.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -30,7 +32,7 @@ export function ensureNginx(): string {
   return installed;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const s = net.createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
   const port = (s.address() as net.AddressInfo).port;
@@ -51,7 +53,12 @@ async function waitForPort(port: number, ms: number): Promise<void> {
   }
 }
 
-function config(prefix: string, port: number, upstream: URL): string {
+/**
+ * nginx's configuration: listening on `port`, proxying to `servers` (`host:port` each) in turn. `passHost`: the
+ * client's `Host` goes on to the servers (a balancer: the gateways serve their public URL's host only).
+ */
+export function nginxConfig(prefix: string, port: number, servers: readonly string[], passHost = false): string {
+  if (!servers.length) throw new Error('nginx needs at least one upstream server');
   const tmp = (name: string) => path.join(prefix, 'tmp', name);
   return `daemon off;
 master_process off;
@@ -69,8 +76,7 @@ http {
   keepalive_requests 1000000;
   keepalive_timeout 120s;
   upstream mcp_upstream {
-    server ${upstream.host};
-    keepalive 64;
+${servers.map((server) => `    server ${server};\n`).join('')}    keepalive 64;
     keepalive_requests 1000000;
   }
   server {
@@ -79,22 +85,40 @@ http {
       proxy_pass http://mcp_upstream;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
-      proxy_buffering off;
+${passHost ? '      proxy_set_header Host $http_host;\n' : ''}      proxy_buffering off;
     }
   }
 }
 `;
 }
 
+export interface Nginx {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
 /** Starts nginx proxying `http://127.0.0.1:<port>/…` to the upstream's origin; same path as the upstream's. */
-export async function startNginx(upstreamUrl: string): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+export function startNginx(upstreamUrl: string): Promise<Nginx> {
+  const upstream = new URL(upstreamUrl);
+  return startProxy([upstream.host], upstream.pathname);
+}
+
+/**
+ * Starts nginx as a round-robin balancer over `urls` (same path on each), on `port` (0: any free one); the URL it
+ * answers has the path of the first.
+ */
+export function startBalancer(urls: readonly string[], port = 0): Promise<Nginx> {
+  return startProxy(urls.map((u) => new URL(u).host), new URL(urls[0]!).pathname, port, true);
+}
+
+async function startProxy(servers: string[], pathname: string, fixedPort = 0, passHost = false): Promise<Nginx> {
   const bin = ensureNginx();
   const prefix = await mkdtemp(path.join(os.tmpdir(), 'sb-bench-nginx-'));
   await mkdir(path.join(prefix, 'tmp'));
-  const upstream = new URL(upstreamUrl);
-  const port = await freePort();
+  const port = fixedPort || (await freePort());
   const conf = path.join(prefix, 'nginx.conf');
-  await writeFile(conf, config(prefix, port, upstream));
+  await writeFile(conf, nginxConfig(prefix, port, servers, passHost));
   const proc = spawn(bin, ['-p', prefix, '-c', conf], { stdio: ['ignore', 2, 2] });
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   // nginx is not a Node child with an IPC channel: it would outlive a bench that crashed or was interrupted.
@@ -103,7 +127,7 @@ export async function startNginx(upstreamUrl: string): Promise<{ url: string; pi
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => (kill(), process.exit(130)));
   await Promise.race([waitForPort(port, 10_000), exited.then(() => Promise.reject(new Error(`nginx exited; see ${prefix}/error.log`)))]);
   return {
-    url: `http://127.0.0.1:${port}${upstream.pathname}`,
+    url: `http://127.0.0.1:${port}${pathname}`,
     pid: proc.pid!,
     async stop() {
       process.off('exit', kill);

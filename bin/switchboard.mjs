@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, wri
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { asyncContextFlags } from './node-flags.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const entry = path.join(root, 'dist/cli/index.js');
@@ -79,6 +80,12 @@ if (isStale()) {
     process.stderr.write('switchboard: building (first run or sources changed)…\n');
     execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
   });
+}
+// `start` runs the gateway: on Node 22/23 with async context frames (see node-flags.mjs), by replacing this process
+// with one that has the flag, where Node can (`process.execve`, 22.15+); on 22.14 it runs as it is, only slower.
+const flags = process.argv[2] === 'start' ? asyncContextFlags() : [];
+if (flags.length && typeof process.execve === 'function') {
+  process.execve(process.execPath, [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)], process.env);
 }
 const { runCli } = await import(entry);
 // `start` resolves only on shutdown; every other command returns its exit code.

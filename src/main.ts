@@ -2,7 +2,7 @@
  * Wires the gateway: load config → listen (answering 503 "starting") → open db → migrate → createApp → serve →
  * graceful shutdown. The port is taken first so that a taken PORT fails in a second, not after the migrations.
  */
-import http from 'node:http';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isLoopbackUrl, type Config } from './config/config.js';
 import { databaseStartupError, dataDirStartupError, listenStartupError } from './config/startup-error.js';
@@ -11,9 +11,12 @@ import { migrate } from './db/migrator.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { resolveEncryptionKey } from './security/secret-box.js';
 import { createApp, type App } from './http/app.js';
+import { createHttpServer, useExpressPrototypes } from './http/mcp-fast-lane.js';
 import { ensureDemoTeam } from './teams/bootstrap.js';
 import { teamResource } from './auth/protected-resource.js';
 import { DEFAULT_TEAM } from './teams/team-directory.js';
+import { startTracing, stopTracing } from './observability/tracing.js';
+import { describeTracesUrl } from './config/tracing-config.js';
 
 export interface RunningGateway {
   app: App;
@@ -67,7 +70,7 @@ function answerStarting(_req: http.IncomingMessage, res: http.ServerResponse): v
 
 /** Binds HOST:PORT before any other work, so a taken port is said at once; a bind failure is a `StartupError`. */
 async function listen(config: Config): Promise<http.Server> {
-  const server = http.createServer(answerStarting);
+  const server = createHttpServer(answerStarting);
   // SSE streams stay open; keep-alive sockets must not hold shutdown hostage.
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -90,6 +93,8 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
   const server = await listen(config);
   let db: Database | undefined;
   try {
+    // Before the database (its queries are traced) and the app (whose MCP chain includes tracing only when it is on).
+    if (config.tracing) await startTracing(config.tracing, logger);
     db = await openAndMigrate(config, logger);
     const encryptionKey = resolveEncryptionKey(config.encryptionKey, config.dataDir);
     if (config.demoTeam && (await ensureDemoTeam(db.prisma))) logger.info('created team "demo" with the built-in demo tool pack');
@@ -97,6 +102,7 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
     const app = createApp({ config, db, logger, encryptionKey });
     await app.keys.jwks(); // create or load the signing key before the first request
     await app.start();
+    useExpressPrototypes(server, app.express);
     server.off('request', answerStarting);
     server.on('request', app.listener);
 
@@ -106,11 +112,13 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
 
     let stopping: Promise<void> | undefined;
     const opened = db;
-    const stop = (reason = 'stop') => (stopping ??= shutDown({ app, server, db: opened, logger, graceMs: config.shutdownGraceMs, reason }));
+    const stop = (reason = 'stop') =>
+      (stopping ??= shutDown({ app, server, db: opened, logger, graceMs: config.shutdownGraceMs, reason }).finally(() => (config.tracing ? stopTracing() : undefined)));
     return { app, server, url, teams, stop };
   } catch (err) {
     server.close();
     await db?.close();
+    if (config.tracing) await stopTracing();
     throw err;
   }
 }
@@ -155,5 +163,6 @@ export function describeEndpoints(config: Config, gateway: Pick<RunningGateway, 
     ...describeTeams(config.publicUrl, gateway.teams),
     `  Database: ${config.databaseUrl ? 'PostgreSQL' : `embedded (${config.dataDir})`} · auth: ${config.authMode}${config.devLogin ? ' with dev login' : ''}`,
     `  Health: ${config.publicUrl}/ready · metrics: ${config.publicUrl}/metrics`,
+    ...(config.tracing ? [`  Tracing: OTLP ${config.tracing.protocol} to ${describeTracesUrl(config.tracing.url)} (sampler ${config.tracing.sampler})`] : []),
   ].join('\n');
 }

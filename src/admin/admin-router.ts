@@ -4,13 +4,23 @@
  */
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { z } from 'zod';
-import { ApiError, type ApiErrorCode } from '../http/errors.js';
 import type { TokenVerifier } from '../auth/token-verifier.js';
-import { AdminAuthError, resolveAdminPrincipal, type AdminPrincipal } from './admin-principal.js';
+import { AdminAuthError, type AdminPrincipal } from './admin-principal.js';
 import { ADMIN_AUTHORIZATION, mayCall, type AdminRouteKey } from './authorization.js';
 import type { AdminDeps, AdminRoute } from './route.js';
 import { unknownFields } from './unknown-fields.js';
 import { ADMIN_ROUTES } from './routes/index.js';
+import { DomainError, Unauthorized, Forbidden, Refused, type ErrorCode } from '../errors.js';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace -- Express's own way to type `res.locals`
+  namespace Express {
+    interface Locals {
+      /** Who calls the admin API (`authenticate`). */
+      admin?: AdminPrincipal;
+    }
+  }
+}
 
 export const ADMIN_REALM = 'switchboard-admin';
 export const ADMIN_BODY_LIMIT = '64kb';
@@ -48,12 +58,12 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   return value;
 }
 
-function validate<T>(schema: z.ZodType<T> | undefined, input: unknown, code: ApiErrorCode, what: string): T {
+function validate<T>(schema: z.ZodType<T> | undefined, input: unknown, code: ErrorCode, what: string): T {
   if (!schema) return undefined as T;
   const parsed = schema.safeParse(input);
   const details = parsed.success ? unknownFields(input, parsed.data) : issueDetails(parsed.error, input);
   if (parsed.success && details.length === 0) return parsed.data;
-  throw new ApiError(code, `Invalid ${what}: ${details.map((d) => `${d.field || '(root)'} ${d.message}`).join('; ')}`, details);
+  throw new DomainError(code, `Invalid ${what}: ${details.map((d) => `${d.field || '(root)'} ${d.message}`).join('; ')}`, details);
 }
 
 function expressPath(path: string): string {
@@ -64,25 +74,24 @@ export function adminRouter(deps: AdminDeps & { verifier: TokenVerifier }, route
   checkAuthorizationTable(routes);
   const router = Router();
   const json = express.json({ limit: ADMIN_BODY_LIMIT });
-  const principalDeps = { config: deps.config, verifier: deps.verifier, users: deps.users, prisma: deps.db.prisma };
 
   const authenticate =
     (route: AdminRoute): RequestHandler =>
     async (req, res, next) => {
       res.set('Cache-Control', 'no-store');
       if (ADMIN_AUTHORIZATION[route.key] === 'public') {
-        res.locals.principal = ANONYMOUS;
+        res.locals.admin = ANONYMOUS;
         return next();
       }
       try {
-        res.locals.principal = await resolveAdminPrincipal(req.headers.authorization, principalDeps);
+        res.locals.admin = await deps.services.users.principalOfAuthorization(deps.verifier, req.headers.authorization);
       } catch (err) {
         if (!(err instanceof AdminAuthError)) throw err;
         const challenge = err.tokenGiven
           ? `Bearer realm="${ADMIN_REALM}", error="invalid_token", error_description="${err.message.replace(/["\\]/g, "'")}"`
           : `Bearer realm="${ADMIN_REALM}"`;
         res.set('WWW-Authenticate', challenge);
-        throw new ApiError('unauthorized', err.message);
+        throw new Unauthorized(err.message);
       }
       next();
     };
@@ -91,8 +100,8 @@ export function adminRouter(deps: AdminDeps & { verifier: TokenVerifier }, route
     (route: AdminRoute): RequestHandler =>
     (req, res, next) => {
       const team = typeof req.params.team === 'string' ? req.params.team : undefined;
-      if (!mayCall(res.locals.principal as AdminPrincipal, ADMIN_AUTHORIZATION[route.key], team)) {
-        throw new ApiError('forbidden', team ? `You are not an admin of team ${team}` : 'This needs a platform admin (ADMIN_API_KEY or ADMIN_EMAILS)');
+      if (!mayCall(res.locals.admin!, ADMIN_AUTHORIZATION[route.key], team)) {
+        throw new Forbidden(team ? `You are not an admin of team ${team}` : 'This needs a platform admin (ADMIN_API_KEY or ADMIN_EMAILS)');
       }
       next();
     };
@@ -107,11 +116,12 @@ export function adminRouter(deps: AdminDeps & { verifier: TokenVerifier }, route
         : undefined;
       let status: number = route.success.status;
       const result = await route.handle({
-        principal: res.locals.principal as AdminPrincipal,
+        principal: res.locals.admin!,
         params,
         query,
         body,
-        deps,
+        services: deps.services,
+        config: deps.config,
         routes,
         status: (code) => {
           status = code;
@@ -132,7 +142,7 @@ export function adminRouter(deps: AdminDeps & { verifier: TokenVerifier }, route
     const allow = [...new Set(list.flatMap((r) => (r.method === 'get' ? ['GET', 'HEAD'] : [r.method.toUpperCase()])))].join(', ');
     router.all(path, (req, res, next) => {
       res.set('Allow', allow);
-      next(new ApiError('method_not_allowed', `${req.method} is not supported here; allowed: ${allow}`));
+      next(new Refused('method_not_allowed', `${req.method} is not supported here; allowed: ${allow}`));
     });
   }
   return router;

@@ -10,7 +10,7 @@ import { decodeListCursor, encodeListCursor, invalidCursor } from './cursor.js';
 import { teamScope, usersWithEmail } from './list-scope.js';
 import type { auditQuery } from './request-schemas.js';
 import type { auditRecordJson } from './response-schemas.js';
-import type { AdminDeps } from './route.js';
+import type { ServiceDeps } from './service-deps.js';
 
 export type AuditQuery = z.output<typeof auditQuery>;
 export type AuditRecordJson = z.infer<typeof auditRecordJson>;
@@ -39,7 +39,7 @@ function afterAuditCursor(c: AuditCursor | undefined): Prisma.AuditRecordWhereIn
   return { createdAt: { lte: c.at }, OR: [{ createdAt: { lt: c.at } }, { id: { lt: c.id } }] };
 }
 
-async function filtersOf(deps: AdminDeps, p: AdminPrincipal, q: AuditQuery): Promise<Prisma.AuditRecordWhereInput[]> {
+async function filtersOf(deps: ServiceDeps, p: AdminPrincipal, q: AuditQuery): Promise<Prisma.AuditRecordWhereInput[]> {
   const teams = await teamScope(deps, p, q.team);
   const users = q.user === undefined ? undefined : await usersWithEmail(deps, q.user);
   return [
@@ -71,7 +71,7 @@ function toAuditRecordJson(r: Row, emails: ReadonlyMap<string, string | null>): 
 }
 
 /** A page of tool-call records `p` may see, matching `q`. */
-export async function listAudit(deps: AdminDeps, p: AdminPrincipal, q: AuditQuery): Promise<{ items: AuditRecordJson[]; nextCursor: string | null }> {
+export async function listAudit(deps: ServiceDeps, p: AdminPrincipal, q: AuditQuery): Promise<{ items: AuditRecordJson[]; nextCursor: string | null }> {
   const cursor = q.cursor === undefined ? undefined : decodeAuditCursor(q.cursor);
   const prisma = deps.db.prisma;
   const rows = await prisma.auditRecord.findMany({
@@ -105,7 +105,7 @@ export interface MinuteCount {
  * database (one GROUP BY over the `(action, created_at)` index), not by fetching an hour of records.
  */
 export async function toolCallsPerMinute(
-  deps: AdminDeps,
+  deps: ServiceDeps,
   p: AdminPrincipal,
   q: Pick<AuditQuery, 'team' | 'user' | 'tool'>,
   minutes = 60,
@@ -144,7 +144,7 @@ export interface LastCall {
  * from the audit trail instead of anything the serve path would have to keep. Tool servers with `prefix: false`
  * cannot be told apart this way; leave them out. One bounded index scan per tool server.
  */
-export async function lastCallByToolServer(deps: AdminDeps, teamId: string, names: readonly string[], sinceMs = 86_400_000): Promise<Map<string, LastCall>> {
+export async function lastCallByToolServer(deps: ServiceDeps, teamId: string, names: readonly string[], sinceMs = 86_400_000): Promise<Map<string, LastCall>> {
   if (names.length === 0) return new Map();
   const rows = await deps.db.sql.query<{ name: string; outcome: string; created_at: Date | string }>(
     `SELECT n.name, r.outcome, r.created_at

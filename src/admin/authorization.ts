@@ -34,6 +34,8 @@ export const ADMIN_AUTHORIZATION = {
   'GET /teams/{team}/sessions': 'team',
   'GET /users': 'platform',
   'GET /users/{userId}/sessions': 'platform',
+  'GET /users/{userId}/connections': 'teams',
+  'DELETE /users/{userId}/connections/{id}': 'teams',
   'GET /sessions': 'teams',
   'GET /sessions/{sessionId}': 'session',
   'DELETE /sessions/{sessionId}': 'session',

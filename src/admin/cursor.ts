@@ -1,9 +1,10 @@
+import type { DomainError} from '../errors.js';
+import { Invalid } from '../errors.js';
 /**
  * Opaque keyset cursors for the admin lists that are not sessions (teams, members, invitations, tool servers, users, audit). A cursor
  * names the last item of the previous page and which list it belongs to, so it stays valid while items are added
  * and is refused when handed to another list. Session cursors live with the sessions (`sessions/session-json.ts`).
  */
-import { ApiError } from '../http/errors.js';
 
 export type CursorKind = 'teams' | 'members' | 'invitations' | 'tool-servers' | 'users' | 'audit';
 
@@ -30,8 +31,8 @@ export function decodeListCursor(kind: CursorKind, cursor: string, length: numbe
   return (parsed as string[]).slice(1);
 }
 
-export function invalidCursor(): ApiError {
-  return new ApiError('invalid_query', 'cursor is not a cursor returned by this list', [{ field: 'cursor', message: 'unknown cursor' }]);
+export function invalidCursor(): DomainError {
+  return new Invalid('invalid_query', 'cursor is not a cursor returned by this list', [{ field: 'cursor', message: 'unknown cursor' }]);
 }
 
 /** Cuts `rows` (fetched with `take: limit + 1`) into a page and the cursor of its last item. */

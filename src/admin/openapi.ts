@@ -1,12 +1,12 @@
 /**
  * The OpenAPI 3.1 document of `/admin/v1`, generated from the same route definitions and zod schemas that validate
- * requests — including the whole error catalogue (`API_ERROR_CODES`), which the tests check is fully documented.
+ * requests — including the whole error catalogue (`ERROR_CODES`), which the tests check is fully documented.
  */
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
-import { API_ERROR_CODES, type ApiErrorCode } from '../http/errors.js';
 import { ADMIN_AUTHORIZATION, type Permission } from './authorization.js';
 import type { AdminRoute } from './route.js';
 import { errorJson } from './response-schemas.js';
+import { ERROR_CODES, type ErrorCode } from '../errors.js';
 
 const PERMISSION_TEXT: Record<Permission, string> = {
   public: 'Anyone (no credentials needed).',
@@ -17,8 +17,8 @@ const PERMISSION_TEXT: Record<Permission, string> = {
 };
 
 /** The error codes a route may answer: its own plus those that follow from how it is called. */
-export function errorCodesOf(route: AdminRoute): ApiErrorCode[] {
-  const codes: ApiErrorCode[] = [];
+export function errorCodesOf(route: AdminRoute): ErrorCode[] {
+  const codes: ErrorCode[] = [];
   if (ADMIN_AUTHORIZATION[route.key] !== 'public') codes.push('unauthorized', 'forbidden');
   if (route.params) codes.push('invalid_path');
   if (route.query) codes.push('invalid_query');
@@ -27,20 +27,20 @@ export function errorCodesOf(route: AdminRoute): ApiErrorCode[] {
   return [...new Set(codes)];
 }
 
-function errorResponses(codes: ApiErrorCode[]): ZodOpenApiResponsesObject {
-  const byStatus = new Map<number, ApiErrorCode[]>();
-  for (const code of codes) byStatus.set(API_ERROR_CODES[code].status, [...(byStatus.get(API_ERROR_CODES[code].status) ?? []), code]);
+function errorResponses(codes: ErrorCode[]): ZodOpenApiResponsesObject {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of codes) byStatus.set(ERROR_CODES[code].status, [...(byStatus.get(ERROR_CODES[code].status) ?? []), code]);
   const out: ZodOpenApiResponsesObject = {};
   for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) {
     out[String(status) as `${1 | 2 | 3 | 4 | 5}${string}`] = {
-      description: list.map((c) => `\`${c}\`: ${API_ERROR_CODES[c].description}`).join(' '),
+      description: list.map((c) => `\`${c}\`: ${ERROR_CODES[c].description}`).join(' '),
       ...(status === 401
         ? { headers: { 'WWW-Authenticate': { description: '`Bearer realm="switchboard-admin"`, plus `error="invalid_token"` when a token was sent but refused', schema: { type: 'string' } } } }
         : {}),
       content: {
         'application/json': {
           schema: errorJson,
-          examples: Object.fromEntries(list.map((c) => [c, { value: { error: { code: c, message: API_ERROR_CODES[c].description } } }])),
+          examples: Object.fromEntries(list.map((c) => [c, { value: { error: { code: c, message: ERROR_CODES[c].description } } }])),
         },
       },
     };
@@ -70,7 +70,7 @@ function operation(route: AdminRoute): ZodOpenApiOperationObject {
   };
 }
 
-const catalogue = Object.entries(API_ERROR_CODES)
+const catalogue = Object.entries(ERROR_CODES)
   .map(([code, e]) => `| \`${code}\` | ${e.status} | ${e.description} |`)
   .join('\n');
 

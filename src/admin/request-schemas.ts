@@ -9,6 +9,7 @@ import { TEAM_SLUG } from '../teams/team-directory.js';
 import { teamInput } from '../teams/team-admin.js';
 import { sessionListQuery } from '../sessions/session-list.js';
 import { TOOL_SERVER_NAME, toolServerInput } from '../toolservers/tool-server-config.js';
+import { accessPolicy } from '../toolservers/access-policy.js';
 import type { ToolCallOutcome } from '../mcp/session-server.js';
 
 export const EXAMPLE_USER_ID = '5f0c8e2a-1d3b-4c6e-8f7a-9b0c1d2e3f40';
@@ -135,7 +136,13 @@ export const memberAddBody = z
 export const toolServerCreateBody = toolServerInput.meta({
   id: 'ToolServerCreate',
   description: 'A built-in pack or a remote MCP server. A static secret is write-only.',
-  example: { name: 'github', kind: 'remote', url: 'https://mcp.example.com/mcp', auth: { mode: 'static', header: 'Authorization', secret: 'Bearer s3cr3t' } },
+  example: {
+    name: 'github',
+    kind: 'remote',
+    url: 'https://mcp.example.com/mcp',
+    auth: { mode: 'static', header: 'Authorization', secret: 'Bearer s3cr3t' },
+    policy: { tools: { create_issue: { roles: ['admin'] }, delete_repo: { hidden: true } } },
+  },
 });
 
 export const toolServerPatchBody = z
@@ -145,11 +152,12 @@ export const toolServerPatchBody = z
     pack: z.string().optional(),
     url: z.string().optional(),
     auth: z
-      .looseObject({ mode: z.enum(['exchange', 'passthrough', 'static', 'none']) })
+      .looseObject({ mode: z.enum(['exchange', 'passthrough', 'static', 'none', 'oauth']) })
       .optional()
-      .meta({ description: 'Replaces the auth settings. For `static`, omit `secret` to keep the stored one.' }),
+      .meta({ description: 'Replaces the auth settings. For `static`, omit `secret` to keep the stored one; for `oauth`, omit `clientSecret` to keep the stored one (same `clientId` and URL).' }),
     prefix: z.boolean().optional(),
     enabled: z.boolean().optional(),
+    policy: accessPolicy.optional().meta({ description: 'Replaces the access policy as a whole; `{}` clears it' }),
   })
   .meta({
     id: 'ToolServerPatch',

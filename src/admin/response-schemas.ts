@@ -4,10 +4,12 @@
  */
 import 'zod-openapi';
 import { z } from 'zod';
-import { API_ERROR_CODES, type ApiErrorCode } from '../http/errors.js';
 import type { SessionJson } from '../sessions/session-json.js';
 import type { ToolServerJson } from '../toolservers/tool-server-config.js';
+import type { ConnectionJson } from '../toolservers/oauth/connections-service.js';
+import { accessPolicy } from '../toolservers/access-policy.js';
 import { EXAMPLE_SESSION_ID, EXAMPLE_USER_ID, memberRole } from './request-schemas.js';
+import { ERROR_CODES, type ErrorCode } from '../errors.js';
 
 const EXAMPLE_TEAM_ID = '0b7d5a43-5c1e-4f7e-9a51-3f2b8c6d9e10';
 const timestamp = z.iso.datetime().meta({ example: '2026-05-04T09:30:00.000Z' });
@@ -49,14 +51,21 @@ export const toolServerJson = z
   .strictObject({
     name: z.string(),
     kind: z.enum(['builtin', 'remote']),
-    pack: z.string().optional(),
-    url: z.string().optional(),
+    pack: z.string().exactOptional(),
+    url: z.string().exactOptional(),
     auth: z
-      .strictObject({ mode: z.string(), header: z.string().optional(), secretSet: z.boolean().optional() })
-      .optional()
-      .meta({ description: 'Remote servers only. The secret itself is never returned; `secretSet` says whether one is stored.' }),
+      .strictObject({
+        mode: z.string(),
+        header: z.string().exactOptional(),
+        secretSet: z.boolean().exactOptional(),
+        clientId: z.string().exactOptional().meta({ description: 'Mode `oauth`: the pre-registered client id, if any' }),
+        scopes: z.array(z.string()).exactOptional().meta({ description: 'Mode `oauth`: the scopes asked for' }),
+      })
+      .exactOptional()
+      .meta({ description: 'Remote servers only. Secrets (a static secret, an `oauth` client secret) are never returned; `secretSet` says whether one is stored.' }),
     prefix: z.boolean(),
     enabled: z.boolean(),
+    policy: accessPolicy,
     createdAt: timestamp,
     updatedAt: timestamp,
   })
@@ -69,6 +78,7 @@ export const toolServerJson = z
       auth: { mode: 'static', header: 'Authorization', secretSet: true },
       prefix: true,
       enabled: true,
+      policy: { tools: { create_issue: { roles: ['admin'] }, delete_repo: { hidden: true } } },
       createdAt: '2026-05-04T09:30:00.000Z',
       updatedAt: '2026-05-04T09:30:00.000Z',
     },
@@ -169,6 +179,34 @@ export const userJson = z
     },
   });
 
+export const connectionJson = z
+  .strictObject({
+    id: z.string(),
+    team: z.string(),
+    toolServer: z.string(),
+    userId: z.string(),
+    scope: z.string().nullable(),
+    expiresAt: timestamp.nullable().meta({ description: 'When the current upstream access token expires (it is refreshed before); null when the upstream did not say' }),
+    refreshable: z.boolean().meta({ description: 'Whether the gateway holds a refresh token' }),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  })
+  .meta({
+    id: 'Connection',
+    description: 'A user’s own account at a tool server with auth mode `oauth`. The tokens are never returned.',
+    example: {
+      id: '0b8f5a51-7c1e-4f0e-9d5e-3c2a1b0f9e8d',
+      team: 'acme',
+      toolServer: 'github',
+      userId: '7d3c1f0e-5b2a-4c8d-9e6f-1a2b3c4d5e6f',
+      scope: 'repo',
+      expiresAt: '2026-05-04T10:30:00.000Z',
+      refreshable: true,
+      createdAt: '2026-05-04T09:30:00.000Z',
+      updatedAt: '2026-05-04T09:30:00.000Z',
+    },
+  });
+
 export function listOf<T extends z.ZodType>(item: T, id: string) {
   return z
     .strictObject({
@@ -178,9 +216,9 @@ export function listOf<T extends z.ZodType>(item: T, id: string) {
     .meta({ id });
 }
 
-const errorCode = z.enum(Object.keys(API_ERROR_CODES) as [ApiErrorCode, ...ApiErrorCode[]]).meta({
+const errorCode = z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]).meta({
   id: 'ErrorCode',
-  description: Object.entries(API_ERROR_CODES)
+  description: Object.entries(ERROR_CODES)
     .map(([code, e]) => `- \`${code}\` (${e.status}): ${e.description}`)
     .join('\n'),
 });
@@ -202,5 +240,7 @@ export const errorJson = z
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const sessionShapeMatches: Same<z.infer<typeof sessionJson>, SessionJson> = true;
 const toolServerShapeMatches: Same<Omit<z.infer<typeof toolServerJson>, 'auth'>, Omit<ToolServerJson, 'auth'>> = true;
+const connectionShapeMatches: Same<z.infer<typeof connectionJson>, ConnectionJson> = true;
+void connectionShapeMatches;
 void sessionShapeMatches;
 void toolServerShapeMatches;

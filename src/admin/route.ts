@@ -1,31 +1,19 @@
 /**
  * What an admin route is: its place in the authorization table, its zod schemas (which validate the request and
  * generate the OpenAPI document), the errors it may answer, and the action itself — which gets parsed, typed input
- * and never sees Express.
+ * and never sees Express or the database.
  */
 import type { z } from 'zod';
 import type { Config } from '../config/config.js';
-import type { Database } from '../db/database.js';
-import type { ApiErrorCode } from '../http/errors.js';
-import type { Logger } from '../observability/logger.js';
-import type { AuditLog } from '../observability/audit.js';
-import type { SecretBox } from '../security/secret-box.js';
-import type { TeamDirectory } from '../teams/team-directory.js';
-import type { UserDirectory } from '../teams/users.js';
-import type { SessionRuntime } from '../mcp/session-runtime.js';
+import type { Services } from '../services.js';
 import type { AdminPrincipal } from './admin-principal.js';
 import type { AdminRouteKey } from './authorization.js';
+import { type ErrorCode } from '../errors.js';
 
+/** What the admin router is built on: the services (never the database) and the configuration. */
 export interface AdminDeps {
   config: Config;
-  db: Database;
-  box: SecretBox;
-  teams: TeamDirectory;
-  users: UserDirectory;
-  sessions: SessionRuntime;
-  audit: AuditLog;
-  logger: Logger;
-  clock: () => number;
+  services: Services;
 }
 
 export interface RouteContext<P, Q, B> {
@@ -33,7 +21,9 @@ export interface RouteContext<P, Q, B> {
   params: P;
   query: Q;
   body: B;
-  deps: AdminDeps;
+  /** The services the route acts through (`src/services.ts`): routes never touch the database. */
+  services: Services;
+  config: Config;
   /** Every admin route (for the OpenAPI document). */
   routes: readonly AdminRoute[];
   /** Overrides the route's success status for this response (e.g. 200 instead of 201 when nothing was created). */
@@ -59,7 +49,7 @@ export interface AdminRouteDef<P extends z.ZodType, Q extends z.ZodType, B exten
   success: SuccessResponse;
   alternatives?: SuccessResponse[];
   /** Error codes besides those every protected route may answer (400 invalid_query/path, 401, 403). */
-  errors: ApiErrorCode[];
+  errors: ErrorCode[];
   handle(ctx: RouteContext<z.output<P>, z.output<Q>, B extends z.ZodType ? z.output<B> : undefined>): Promise<unknown>;
 }
 
@@ -77,7 +67,7 @@ export interface AdminRoute {
   body: z.ZodType | undefined;
   success: SuccessResponse;
   alternatives: SuccessResponse[];
-  errors: ApiErrorCode[];
+  errors: ErrorCode[];
   handle(ctx: RouteContext<unknown, unknown, unknown>): Promise<unknown>;
 }
 

@@ -8,26 +8,50 @@ import type { CloseReason } from '../sessions/session-store.js';
 import { listSessions, type SessionListQuery } from '../sessions/session-list.js';
 import { normaliseEmail } from '../teams/email.js';
 import { sessionJsonInclude, toSessionJson, type SessionJson } from '../sessions/session-json.js';
-import { ApiError } from '../http/errors.js';
 import type { AdminPrincipal } from './admin-principal.js';
 import { mayAdministerTeam } from './authorization.js';
 import { teamScope } from './list-scope.js';
-import type { AdminDeps } from './route.js';
+import { findTeam } from './teams-service.js';
+import type { ServiceDeps } from './service-deps.js';
+import { NotFound, Conflict } from '../errors.js';
 
 /** The session with this id if `p` may see it; 404 `session_not_found` otherwise (nothing is revealed). */
-export async function findSessionFor(deps: AdminDeps, p: AdminPrincipal, id: string) {
+export async function findSessionFor(deps: ServiceDeps, p: AdminPrincipal, id: string) {
   const row = await deps.db.prisma.session.findUnique({ where: { id }, include: sessionJsonInclude });
-  if (!row || !mayAdministerTeam(p, row.teamId)) throw new ApiError('session_not_found', `No session ${id}`);
+  if (!row || !mayAdministerTeam(p, row.teamId)) throw new NotFound('session_not_found', `No session ${id}`);
   return row;
 }
 
+/** `GET /sessions/{id}`: the session as JSON if `p` may see it. */
+export async function getSession(deps: ServiceDeps, p: AdminPrincipal, id: string): Promise<SessionJson> {
+  return toSessionJson(await findSessionFor(deps, p, id), deps.clock());
+}
+
+/** A page of one team's sessions (404 `team_not_found`). */
+export async function listTeamSessions(deps: ServiceDeps, slug: string, q: SessionListQuery) {
+  const team = await findTeam(deps, slug);
+  return listSessions(deps.db.prisma, { teamId: team.id }, q, deps.clock());
+}
+
+/** A page of one user's sessions in every team (404 `user_not_found`). */
+export async function listUserSessions(deps: ServiceDeps, userId: string, q: SessionListQuery) {
+  const user = await deps.db.prisma.user.findUnique({ where: { id: userId }, select: { id: true } });
+  if (!user) throw new NotFound('user_not_found', `No user ${userId}`);
+  return listSessions(deps.db.prisma, { userId: user.id }, q, deps.clock());
+}
+
+/** A page of one user's own sessions in one team (`GET /t/{team}/sessions`, with their MCP access token). */
+export function listOwnSessions(deps: ServiceDeps, teamId: string, userId: string, q: SessionListQuery) {
+  return listSessions(deps.db.prisma, { teamId, userId }, q);
+}
+
 /** Ends one session on every replica, with an audit record naming who did it. 409 when it was already closed. */
-export async function endSession(deps: AdminDeps, p: AdminPrincipal, id: string): Promise<SessionJson> {
+export async function endSession(deps: ServiceDeps, p: AdminPrincipal, id: string): Promise<SessionJson> {
   const row = await findSessionFor(deps, p, id);
   const closed = await deps.sessions.close(id, 'admin');
   if (!closed) {
     const json = toSessionJson(row, deps.clock());
-    throw new ApiError('session_closed', `Session ${id} is already closed (${json.closeReason ?? 'closed'})`);
+    throw new Conflict('session_closed', `Session ${id} is already closed (${json.closeReason ?? 'closed'})`);
   }
   deps.audit.record({
     teamId: row.teamId,
@@ -44,7 +68,7 @@ export async function endSession(deps: AdminDeps, p: AdminPrincipal, id: string)
 }
 
 /** Ends every open session matching `where` (a team being deleted, a member being removed); returns how many. */
-export async function endSessionsWhere(deps: AdminDeps, where: Prisma.SessionWhereInput, reason: CloseReason): Promise<number> {
+export async function endSessionsWhere(deps: ServiceDeps, where: Prisma.SessionWhereInput, reason: CloseReason): Promise<number> {
   const open = await deps.db.prisma.session.findMany({ where: { AND: [where, { closedAt: null }] }, select: { id: true } });
   let ended = 0;
   for (const { id } of open) if (await deps.sessions.close(id, reason)) ended++;
@@ -56,7 +80,7 @@ export async function endSessionsWhere(deps: AdminDeps, where: Prisma.SessionWhe
  * `team` and `user` (e-mail, exact on the normalised address) as `teamScope` allows.
  */
 export async function listAllSessions(
-  deps: AdminDeps,
+  deps: ServiceDeps,
   p: AdminPrincipal,
   q: SessionListQuery & { team?: string | undefined; user?: string | undefined },
 ): Promise<{ items: SessionJson[]; nextCursor: string | null }> {

@@ -1,36 +1,45 @@
 /**
- * Teams for the admin API: listing, reading, changing and deleting. Creating is `createTeam` in
- * `teams/team-admin.ts`, shared with the CLI so both apply the same rules.
+ * Teams for the admin API, the console and the CLI: creating (the rules are `createTeam` in `teams/team-admin.ts`),
+ * listing, reading, changing and deleting — each change audited with its actor.
  */
 import type { Prisma, Team } from '../generated/prisma/client.js';
-import { ApiError } from '../http/errors.js';
+import { createTeam, type TeamInput } from '../teams/team-admin.js';
 import { rethrowAsNotFound } from './prisma-errors.js';
 import type { AdminPrincipal } from './admin-principal.js';
 import { decodeListCursor, page } from './cursor.js';
 import { endSessionsWhere } from './sessions-service.js';
-import type { AdminDeps } from './route.js';
+import type { ServiceDeps } from './service-deps.js';
+import { NotFound, Refused } from '../errors.js';
 
 export function toTeamJson(t: Team) {
   return { id: t.id, slug: t.slug, name: t.name, joinPolicy: t.joinPolicy, createdAt: t.createdAt.toISOString(), updatedAt: t.updatedAt.toISOString() };
 }
 
 /** The team with this slug, or 404 `team_not_found`. */
-export async function findTeam(deps: AdminDeps, slug: string): Promise<Team> {
+export async function findTeam(deps: ServiceDeps, slug: string): Promise<Team> {
   const team = await deps.db.prisma.team.findUnique({ where: { slug } });
-  if (!team) throw new ApiError('team_not_found', `No team ${slug}`);
+  if (!team) throw new NotFound('team_not_found', `No team ${slug}`);
   return team;
 }
 
-export async function listTeams(deps: AdminDeps, q: { cursor?: string | undefined; limit: number }) {
+/** Creates a team (`POST /teams`, `switchboard teams create`), audited as `p`'s `admin.team_create`. */
+export async function createTeamAs(deps: ServiceDeps, p: AdminPrincipal, input: TeamInput) {
+  const team = await createTeam(deps.db.prisma, input);
+  deps.teams.invalidate(team.slug);
+  deps.audit.record({ teamId: team.id, actor: p.actor, action: 'admin.team_create', target: team.slug, outcome: 'ok' });
+  return toTeamJson(team);
+}
+
+export async function listTeams(deps: ServiceDeps, q: { cursor?: string | undefined; limit: number }) {
   return listTeamsWhere(deps, {}, q);
 }
 
 /** The teams `p` may manage, by slug: every team for platform admins, the teams they administer for team admins. */
-export async function listTeamsVisibleTo(deps: AdminDeps, p: AdminPrincipal, q: { cursor?: string | undefined; limit: number }) {
+export async function listTeamsVisibleTo(deps: ServiceDeps, p: AdminPrincipal, q: { cursor?: string | undefined; limit: number }) {
   return listTeamsWhere(deps, p.platform ? {} : { id: { in: [...p.adminTeams.values()] } }, q);
 }
 
-async function listTeamsWhere(deps: AdminDeps, scope: Prisma.TeamWhereInput, q: { cursor?: string | undefined; limit: number }) {
+async function listTeamsWhere(deps: ServiceDeps, scope: Prisma.TeamWhereInput, q: { cursor?: string | undefined; limit: number }) {
   const after = q.cursor === undefined ? undefined : decodeListCursor('teams', q.cursor, 1)[0];
   const rows = await deps.db.prisma.team.findMany({
     where: after === undefined ? scope : { AND: [scope, { slug: { gt: after } }] },
@@ -41,14 +50,14 @@ async function listTeamsWhere(deps: AdminDeps, scope: Prisma.TeamWhereInput, q: 
 }
 
 export async function updateTeam(
-  deps: AdminDeps,
+  deps: ServiceDeps,
   p: AdminPrincipal,
   slug: string,
   patch: { slug?: string | undefined; name?: string | undefined; joinPolicy?: 'open' | 'invite' | undefined },
 ) {
   const team = await findTeam(deps, slug);
   if (patch.slug !== undefined && patch.slug !== team.slug) {
-    throw new ApiError('unprocessable', 'slug is immutable: it is part of the team’s MCP URL and of every issued token', [
+    throw new Refused('unprocessable', 'slug is immutable: it is part of the team’s MCP URL and of every issued token', [
       { field: 'slug', message: 'is immutable' },
     ]);
   }
@@ -60,11 +69,11 @@ export async function updateTeam(
 }
 
 /** Ends the team's sessions everywhere (reason `team_deleted`), then deletes it and everything it owns. */
-export async function deleteTeam(deps: AdminDeps, p: AdminPrincipal, slug: string): Promise<void> {
+export async function deleteTeam(deps: ServiceDeps, p: AdminPrincipal, slug: string): Promise<void> {
   const team = await findTeam(deps, slug);
   const ended = await endSessionsWhere(deps, { teamId: team.id }, 'team_deleted');
   const { count } = await deps.db.prisma.team.deleteMany({ where: { id: team.id } });
-  if (count === 0) throw new ApiError('team_not_found', `No team ${slug}`);
+  if (count === 0) throw new NotFound('team_not_found', `No team ${slug}`);
   deps.teams.invalidate(slug);
   // teamId stays null: the team's own audit records go with it, this one must outlive it.
   deps.audit.record({ teamId: null, actor: p.actor, action: 'admin.team_delete', target: slug, outcome: 'ok', detail: { team: slug, sessionsEnded: ended } });

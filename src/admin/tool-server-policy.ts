@@ -13,9 +13,9 @@
  * This check answers the team admin when the URL is set; DNS can change afterwards, so every connection to a URL a
  * team admin set is checked again and pinned to the checked address (`toolservers/upstream-network.ts`).
  */
-import { ApiError } from '../http/errors.js';
 import { AddressRefusedError, resolveChecked } from '../security/address-policy.js';
 import type { AdminPrincipal } from './admin-principal.js';
+import { Forbidden, Refused } from '../errors.js';
 
 export const PRIVATE_URL_MESSAGE = 'only a platform admin may point a tool server at a private or loopback address';
 export const PASSTHROUGH_MESSAGE =
@@ -56,7 +56,7 @@ export async function enforceTeamAdminLimits(p: AdminPrincipal, before: RemoteSe
   if (p.platform) return;
   const urlChanged = before?.url !== after.url;
   if (after.authMode === 'passthrough' && (urlChanged || before?.authMode !== 'passthrough')) {
-    throw new ApiError('forbidden', PASSTHROUGH_MESSAGE);
+    throw new Forbidden(PASSTHROUGH_MESSAGE);
   }
   if (!urlChanged) return;
   const url = URL.parse(after.url);
@@ -67,5 +67,5 @@ export async function enforceTeamAdminLimits(p: AdminPrincipal, before: RemoteSe
     bad === null
       ? `Tool server URL refused: the host ${url.hostname} could not be resolved, so it cannot be checked to be public (${PRIVATE_URL_MESSAGE})`
       : `Tool server URL refused: ${PRIVATE_URL_MESSAGE} (the host ${url.hostname} is or resolves to ${bad})`;
-  throw new ApiError('unprocessable', message, [{ field: 'url', message: bad === null ? 'host could not be resolved' : PRIVATE_URL_MESSAGE }]);
+  throw new Refused('unprocessable', message, [{ field: 'url', message: bad === null ? 'host could not be resolved' : PRIVATE_URL_MESSAGE }]);
 }

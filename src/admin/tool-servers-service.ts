@@ -9,15 +9,15 @@
  * that leaves a tool server with `passthrough` or `static` auth is audited with its mode (never the secret), and so
  * is every refusal.
  */
-import { ApiError } from '../http/errors.js';
-import { addToolServer, authConfig, toToolServerJson, type SavedBy, type ToolServerConfig, type ToolServerJson } from '../toolservers/tool-server-config.js';
+import { addToolServer, authConfig, parseToolServerInput, toToolServerJson, type SavedBy, type ToolServerConfig, type ToolServerJson } from '../toolservers/tool-server-config.js';
 import * as registry from '../toolservers/tool-server-registry.js';
 import type { AdminPrincipal } from './admin-principal.js';
 import { enforceTeamAdminLimits, type RemoteSettings } from './tool-server-policy.js';
 import { decodeListCursor, page } from './cursor.js';
 import { findTeam } from './teams-service.js';
 import { unknownFields } from './unknown-fields.js';
-import type { AdminDeps } from './route.js';
+import type { ServiceDeps } from './service-deps.js';
+import { DomainError, Invalid, Refused } from '../errors.js';
 
 export interface ToolServerPatch {
   name?: string | undefined;
@@ -27,9 +27,10 @@ export interface ToolServerPatch {
   auth?: ({ mode: string } & Record<string, unknown>) | undefined;
   prefix?: boolean | undefined;
   enabled?: boolean | undefined;
+  policy?: unknown;
 }
 
-export async function listToolServers(deps: AdminDeps, slug: string, q: { cursor?: string | undefined; limit: number }) {
+export async function listToolServers(deps: ServiceDeps, slug: string, q: { cursor?: string | undefined; limit: number }) {
   const team = await findTeam(deps, slug);
   const after = q.cursor === undefined ? undefined : decodeListCursor('tool-servers', q.cursor, 1)[0];
   const rows = await deps.db.prisma.toolServer.findMany({
@@ -40,13 +41,25 @@ export async function listToolServers(deps: AdminDeps, slug: string, q: { cursor
   return page(rows, q.limit, 'tool-servers', (t) => [t.name], toToolServerJson);
 }
 
-export async function getToolServer(deps: AdminDeps, slug: string, name: string) {
+export async function getToolServer(deps: ServiceDeps, slug: string, name: string) {
   const team = await findTeam(deps, slug);
   return registry.getToolServer(deps.db.prisma, team.id, name);
 }
 
-export async function createToolServer(deps: AdminDeps, p: AdminPrincipal, slug: string, config: ToolServerConfig) {
+export async function createToolServer(deps: ServiceDeps, p: AdminPrincipal, slug: string, config: ToolServerConfig) {
+  return createIn(deps, p, await findTeam(deps, slug), config);
+}
+
+/**
+ * `switchboard tool-servers add`: the same as `createToolServer` for input not validated yet (the CLI's flags), which
+ * is checked after the team is found, as the admin API's body is.
+ */
+export async function addToolServerInput(deps: ServiceDeps, p: AdminPrincipal, slug: string, input: unknown) {
   const team = await findTeam(deps, slug);
+  return createIn(deps, p, team, parseToolServerInput(input));
+}
+
+async function createIn(deps: ServiceDeps, p: AdminPrincipal, team: { id: string }, config: ToolServerConfig) {
   const action = 'admin.tool_server_add';
   if (config.kind === 'remote') await enforce(deps, p, team.id, action, config.name, undefined, { url: config.url, authMode: config.auth.mode });
   const row = await addToolServer(deps.db.prisma, deps.box, team.id, config, savedBy(p));
@@ -61,8 +74,8 @@ const REMOTE_ONLY = ['url', 'auth'] as const;
  * Refuses what `updateToolServer` would otherwise ignore: a new name or kind (422: they are what clients and sessions
  * know the tool server by; remove it and add a new one), fields of the other kind, and unknown `auth` fields.
  */
-async function checkPatch(deps: AdminDeps, teamId: string, name: string, patch: ToolServerPatch) {
-  const immutable = (field: 'name' | 'kind') => new ApiError('unprocessable', `${field} is immutable: remove the tool server and add a new one`, [{ field, message: 'is immutable' }]);
+async function checkPatch(deps: ServiceDeps, teamId: string, name: string, patch: ToolServerPatch) {
+  const immutable = (field: 'name' | 'kind') => new Refused('unprocessable', `${field} is immutable: remove the tool server and add a new one`, [{ field, message: 'is immutable' }]);
   if (patch.name !== undefined && patch.name !== name) throw immutable('name');
   const row = await deps.db.prisma.toolServer.findUnique({ where: { teamId_name: { teamId, name } }, select: { kind: true, url: true, authMode: true } });
   if (!row) return undefined; // the registry answers 404
@@ -70,12 +83,12 @@ async function checkPatch(deps: AdminDeps, teamId: string, name: string, patch: 
   const foreign = row.kind === 'remote' ? (['pack'] as const).filter((k) => patch[k] !== undefined) : REMOTE_ONLY.filter((k) => patch[k] !== undefined);
   const unknownAuth = patch.auth ? unknownFields(patch.auth, authConfig.safeParse({ secret: 'x', ...patch.auth }).data ?? patch.auth, ['auth']) : [];
   const details = [...foreign.map((k) => ({ field: k, message: `not a setting of a ${row.kind} tool server` })), ...unknownAuth];
-  if (details.length) throw new ApiError('invalid_body', `Invalid change: ${details.map((d) => `${d.field} ${d.message}`).join('; ')}`, details);
+  if (details.length) throw new Invalid('invalid_body', `Invalid change: ${details.map((d) => `${d.field} ${d.message}`).join('; ')}`, details);
   return row;
 }
 
 /** `updateToolServer` of the registry (shared with the CLI) behind the admin API's stricter checks. */
-export async function updateToolServer(deps: AdminDeps, p: AdminPrincipal, slug: string, name: string, patch: ToolServerPatch) {
+export async function updateToolServer(deps: ServiceDeps, p: AdminPrincipal, slug: string, name: string, patch: ToolServerPatch) {
   const team = await findTeam(deps, slug);
   const row = await checkPatch(deps, team.id, name, patch);
   const action = 'admin.tool_server_update';
@@ -83,11 +96,14 @@ export async function updateToolServer(deps: AdminDeps, p: AdminPrincipal, slug:
   if (before) await enforce(deps, p, team.id, action, name, before, { url: patch.url ?? before.url, authMode: patch.auth?.mode ?? before.authMode });
   const { name: _name, kind: _kind, ...change } = patch;
   const updated = await registry.updateToolServer(deps.db.prisma, deps.box, team.id, name, change, savedBy(p));
-  await changed(deps, p, team.id, action, name, credentialDetail(updated, before?.authMode, typeof patch.auth?.secret === 'string'));
+  const credentials = credentialDetail(updated, before?.authMode, typeof patch.auth?.secret === 'string');
+  // A policy change says so, with how many rules it leaves (the rules themselves are in the tool server).
+  const policy = patch.policy !== undefined ? { policyRules: Object.values(updated.policy).reduce((n, r) => n + Object.keys(r ?? {}).length, 0) } : undefined;
+  await changed(deps, p, team.id, action, name, credentials || policy ? { ...credentials, ...policy } : undefined);
   return updated;
 }
 
-export async function removeToolServer(deps: AdminDeps, p: AdminPrincipal, slug: string, name: string): Promise<void> {
+export async function removeToolServer(deps: ServiceDeps, p: AdminPrincipal, slug: string, name: string): Promise<void> {
   const team = await findTeam(deps, slug);
   await registry.removeToolServer(deps.db.prisma, team.id, name);
   await changed(deps, p, team.id, 'admin.tool_server_remove', name);
@@ -100,17 +116,17 @@ function savedBy(p: AdminPrincipal): SavedBy {
 
 type Detail = Record<string, string | number | boolean | null>;
 
-async function changed(deps: AdminDeps, p: AdminPrincipal, teamId: string, action: string, name: string, detail?: Detail) {
+async function changed(deps: ServiceDeps, p: AdminPrincipal, teamId: string, action: string, name: string, detail?: Detail) {
   deps.audit.record({ teamId, actor: p.actor, action, target: name, outcome: 'ok', ...(detail ? { detail } : {}) });
   await deps.sessions.toolsChanged(teamId);
 }
 
 /** The team-admin limits; a refusal is audited (outcome `forbidden` or `unprocessable`) before it is answered. */
-async function enforce(deps: AdminDeps, p: AdminPrincipal, teamId: string, action: string, name: string, before: RemoteSettings | undefined, after: RemoteSettings) {
+async function enforce(deps: ServiceDeps, p: AdminPrincipal, teamId: string, action: string, name: string, before: RemoteSettings | undefined, after: RemoteSettings) {
   try {
     await enforceTeamAdminLimits(p, before, after);
   } catch (err) {
-    if (err instanceof ApiError) deps.audit.record({ teamId, actor: p.actor, action, target: name, outcome: err.code, detail: { authMode: after.authMode, url: withoutCredentials(after.url) } });
+    if (err instanceof DomainError) deps.audit.record({ teamId, actor: p.actor, action, target: name, outcome: err.code, detail: { authMode: after.authMode, url: withoutCredentials(after.url) } });
     throw err;
   }
 }

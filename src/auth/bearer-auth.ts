@@ -7,11 +7,11 @@
  * logs nothing, and a client may take a 4xx/5xx on its token as a reason to sign in again.
  */
 import type { Request, RequestHandler, Response } from 'express';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { RETRY_AFTER_SECONDS } from '../http/errors.js';
+import type { AuthInfo } from '@modelcontextprotocol/server';
 import type { Metrics } from '../observability/metrics.js';
 import type { TokenVerifier } from './token-verifier.js';
 import { TokenRejectedError, TokenVerificationUnavailableError } from './token-errors.js';
+import { RETRY_AFTER_SECONDS } from '../errors.js';
 
 declare module 'express-serve-static-core' {
   interface Request {

@@ -3,7 +3,8 @@
  * message goes to the client in `error_description` (so it never contains quotes or token material).
  */
 import { errors as joseErrors } from 'jose';
-import { InvalidTokenError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
+import { OAuthError, OAuthErrorCode } from '@modelcontextprotocol/server';
+import { Unavailable } from '../errors.js';
 
 export type TokenFailureReason =
   | 'missing'
@@ -18,12 +19,13 @@ export type TokenFailureReason =
   | 'claims'
   | 'unknown_user';
 
-export class TokenRejectedError extends InvalidTokenError {
+/** RFC 6750 `invalid_token` (SDK v2 has one `OAuthError` with a code where v1 had `InvalidTokenError`). */
+export class TokenRejectedError extends OAuthError {
   constructor(
     readonly reason: TokenFailureReason,
     message: string,
   ) {
-    super(message);
+    super(OAuthErrorCode.InvalidToken, message);
   }
 }
 
@@ -32,10 +34,9 @@ export class TokenRejectedError extends InvalidTokenError {
  * failed) or the database failed while loading the built-in keys. No verdict on the token, so never a 401 (clients
  * would throw their tokens away): the resource server answers 503 with `Retry-After` and logs `cause`.
  */
-export class TokenVerificationUnavailableError extends Error {
+export class TokenVerificationUnavailableError extends Unavailable {
   constructor(cause: unknown) {
-    super('The access token cannot be verified right now', { cause });
-    this.name = 'TokenVerificationUnavailableError';
+    super('The access token cannot be verified right now; retry shortly', { cause });
   }
 }
 

@@ -4,7 +4,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, type JWTVerifyGetKey, type JSONWebKeySet } from 'jose';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import type { AuthInfo } from '@modelcontextprotocol/server';
 import type { Config } from '../config/config.js';
 import type { KeyStore } from '../authserver/signing-keys.js';
 import { SIGNING_ALG } from '../authserver/signing-keys.js';

@@ -4,7 +4,7 @@
  * Knows nothing of HTTP; the Express wiring is in `bearer-auth.ts`.
  */
 import { jwtVerify, type JWTVerifyGetKey } from 'jose';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import type { AuthInfo } from '@modelcontextprotocol/server';
 import { classifyJoseError, TokenRejectedError } from './token-errors.js';
 
 export const CLOCK_SKEW_SECONDS = 30;

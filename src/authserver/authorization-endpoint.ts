@@ -7,7 +7,6 @@
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import type { Config } from '../config/config.js';
-import { isDatabaseUnavailable } from '../http/errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { TeamDirectory } from '../teams/team-directory.js';
 import type { ClientRecord } from './client-metadata.js';
@@ -19,6 +18,7 @@ import { resolveResource } from './resource-indicator.js';
 import { grantedScope } from './scopes.js';
 import { redirectWithError, type ResponseTarget } from './authorization-response.js';
 import { sendErrorPage, sendUnavailablePage } from './pages.js';
+import { isDatabaseUnavailable } from '../errors.js';
 
 const CODE_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
 /** Keeps the login-transaction cookie under the browsers' 4 KB limit. */

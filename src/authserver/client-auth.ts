@@ -10,6 +10,20 @@ import type { ClientRecord } from './client-metadata.js';
 import { findUsableClient, type ClientRegistry } from './client-registry.js';
 import { InvalidClient, InvalidRequest } from './oauth-errors.js';
 
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace -- Express's own way to type `res.locals`
+  namespace Express {
+    interface Locals {
+      /** The OAuth client of a `/token` or `/revoke` request, once authenticated (`authenticateClientStep`). */
+      client?: ClientRecord;
+      /** A form-encoded OAuth request's parameters, checked against its endpoint's schema (`parseFormParams`). */
+      params?: unknown;
+      /** The user a `/token` request is for, once its grant is loaded (its per-user rate limit keys on it). */
+      userId?: string;
+    }
+  }
+}
+
 interface PresentedCredentials {
   clientId: string;
   secret: string | undefined;

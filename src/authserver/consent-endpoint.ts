@@ -5,7 +5,6 @@
  * For the admin API (`PUBLIC_URL/admin`) there is no team: no join policy, and consent is per (user, client, admin).
  */
 import { Router, type Request, type RequestHandler, type Response } from 'express';
-import { ApiError } from '../http/errors.js';
 import { AccessDenied } from './oauth-errors.js';
 import { redirectWithCode, redirectWithError } from './authorization-response.js';
 import { ADMIN_CONSENT_TEAM_ID, type ConsentKey } from './consent-store.js';
@@ -13,6 +12,7 @@ import { loadFlow, type Flow, type InteractiveDeps } from './interactive-flow.js
 import { redirectHost } from './redirect-uris.js';
 import { splitScope } from './scopes.js';
 import { sendConsentPage, sendErrorPage } from './pages.js';
+import { DomainError } from '../errors.js';
 
 type ConsentOutcome = 'granted' | 'remembered' | 'denied' | 'not_a_member';
 
@@ -34,7 +34,7 @@ async function admitted(req: Request, res: Response, flow: Flow, userId: string,
     await deps.teams.admit(target.team, userId);
     return true;
   } catch (err) {
-    if (!(err instanceof ApiError) || err.code !== 'forbidden') throw err;
+    if (!(err instanceof DomainError) || err.code !== 'forbidden') throw err;
     logConsent(req, flow, userId, 'not_a_member', deps);
     deps.transactions.clear(res);
     const denied = new AccessDenied(`Team ${target.team.slug} is invite-only and you are not a member; ask a team admin to add you`);

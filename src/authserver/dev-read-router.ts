@@ -6,16 +6,16 @@
  */
 import { Router } from 'express';
 import type { PrismaClient } from '../db/database.js';
-import { ApiError } from '../http/errors.js';
 import { isLoopbackSocket } from '../http/loopback-socket.js';
 import { toTeamJson } from '../admin/teams-service.js';
 import { toInvitationJson, toMemberJson } from '../admin/members-service.js';
 import { listToolServers } from '../toolservers/tool-server-registry.js';
 import { TEAM_SLUG } from '../teams/team-directory.js';
+import { Forbidden, NotFound } from '../errors.js';
 
 async function teamOf(prisma: PrismaClient, slug: string) {
   const team = TEAM_SLUG.test(slug) ? await prisma.team.findUnique({ where: { slug }, select: { id: true, slug: true } }) : null;
-  if (!team) throw new ApiError('team_not_found', `No team ${slug}`);
+  if (!team) throw new NotFound('team_not_found', `No team ${slug}`);
   return team;
 }
 
@@ -48,7 +48,7 @@ export type ToolServersView = Awaited<ReturnType<typeof readToolServers>>;
 export function devReadRouter(prisma: PrismaClient): Router {
   const router = Router();
   router.use('/dev/teams', (req, _res, next) => {
-    next(isLoopbackSocket(req) ? undefined : new ApiError('forbidden', 'Dev endpoints only answer local callers'));
+    next(isLoopbackSocket(req) ? undefined : new Forbidden('Dev endpoints only answer local callers'));
   });
   router.get('/dev/teams', async (_req, res) => {
     res.set('Cache-Control', 'no-store').json(await readTeams(prisma));

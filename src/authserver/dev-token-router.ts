@@ -9,11 +9,11 @@ import express, { Router } from 'express';
 import { z } from 'zod';
 import type { Config } from '../config/config.js';
 import type { Database } from '../db/database.js';
-import { ApiError } from '../http/errors.js';
 import { isLoopbackSocket } from '../http/loopback-socket.js';
 import { mintLocalToken } from './local-token.js';
 import { nonMemberProblem } from './token-membership.js';
 import { devReadRouter } from './dev-read-router.js';
+import { Invalid, Forbidden } from '../errors.js';
 
 const body = z.object({
   email: z.string().min(3).max(320),
@@ -28,13 +28,13 @@ const body = z.object({
 export function devTokenRouter(deps: { config: Config; db: Database; encryptionKey: Buffer }): Router {
   const router = Router();
   router.post('/dev/token', express.json({ limit: '4kb' }), async (req, res) => {
-    if (!isLoopbackSocket(req)) throw new ApiError('forbidden', 'Dev tokens are only handed out to local callers');
+    if (!isLoopbackSocket(req)) throw new Forbidden('Dev tokens are only handed out to local callers');
     const parsed = body.safeParse(req.body);
-    if (!parsed.success) throw new ApiError('invalid_body', 'Invalid body', parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })));
+    if (!parsed.success) throw new Invalid('invalid_body', 'Invalid body', parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })));
     const b = parsed.data;
     const team = b.admin ? undefined : (b.team ?? 'demo');
     const problem = team === undefined || b.force ? undefined : await nonMemberProblem(deps.db.prisma, team, b.email);
-    if (problem) throw new ApiError('forbidden', problem);
+    if (problem) throw new Forbidden(problem);
     const token = await mintLocalToken({ ...deps, email: b.email, team, ttl: b.ttl, clientId: b.client });
     res.set('Cache-Control', 'no-store').json({ access_token: token, token_type: 'Bearer' });
   });

@@ -8,9 +8,9 @@ import { parseDuration } from '../config/duration.js';
 import { createSecretBox } from '../security/secret-box.js';
 import { createUserDirectory, LOCAL_ISSUER } from '../teams/users.js';
 import { teamResource } from '../auth/protected-resource.js';
-import { ApiError } from '../http/errors.js';
 import { createKeyStore } from './signing-keys.js';
 import { issueAccessToken, MAX_ACCESS_TOKEN_SECONDS } from './access-token.js';
+import { Invalid, NotFound } from '../errors.js';
 
 export async function mintLocalToken(opts: {
   db: Database;
@@ -23,12 +23,12 @@ export async function mintLocalToken(opts: {
   clientId: string;
 }): Promise<string> {
   const email = opts.email.trim().toLowerCase();
-  if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw new ApiError('invalid_body', `${opts.email} is not an e-mail address`);
+  if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw new Invalid('invalid_body', `${opts.email} is not an e-mail address`);
   const ttlMs = parseDuration(opts.ttl);
-  if (!ttlMs || ttlMs > MAX_ACCESS_TOKEN_SECONDS * 1000) throw new ApiError('invalid_body', '--ttl must be a duration up to 1h');
+  if (!ttlMs || ttlMs > MAX_ACCESS_TOKEN_SECONDS * 1000) throw new Invalid('invalid_body', '--ttl must be a duration up to 1h');
   if (opts.team !== undefined) {
     const team = await opts.db.prisma.team.findUnique({ where: { slug: opts.team } });
-    if (!team) throw new ApiError('team_not_found', `No team ${opts.team}; create it with: switchboard teams create ${opts.team}`);
+    if (!team) throw new NotFound('team_not_found', `No team ${opts.team}; create it with: switchboard teams create ${opts.team}`);
   }
   const user = await createUserDirectory(opts.db.prisma).upsert(LOCAL_ISSUER, email, email);
   const keys = createKeyStore({ prisma: opts.db.prisma, box: createSecretBox(opts.encryptionKey) });

@@ -9,7 +9,6 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import { LOCAL_ISSUER } from '../teams/users.js';
-import { isDatabaseUnavailable } from '../http/errors.js';
 import { UpstreamLoginError, type UpstreamIdentity, type UpstreamOidc } from './upstream-oidc.js';
 import { redirectWithError } from './authorization-response.js';
 import { loadFlow, type Flow, type InteractiveDeps } from './interactive-flow.js';
@@ -17,6 +16,7 @@ import { TemporarilyUnavailable } from './oauth-errors.js';
 import { sendErrorPage, sendLoginPage } from './pages.js';
 import { clientAnswerFor } from './upstream-login-answers.js';
 import { isLoopbackSocket } from '../http/loopback-socket.js';
+import { isDatabaseUnavailable } from '../errors.js';
 
 const email = z
   .string()

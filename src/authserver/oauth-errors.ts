@@ -5,7 +5,7 @@
  */
 import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from '../observability/logger.js';
-import { isDatabaseUnavailable, isDataException, RETRY_AFTER_SECONDS } from '../http/errors.js';
+import { isDatabaseUnavailable, isDataException, RETRY_AFTER_SECONDS } from '../errors.js';
 
 export const OAUTH_ERROR_CODES = {
   invalid_request: { status: 400, rfc: 'RFC 6749 §4.1.2.1, §5.2' },

@@ -5,7 +5,7 @@
  */
 import type { Response } from 'express';
 import { html, sendPage, type Html } from './html.js';
-import { RETRY_AFTER_SECONDS } from '../http/errors.js';
+import { RETRY_AFTER_SECONDS } from '../errors.js';
 
 export interface LoginPageModel {
   csrf: string;

@@ -75,8 +75,8 @@ export function createLimiters(counters: RateLimitCounters, l: RateLimits): Limi
     registrationPerIp: limiter(counters, 'reg-ip', l.registrationPerIp, ipKey, json('client registrations from this address')),
     registrationPerSoftware: limiter(counters, 'reg-sw', l.registrationPerSoftware, softwareKey, json('registrations of this client software')),
     tokenPerIp: limiter(counters, 'tok-ip', l.tokenPerIp, ipKey, json('token requests from this address')),
-    tokenPerClient: limiter(counters, 'tok-client', l.tokenPerClient, (_req, res) => (res.locals.client as { id: string } | undefined)?.id, json('token requests for this client')),
-    tokenPerUser: limiter(counters, 'tok-user', l.tokenPerUser, (_req, res) => res.locals.userId as string | undefined, json('token requests for this user')),
+    tokenPerClient: limiter(counters, 'tok-client', l.tokenPerClient, (_req, res) => res.locals.client?.id, json('token requests for this client')),
+    tokenPerUser: limiter(counters, 'tok-user', l.tokenPerUser, (_req, res) => res.locals.userId, json('token requests for this user')),
     interactivePerIp: limiter(counters, 'page-ip', l.interactivePerIp, ipKey, (_req, res) =>
       sendErrorPage(res, 429, 'Too many requests', 'Too many sign-in attempts from your network. Wait a minute and try again.'),
     ),

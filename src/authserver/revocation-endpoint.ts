@@ -7,7 +7,6 @@ import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { authenticateClientStep } from './client-auth.js';
 import { parseFormParams } from './form-params.js';
-import type { ClientRecord } from './client-metadata.js';
 import type { ClientRegistry } from './client-registry.js';
 import type { Limiters } from './rate-limits.js';
 import type { RefreshTokens } from './refresh-tokens.js';
@@ -26,7 +25,7 @@ export interface RevocationDeps {
 function revoke(refreshTokens: RefreshTokens): RequestHandler {
   return async (_req, res) => {
     const { token } = res.locals.params as z.infer<typeof revokeParams>;
-    await refreshTokens.revoke(token, (res.locals.client as ClientRecord).id);
+    await refreshTokens.revoke(token, res.locals.client!.id);
     res.set('Cache-Control', 'no-store').status(200).end();
   };
 }

@@ -7,8 +7,7 @@ import express, { Router, type ErrorRequestHandler } from 'express';
 import cookieParser from 'cookie-parser';
 import type { Config } from '../config/config.js';
 import { isLoopbackUrl } from '../config/config.js';
-import type { PrismaClient } from '../db/database.js';
-import { isDatabaseUnavailable } from '../http/errors.js';
+import type { Database } from '../db/database.js';
 import type { Logger } from '../observability/logger.js';
 import type { TeamDirectory } from '../teams/team-directory.js';
 import type { UserDirectory } from '../teams/users.js';
@@ -32,6 +31,7 @@ import { createRefreshTokens } from './refresh-tokens.js';
 import { registrationRouter } from './registration-endpoint.js';
 import { revocationRouter } from './revocation-endpoint.js';
 import { tokenRouter } from './token-endpoint.js';
+import { isDatabaseUnavailable } from '../errors.js';
 
 export interface AuthServerOptions {
   /**
@@ -47,7 +47,8 @@ export interface AuthServerOptions {
 
 export interface AuthServerDeps {
   config: Config;
-  prisma: PrismaClient;
+  /** The database: the authorization server keeps its own tables (clients, consents, codes, refresh tokens). */
+  db: Pick<Database, 'prisma'>;
   keys: KeyStore;
   teams: TeamDirectory;
   users: UserDirectory;
@@ -92,7 +93,8 @@ function pageErrors(logger: Logger): ErrorRequestHandler {
 }
 
 export function authServerRouter(deps: AuthServerDeps): Router {
-  const { config, prisma, clock, logger } = deps;
+  const { config, clock, logger } = deps;
+  const { prisma } = deps.db;
   if (config.authMode !== 'builtin') throw new Error('authServerRouter: AUTH_MODE must be builtin');
   if (deps.encryptionKey.length !== 32) throw new Error('authServerRouter: the encryption key must be 32 bytes');
   const options = deps.options ?? {};

@@ -9,7 +9,6 @@ import { z } from 'zod';
 import type { Config } from '../config/config.js';
 import type { PrismaClient } from '../db/database.js';
 import type { AuthorizationCode, RefreshToken } from '../generated/prisma/client.js';
-import { ApiError } from '../http/errors.js';
 import type { TeamDirectory } from '../teams/team-directory.js';
 import { issueAccessToken } from './access-token.js';
 import type { KeyStore } from './signing-keys.js';
@@ -25,6 +24,17 @@ import type { RefreshTokens } from './refresh-tokens.js';
 import { matchRedirectUri } from './redirect-uris.js';
 import { resolveResource } from './resource-indicator.js';
 import { scopeCovers } from './scopes.js';
+import { DomainError } from '../errors.js';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace -- Express's own way to type `res.locals`
+  namespace Express {
+    interface Locals {
+      /** The grant a `/token` request redeems (`loadGrant`). */
+      grant?: Grant;
+    }
+  }
+}
 
 /** Access tokens live an hour at most (docs/interface.md §3); clients refresh well before. */
 export const ACCESS_TOKEN_SECONDS = 3600;
@@ -80,7 +90,7 @@ async function loadRefresh(p: TokenParams, client: ClientRecord, refreshTokens: 
 function loadGrant(deps: TokenDeps): RequestHandler {
   return async (_req, res, next) => {
     const p = res.locals.params as TokenParams;
-    const client = res.locals.client as ClientRecord;
+    const client = res.locals.client!;
     let grant: Grant;
     if (p.grant_type === 'authorization_code') grant = await loadCode(p, client, deps.codes);
     else if (p.grant_type === 'refresh_token') grant = await loadRefresh(p, client, deps.refreshTokens);
@@ -107,7 +117,7 @@ async function checkAccess(grant: Grant, deps: TokenDeps): Promise<{ email: stri
   try {
     await deps.teams.admit(target.team, grant.row.userId);
   } catch (err) {
-    if (err instanceof ApiError && err.code === 'forbidden') throw new InvalidGrant('The user is no longer a member of this team');
+    if (err instanceof DomainError && err.code === 'forbidden') throw new InvalidGrant('The user is no longer a member of this team');
     throw err;
   }
   return user;
@@ -115,8 +125,8 @@ async function checkAccess(grant: Grant, deps: TokenDeps): Promise<{ email: stri
 
 function issue(deps: TokenDeps): RequestHandler {
   return async (req, res) => {
-    const client = res.locals.client as ClientRecord;
-    const grant = res.locals.grant as Grant;
+    const client = res.locals.client!;
+    const grant = res.locals.grant!;
     const user = await checkAccess(grant, deps).catch(async (err: unknown) => {
       if (grant.kind === 'refresh' && err instanceof InvalidGrant) await deps.refreshTokens.revokeFamily(grant.row.familyId);
       throw err;

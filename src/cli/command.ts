@@ -57,8 +57,9 @@ export function oneOf<T extends string>(values: Values, flag: string, allowed: r
  * command's own flags (`--join`, `--pack`). `flags` maps a field, or its first segment, to how the user wrote it.
  */
 export function inFlagTerms(err: unknown, flags: Record<string, string>): unknown {
-  const details = (err as { name?: string; details?: unknown }).details;
-  if ((err as Error).name !== 'ApiError' || !Array.isArray(details)) return err;
+  // A domain error (`errors.ts`, told by its `domain` mark: the CLI's entry files import nothing of the application).
+  const { domain, details } = err as { domain?: unknown; details?: unknown };
+  if (domain !== true || !Array.isArray(details)) return err;
   const lines = (details as { field?: string; message?: string }[]).map(({ field = '', message = 'is invalid' }) => {
     const flag = flags[field] ?? flags[field.split('.')[0]!] ?? (field || 'input');
     return `${flag}: ${message}`;

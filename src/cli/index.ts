@@ -106,7 +106,8 @@ function report(err: unknown, command: Command): number {
     process.stderr.write(`${e.message}\n\nUsage: ${command.usage}\n`);
     return 2;
   }
-  if (['CliError', 'ConfigError', 'StartupError', 'EmbeddedDatabaseBusyError', 'ApiError'].includes(e.name)) {
+  // A domain error (`errors.ts`, told by its `domain` mark: this file imports nothing of the application).
+  if ((err as { domain?: unknown }).domain === true || ['CliError', 'ConfigError', 'StartupError', 'EmbeddedDatabaseBusyError'].includes(e.name)) {
     process.stderr.write(`${e.message}\n`);
     return 1;
   }

@@ -3,8 +3,8 @@
  * case). Adding an address no account has yet invites it, as the admin API does: the invitation becomes a
  * membership when a user with that verified address signs in (or `switchboard token` mints for it).
  */
-import { CliError, helpOption, oneOf, requireFlag, UsageError, type CommandGroup, type Values } from './command.js';
-import { CLI_PRINCIPAL, withAdmin, withDatabase } from './database.js';
+import { helpOption, oneOf, requireFlag, UsageError, type CommandGroup, type Values } from './command.js';
+import { CLI_PRINCIPAL, withServices } from './database.js';
 import { askGateway, runningGatewayUrl } from './running-gateway.js';
 import type { MembersView } from '../authserver/dev-read-router.js';
 
@@ -25,8 +25,7 @@ export const group: CommandGroup = {
       const team = requireFlag(values, 'team');
       const email = emailFlag(values);
       const role = oneOf(values, 'role', ['member', 'admin'] as const) ?? 'member';
-      const { addMember } = await import('../admin/members-service.js');
-      const result = await withAdmin(config, (deps) => addMember(deps, CLI_PRINCIPAL, team, { email, role }));
+      const result = await withServices(config, (services) => services.members.add(CLI_PRINCIPAL, team, { email, role }));
       if (result.kind === 'invitation') {
         process.stdout.write(`invited ${email} to team ${team} as ${role}: the invitation becomes a membership when they sign in with that address\n`);
       } else {
@@ -44,7 +43,7 @@ export const group: CommandGroup = {
       const url = await runningGatewayUrl(config);
       const view = url
         ? await askGateway<MembersView>(config, url, `/dev/teams/${encodeURIComponent(team)}/members`)
-        : await withDatabase(config, async (db) => (await import('../authserver/dev-read-router.js')).readMembers(db.prisma, team));
+        : await withServices(config, (services) => services.members.overview(team));
       if (values.json) {
         process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
         return 0;
@@ -62,21 +61,8 @@ export const group: CommandGroup = {
     async run({ values, config }) {
       const team = requireFlag(values, 'team');
       const email = emailFlag(values);
-      const [{ removeMember, cancelInvitation }, { findTeam }] = await Promise.all([import('../admin/members-service.js'), import('../admin/teams-service.js')]);
-      const what = await withAdmin(config, async (deps) => {
-        const { id: teamId } = await findTeam(deps, team);
-        const members = await deps.db.prisma.membership.findMany({ where: { teamId, user: { email } }, select: { userId: true }, take: 2 });
-        if (members.length > 1) throw new CliError(`several members of ${team} have the e-mail ${email}; remove them by userId through the admin API`);
-        if (members[0]) {
-          await removeMember(deps, CLI_PRINCIPAL, team, members[0].userId);
-          return 'removed';
-        }
-        const invited = await deps.db.prisma.teamInvitation.findUnique({ where: { teamId_email: { teamId, email } }, select: { email: true } });
-        if (!invited) throw new CliError(`${email} is neither a member of team ${team} nor invited to it`);
-        await cancelInvitation(deps, CLI_PRINCIPAL, team, email);
-        return 'withdrew the invitation of';
-      });
-      process.stdout.write(`${what} ${email} ${what === 'removed' ? 'from' : 'to'} team ${team}\n`);
+      const what = await withServices(config, (services) => services.members.removeByEmail(CLI_PRINCIPAL, team, email));
+      process.stdout.write(what === 'removed' ? `removed ${email} from team ${team}\n` : `withdrew the invitation of ${email} to team ${team}\n`);
       return 0;
     },
   },

@@ -1,6 +1,6 @@
 /** `switchboard teams list|create|delete`. */
 import { helpOption, inFlagTerms, oneOf, UsageError, type CommandGroup } from './command.js';
-import { CLI_PRINCIPAL, withAdmin, withDatabase } from './database.js';
+import { CLI_PRINCIPAL, withServices } from './database.js';
 import { askGateway, runningGatewayUrl } from './running-gateway.js';
 import type { TeamsView } from '../authserver/dev-read-router.js';
 
@@ -15,7 +15,7 @@ export const group: CommandGroup = {
       const url = await runningGatewayUrl(config);
       const view = url
         ? await askGateway<TeamsView>(config, url, '/dev/teams')
-        : await withDatabase(config, async (db) => (await import('../authserver/dev-read-router.js')).readTeams(db.prisma));
+        : await withServices(config, (services) => services.teams.overview());
       if (values.json) process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
       else if (view.items.length === 0) process.stdout.write('there are no teams; create one with: switchboard teams create <slug>\n');
       else for (const t of view.items) process.stdout.write(`${t.slug.padEnd(24)} ${t.joinPolicy === 'open' ? 'open  ' : 'invite'}  ${t.name}\n`);
@@ -30,9 +30,8 @@ export const group: CommandGroup = {
       const slug = positionals[0];
       if (!slug) throw new UsageError('a team slug is required');
       const joinPolicy = oneOf(values, 'join', ['open', 'invite'] as const);
-      const { createTeam } = await import('../teams/team-admin.js');
-      const team = await withDatabase(config, (db) =>
-        createTeam(db.prisma, {
+      const team = await withServices(config, (services) =>
+        services.teams.create(CLI_PRINCIPAL, {
           slug,
           name: (values.name as string | undefined) ?? slug,
           ...(joinPolicy ? { joinPolicy } : {}),
@@ -53,8 +52,7 @@ export const group: CommandGroup = {
       const slug = positionals[0];
       if (!slug) throw new UsageError('a team slug is required');
       if (!values.yes) throw new UsageError(`deleting team ${slug} cannot be undone: confirm with --yes`);
-      const { deleteTeam } = await import('../admin/teams-service.js');
-      await withAdmin(config, (deps) => deleteTeam(deps, CLI_PRINCIPAL, slug));
+      await withServices(config, (services) => services.teams.delete(CLI_PRINCIPAL, slug));
       process.stdout.write(`deleted team ${slug}\n`);
       return 0;
     },

@@ -3,7 +3,7 @@
  * database, the token comes from that gateway (`POST /dev/token`), whose own refusals are passed through.
  */
 import { CliError, helpOption, requireFlag, UsageError, type CommandGroup } from './command.js';
-import { withDatabase } from './database.js';
+import { withServices } from './database.js';
 import { askGateway, runningGatewayUrl } from './running-gateway.js';
 
 export const group: CommandGroup = {
@@ -35,18 +35,10 @@ export const group: CommandGroup = {
         process.stdout.write(`${token}\n`);
         return 0;
       }
-      const [{ mintLocalToken }, { nonMemberProblem }, { resolveEncryptionKey }] = await Promise.all([
-        import('../authserver/local-token.js'),
-        import('../authserver/token-membership.js'),
-        import('../security/secret-box.js'),
-      ]);
-      const token = await withDatabase(config, async (db) => {
-        const problem = team === undefined || v.force ? undefined : await nonMemberProblem(db.prisma, team, email);
+      const token = await withServices(config, async (services) => {
+        const problem = team === undefined || v.force ? undefined : await services.keys.nonMemberProblem(team, email);
         if (problem) throw new CliError(problem);
-        return mintLocalToken({
-          db,
-          config,
-          encryptionKey: resolveEncryptionKey(config.encryptionKey, config.dataDir),
+        return services.keys.mintLocalToken({
           email,
           team,
           ttl: v.ttl as string,

@@ -1,6 +1,11 @@
-/** `switchboard tool-servers add|list|remove`: a team's tool servers (built-in packs or remote MCP servers). */
-import { helpOption, inFlagTerms, requireFlag, UsageError, type CommandGroup, type Values } from './command.js';
-import { teamIdOf, withDatabase } from './database.js';
+/**
+ * `switchboard tool-servers add|list|remove|policy`: a team's tool servers (built-in packs or remote MCP servers) and
+ * who may use which of their tools (`policy`, through the admin API's service: validated, audited, announced to
+ * live sessions on every replica).
+ */
+import { readFile } from 'node:fs/promises';
+import { CliError, helpOption, inFlagTerms, requireFlag, UsageError, type CommandGroup, type Values } from './command.js';
+import { CLI_PRINCIPAL, withServices } from './database.js';
 import { askGateway, runningGatewayUrl } from './running-gateway.js';
 import type { ToolServersView } from '../authserver/dev-read-router.js';
 
@@ -21,9 +26,9 @@ export const group: CommandGroup = {
     summary: 'Add a tool server to a team (a built-in pack or a remote MCP server)',
     usage:
       'switchboard tool-servers add --team <slug> --name <name> (--url <https://…/mcp> | --pack <pack>)\n' +
-      '         [--auth exchange|passthrough|static|none] [--header <name>] [--secret-env <VAR> | --secret-stdin]\n' +
+      '         [--auth exchange|passthrough|static|none|oauth] [--header <name>] [--secret-env <VAR> | --secret-stdin]\n' +
       '         [--no-prefix] [--disabled]\n\n' +
-      '--auth      how the upstream sees the user (default exchange: a per-user JWT from the gateway)\n' +
+      '--auth      how the upstream sees the user (default exchange: a per-user JWT from the gateway; oauth: each user connects their own account there)\n' +
       '--header    header for --auth static (default Authorization)\n' +
       '--secret-env  name of an environment variable holding the static secret (never the secret itself)\n' +
       '--secret-stdin  read the static secret from standard input\n' +
@@ -62,17 +67,11 @@ export const group: CommandGroup = {
             prefix: !v['no-prefix'],
             enabled: !v.disabled,
           };
-      const [{ addToolServer, toToolServerJson }, { createSecretBox, resolveEncryptionKey }] = await Promise.all([
-        import('../toolservers/tool-server-config.js'),
-        import('../security/secret-box.js'),
-      ]);
-      const j = await withDatabase(config, async (db) => {
-        const box = createSecretBox(resolveEncryptionKey(config.encryptionKey, config.dataDir));
-        const row = await addToolServer(db.prisma, box, await teamIdOf(db, team), input).catch((err: unknown) => {
+      const j = await withServices(config, (services) =>
+        services.toolServers.add(CLI_PRINCIPAL, team, input).catch((err: unknown) => {
           throw inFlagTerms(err, TOOL_SERVER_FLAGS);
-        });
-        return toToolServerJson(row);
-      });
+        }),
+      );
       process.stdout.write(`added tool server ${j.name} to team ${team} (${describeToolServer(j)})\n`);
       return 0;
     },
@@ -86,10 +85,49 @@ export const group: CommandGroup = {
       const url = await runningGatewayUrl(config);
       const { items } = url
         ? await askGateway<ToolServersView>(config, url, `/dev/teams/${encodeURIComponent(team)}/tool-servers`)
-        : await withDatabase(config, async (db) => (await import('../authserver/dev-read-router.js')).readToolServers(db.prisma, team));
+        : await withServices(config, (services) => services.toolServers.overview(team));
       if (values.json) process.stdout.write(`${JSON.stringify({ items }, null, 2)}\n`);
       else if (items.length === 0) process.stdout.write(`team ${team} has no tool servers\n`);
       else for (const j of items) process.stdout.write(`${j.name.padEnd(20)} ${describeToolServer(j)}${j.enabled ? '' : ' [disabled]'}\n`);
+      return 0;
+    },
+  },
+  policy: {
+    summary: 'Show or set who may use which tools, prompts and resources of a tool server',
+    usage:
+      'switchboard tool-servers policy --team <slug> --name <name> [--set <json> | --file <path> | --clear]\n\n' +
+      'Without --set, --file or --clear: prints the policy (JSON; {} when everything is open to every member).\n' +
+      '--set     the new policy as JSON (replaces the old one as a whole)\n' +
+      '--file    read the new policy from a JSON file (- for standard input)\n' +
+      '--clear   remove every rule\n\n' +
+      'A policy: {"tools": {"<tool>": {"roles": ["admin"]} | {"members": ["ada@example.com"]} | {"hidden": true}},\n' +
+      '           "prompts": {…}, "resources": {"<uri>": …}}   (names as the tool server lists them, without the prefix)\n\n' +
+      'Example: switchboard tool-servers policy --team acme --name github \\\n' +
+      '           --set \'{"tools":{"create_issue":{"roles":["admin"]},"delete_repo":{"hidden":true}}}\'',
+    options: { ...helpOption, team: { type: 'string' }, name: { type: 'string' }, set: { type: 'string' }, file: { type: 'string' }, clear: { type: 'boolean', default: false } },
+    async run({ values: v, config }) {
+      const team = requireFlag(v, 'team');
+      const name = requireFlag(v, 'name');
+      const given = [v.set !== undefined, v.file !== undefined, v.clear === true].filter(Boolean).length;
+      if (given > 1) throw new UsageError('give at most one of --set, --file and --clear');
+      if (given === 0) {
+        const url = await runningGatewayUrl(config);
+        const { items } = url
+          ? await askGateway<ToolServersView>(config, url, `/dev/teams/${encodeURIComponent(team)}/tool-servers`)
+          : await withServices(config, (services) => services.toolServers.overview(team));
+        const found = items.find((j) => j.name === name);
+        if (!found) throw new CliError(`Team ${team} has no tool server named ${name}`);
+        process.stdout.write(`${JSON.stringify(found.policy, null, 2)}\n`);
+        return 0;
+      }
+      const policy = v.clear ? {} : parsePolicyJson(typeof v.set === 'string' ? v.set : await readPolicyFile(v.file as string), v.set !== undefined ? '--set' : '--file');
+      const saved = await withServices(config, (services) => services.toolServers.update(CLI_PRINCIPAL, team, name, { policy })).catch((err: unknown) => {
+        const e = err as { domain?: unknown; code?: string; message?: string };
+        if (e.domain === true && e.code === 'invalid_body') throw new UsageError(String(e.message).replace(/^Invalid (change|tool server): /, 'invalid policy: '));
+        throw err;
+      });
+      const rules = Object.values(saved.policy).reduce((n, r) => n + Object.keys(r ?? {}).length, 0);
+      process.stdout.write(`policy of tool server ${name} in team ${team}: ${rules === 0 ? 'cleared (everything open to every member)' : `${rules} rule${rules === 1 ? '' : 's'}`}; live sessions were told\n`);
       return 0;
     },
   },
@@ -101,13 +139,32 @@ export const group: CommandGroup = {
       const team = requireFlag(values, 'team');
       const name = (values.name as string | undefined) ?? positionals[0];
       if (!name) throw new UsageError('--name is required');
-      const { removeToolServer } = await import('../toolservers/tool-server-registry.js');
-      await withDatabase(config, async (db) => removeToolServer(db.prisma, await teamIdOf(db, team), name));
+      await withServices(config, (services) => services.toolServers.remove(CLI_PRINCIPAL, team, name));
       process.stdout.write(`removed tool server ${name} from team ${team}\n`);
       return 0;
     },
   },
 };
+
+/** The policy text as JSON, or a usage error naming the flag it came from. */
+function parsePolicyJson(text: string, flag: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new UsageError(`${flag}: the policy is not valid JSON`);
+  }
+}
+
+async function readPolicyFile(path: string): Promise<string> {
+  if (path === '-') {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  }
+  return readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new UsageError(`--file: cannot read ${path} (${err.code ?? err.message})`);
+  });
+}
 
 /** A static secret from a named environment variable or stdin: never from argv, where `ps` and shell history see it. */
 async function readSecret(v: Values, env: Record<string, string | undefined>): Promise<string | undefined> {
@@ -127,7 +184,8 @@ async function readSecret(v: Values, env: Record<string, string | undefined>): P
   return undefined;
 }
 
-function describeToolServer(j: { kind: string; pack?: string; url?: string; auth?: { mode: string; header?: string }; prefix: boolean }): string {
+function describeToolServer(j: { kind: string; pack?: string; url?: string; auth?: { mode: string; header?: string }; prefix: boolean; policy?: Record<string, object | undefined> }): string {
   const what = j.kind === 'builtin' ? `pack ${j.pack ?? '?'}` : `${j.url ?? '?'}, auth ${j.auth?.mode ?? '?'}${j.auth?.header ? ` (${j.auth.header})` : ''}`;
-  return `${what}${j.prefix ? '' : ', unprefixed'}`;
+  const rules = Object.values(j.policy ?? {}).reduce((n, r) => n + Object.keys(r ?? {}).length, 0);
+  return `${what}${j.prefix ? '' : ', unprefixed'}${rules ? `, policy: ${rules} rule${rules === 1 ? '' : 's'}` : ''}`;
 }

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { withEnvFile } from './env-file.js';
+import { parseTracingConfig, type TracingConfig } from './tracing-config.js';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 const DEFAULT_CORS = ['https://chatgpt.com', 'https://chat.openai.com', 'https://claude.ai'];
@@ -153,6 +154,8 @@ export interface Config {
   readonly sessionCacheSize: number;
   readonly sessionCacheTtlMs: number;
   readonly shutdownGraceMs: number;
+  /** OpenTelemetry tracing (the `OTEL_*` variables, `tracing-config.ts`); undefined: off. */
+  readonly tracing: TracingConfig | undefined;
 }
 
 /**
@@ -262,9 +265,11 @@ function normalize(source: Record<string, string | undefined>): Record<string, s
 export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
   const raw = normalize(source === process.env ? withEnvFile(source, process.cwd()) : source);
   const parsed = envSchema.safeParse(raw);
+  const tracing = parseTracingConfig(raw);
   const problems = [
     ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)),
     ...crossFieldRules.map((rule) => rule(raw)).filter((p): p is string => p !== undefined),
+    ...tracing.problems,
   ];
   if (!parsed.success || problems.length) throw new ConfigError(problems);
   const env = parsed.data;
@@ -311,6 +316,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     sessionCacheSize: env.SESSION_CACHE_SIZE,
     sessionCacheTtlMs: env.SESSION_CACHE_TTL,
     shutdownGraceMs: env.SHUTDOWN_GRACE,
+    tracing: tracing.tracing,
   };
   return Object.freeze(config);
 }

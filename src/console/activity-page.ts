@@ -6,10 +6,9 @@
 import type { Request } from 'express';
 import { z } from 'zod';
 import { html, type Html } from '../authserver/html.js';
-import { listAudit, toolCallsPerMinute, type AuditRecordJson } from '../admin/audit-service.js';
-import { listTeamsVisibleTo } from '../admin/teams-service.js';
+import type { AuditRecordJson } from '../admin/audit-service.js';
 import { auditQuery, TOOL_CALL_OUTCOMES } from '../admin/request-schemas.js';
-import type { AdminDeps } from '../admin/route.js';
+import type { ConsoleDeps } from './console-router.js';
 import { activityChart } from './activity-chart.js';
 import { fieldsOf, parseInput } from './console-input.js';
 import { sendConsolePage, timeCell, type Viewer } from './layout.js';
@@ -51,7 +50,7 @@ function recordRow(r: AuditRecordJson): Html {
 </tr>`;
 }
 
-async function showActivity(req: Request, deps: AdminDeps, viewer: Viewer): Promise<Html> {
+async function showActivity(req: Request, deps: ConsoleDeps, viewer: Viewer): Promise<Html> {
   const page = parseInput(activityPageQuery, fieldsOf(req.query), 'query');
   const { cursor, ...filters } = page;
   const span = PERIODS[filters.period];
@@ -66,9 +65,9 @@ async function showActivity(req: Request, deps: AdminDeps, viewer: Viewer): Prom
     'query',
   );
   const [list, perMinute, teams] = await Promise.all([
-    listAudit(deps, viewer.principal, q),
-    toolCallsPerMinute(deps, viewer.principal, q),
-    listTeamsVisibleTo(deps, viewer.principal, { limit: 200 }),
+    deps.services.audit.list(viewer.principal, q),
+    deps.services.audit.perMinute(viewer.principal, q),
+    deps.services.teams.listVisibleTo(viewer.principal, { limit: 200 }),
   ]);
   const teamOptions = [html`<option value="">All teams</option>`, ...teams.items.map((t) => html`<option value="${t.slug}"${t.slug === q.team ? html` selected` : undefined}>${t.name} (${t.slug})</option>`)];
   const rows = list.items.map(recordRow);
@@ -96,7 +95,7 @@ ${
   }</p>`;
 }
 
-export function activityRoutes(routes: ConsoleRoutes, deps: AdminDeps): void {
+export function activityRoutes(routes: ConsoleRoutes, deps: ConsoleDeps): void {
   routes.page('/activity', async (req, res, viewer) => {
     sendConsolePage(res, { title: 'Activity', section: 'activity', viewer, body: await showActivity(req, deps, viewer) });
   });

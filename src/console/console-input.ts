@@ -4,8 +4,8 @@
  */
 import type { Request } from 'express';
 import type { z } from 'zod';
-import { ApiError } from '../http/errors.js';
 import { issueDetails } from '../admin/admin-router.js';
+import { DomainError } from '../errors.js';
 
 /** The fields of a query or urlencoded form, without the empty ones (and without the CSRF token). */
 export function fieldsOf(source: unknown): Record<string, unknown> {
@@ -23,5 +23,5 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what:
   if (parsed.success) return parsed.data;
   const details = issueDetails(parsed.error, input);
   const text = details.map((d) => `${d.field || '(form)'} ${d.message}`).join('; ');
-  throw new ApiError(what === 'query' ? 'invalid_query' : 'invalid_body', `Invalid ${what === 'query' ? 'filter' : 'form'}: ${text}`, details);
+  throw new DomainError(what === 'query' ? 'invalid_query' : 'invalid_body', `Invalid ${what === 'query' ? 'filter' : 'form'}: ${text}`, details);
 }

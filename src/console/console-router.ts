@@ -8,18 +8,25 @@
 import express, { Router, type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import cookieParser from 'cookie-parser';
 import { html } from '../authserver/html.js';
-import { ApiError, isDatabaseUnavailable, isDataException } from '../http/errors.js';
 import type { Logger } from '../observability/logger.js';
-import { userPrincipal } from '../admin/admin-principal.js';
-import type { AdminDeps } from '../admin/route.js';
+import type { Config } from '../config/config.js';
+import type { Services } from '../services.js';
 import { createConsoleCookies, type ConsoleCookies } from './console-cookies.js';
 import { CONSOLE_STYLESHEET, CONSOLE_STYLESHEET_PATH, sendConsoleError, sendConsolePage, type Viewer } from './layout.js';
 import { signInRouter, consolePath } from './sign-in.js';
 import { sessionRoutes } from './sessions-page.js';
 import { activityRoutes } from './activity-page.js';
 import { teamRoutes } from './teams-pages.js';
+import { DomainError, isDatabaseUnavailable, isDataException } from '../errors.js';
 
-export type ConsoleDeps = AdminDeps & { encryptionKey: Buffer };
+/** What the console is built on: the services (never the database), the configuration, the cookie key. */
+export interface ConsoleDeps {
+  config: Config;
+  services: Services;
+  logger: Logger;
+  clock: () => number;
+  encryptionKey: Buffer;
+}
 
 export type ConsoleHandler = (req: Request, res: Response, viewer: Viewer) => Promise<void>;
 
@@ -54,7 +61,7 @@ function errorPages(logger: Logger, viewers: WeakMap<Response, Viewer>): ErrorRe
     if (res.headersSent) return next(err);
     const viewer = viewers.get(res);
     const back = backFor(req);
-    if (err instanceof ApiError && err.status < 500) return sendConsoleError(res, err.status, TITLES[err.status] ?? 'Invalid request', err.message, { viewer, back });
+    if (err instanceof DomainError && err.status < 500) return sendConsoleError(res, err.status, TITLES[err.status] ?? 'Invalid request', err.message, { viewer, back });
     const status = (err as { status?: unknown }).status;
     if ((typeof status === 'number' && status >= 400 && status < 500) || isDataException(err)) {
       return sendConsoleError(res, 400, 'Invalid request', 'The request could not be read (a malformed form, address or value).', { viewer, back });
@@ -71,7 +78,7 @@ function errorPages(logger: Logger, viewers: WeakMap<Response, Viewer>): ErrorRe
 /** The signed-in admin behind a request, or undefined after answering (redirect to sign in, or a refusal page). */
 async function viewerOf(req: Request, res: Response, deps: ConsoleDeps, cookies: ConsoleCookies, post: boolean): Promise<Viewer | undefined> {
   const session = await cookies.readSession(req);
-  const principal = session && (await userPrincipal(session.userId, { config: deps.config, prisma: deps.db.prisma }));
+  const principal = session && (await deps.services.users.principalOf(session.userId));
   if (!session || !principal) {
     if (session) cookies.clearSession(res);
     if (post) {
@@ -110,7 +117,7 @@ export function consoleRouter(deps: ConsoleDeps): Router {
     return router;
   }
   router.use(cookieParser());
-  router.use(signInRouter({ config: deps.config, prisma: deps.db.prisma, logger: deps.logger, clock: deps.clock, cookies }, form));
+  router.use(signInRouter({ config: deps.config, keys: deps.services.keys, logger: deps.logger, cookies }, form));
 
   const guarded = (handler: ConsoleHandler, post: boolean): RequestHandler => {
     return async (req, res) => {

@@ -5,9 +5,9 @@
  */
 import type { Response } from 'express';
 import { html, sendPage, STYLESHEET, type Html } from '../authserver/html.js';
-import { RETRY_AFTER_SECONDS } from '../http/errors.js';
 import type { AdminPrincipal } from '../admin/admin-principal.js';
 import type { ConsoleSession } from './console-cookies.js';
+import { RETRY_AFTER_SECONDS } from '../errors.js';
 
 export const CONSOLE_STYLESHEET_PATH = '/console/assets/console.css';
 
@@ -119,6 +119,8 @@ td form{display:inline-flex;gap:.35rem;margin:0 .25rem .25rem 0;align-items:cent
 .filters div,.add div{display:flex;flex-direction:column;justify-content:flex-end;gap:.2rem}
 input[type=text],input[type=email],input[type=url],input[type=password],select{box-sizing:border-box;width:auto;min-width:10rem;height:2.4rem;padding:.4rem;font:inherit;border:1px solid #888;border-radius:.375rem;background:Canvas;color:CanvasText}
 button.small,.button.small{padding:.3rem .7rem;font-size:.85rem}
+td details form{display:flex;flex-direction:column;align-items:flex-start}
+textarea{box-sizing:border-box;max-width:100%;padding:.4rem;font:.85rem ui-monospace,monospace;border:1px solid #888;border-radius:.375rem;background:Canvas;color:CanvasText}
 button.danger{background:#c81e1e;border-color:#c81e1e}
 .notice{border-left:4px solid #0e9f6e;padding-left:.75rem}
 .pill{display:inline-block;padding:0 .45rem;border-radius:1rem;font-size:.8rem;border:1px solid #8888}

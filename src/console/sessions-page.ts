@@ -7,10 +7,8 @@
 import type { Request } from 'express';
 import { z } from 'zod';
 import { html, type Html } from '../authserver/html.js';
-import { endSession, listAllSessions } from '../admin/sessions-service.js';
-import { listTeamsVisibleTo } from '../admin/teams-service.js';
 import { allSessionsQuery, sessionIdParam } from '../admin/request-schemas.js';
-import type { AdminDeps } from '../admin/route.js';
+import type { ConsoleDeps } from './console-router.js';
 import type { SessionJson } from '../sessions/session-json.js';
 import { fieldsOf, parseInput } from './console-input.js';
 import { csrfField, sendConsolePage, timeCell, type Viewer } from './layout.js';
@@ -31,8 +29,8 @@ function sessionsUrl(q: Partial<Record<'team' | 'user' | 'chat' | 'status' | 'cu
   return text ? `/console/sessions?${text}` : '/console/sessions';
 }
 
-async function teamOptions(deps: AdminDeps, viewer: Viewer, selected: string | undefined): Promise<Html[]> {
-  const { items } = await listTeamsVisibleTo(deps, viewer.principal, { limit: 200 });
+async function teamOptions(deps: ConsoleDeps, viewer: Viewer, selected: string | undefined): Promise<Html[]> {
+  const { items } = await deps.services.teams.listVisibleTo(viewer.principal, { limit: 200 });
   return [
     html`<option value="">All teams</option>`,
     ...items.map((t) => html`<option value="${t.slug}"${t.slug === selected ? html` selected` : undefined}>${t.name} (${t.slug})</option>`),
@@ -61,10 +59,10 @@ function sessionRow(s: SessionJson, viewer: Viewer, back: string): Html {
 </tr>`;
 }
 
-async function showSessions(req: Request, deps: AdminDeps, viewer: Viewer) {
+async function showSessions(req: Request, deps: ConsoleDeps, viewer: Viewer) {
   const q: SessionsPageQuery = parseInput(sessionsPageQuery, fieldsOf(req.query), 'query');
   const filters = { team: q.team, user: q.user, chat: q.chat, status: q.status };
-  const list = await listAllSessions(deps, viewer.principal, { ...filters, cursor: q.cursor, limit: PAGE_SIZE });
+  const list = await deps.services.sessions.listAll(viewer.principal, { ...filters, cursor: q.cursor, limit: PAGE_SIZE });
   const back = sessionsUrl({ ...filters, cursor: q.cursor });
   const rows = list.items.map((s) => sessionRow(s, viewer, back));
   return html`<form method="get" action="/console/sessions" class="filters" role="search">
@@ -90,7 +88,7 @@ ${
 
 const endForm = z.object({ back: z.string().max(2000).optional() });
 
-export function sessionRoutes(routes: ConsoleRoutes, deps: AdminDeps): void {
+export function sessionRoutes(routes: ConsoleRoutes, deps: ConsoleDeps): void {
   routes.page('/sessions', async (req, res, viewer) => {
     sendConsolePage(res, { title: 'Sessions', section: 'sessions', viewer, body: await showSessions(req, deps, viewer) });
   });
@@ -98,7 +96,7 @@ export function sessionRoutes(routes: ConsoleRoutes, deps: AdminDeps): void {
   routes.action('/sessions/:sessionId/end', async (req, res, viewer) => {
     const id = parseInput(sessionIdParam, req.params.sessionId, 'form');
     const { back } = parseInput(endForm, fieldsOf(req.body), 'form');
-    await endSession(deps, viewer.principal, id);
+    await deps.services.sessions.end(viewer.principal, id);
     // Back to the list the button was on, saying which session ended.
     const target = new URL(consolePath(back?.startsWith('/console/sessions') ? back : '/console/sessions'), 'http://console.invalid');
     target.searchParams.set('ended', id);

@@ -19,23 +19,22 @@
 import { createHash } from 'node:crypto';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Config } from '../config/config.js';
-import type { PrismaClient } from '../db/database.js';
 import type { Logger } from '../observability/logger.js';
-import { createAuthorizationCodes, pkceMatches } from '../authserver/authorization-codes.js';
-import { createRefreshTokens } from '../authserver/refresh-tokens.js';
+import { pkceMatches } from '../authserver/authorization-codes.js';
 import { InvalidGrant } from '../authserver/oauth-errors.js';
 import { adminResource } from '../authserver/resource-indicator.js';
 import { randomToken } from '../security/secret-box.js';
 import { html } from '../authserver/html.js';
 import type { ConsoleCookies } from './console-cookies.js';
-import { CONSOLE_CLIENT_ID, consoleRedirectUri, ensureConsoleClient } from './console-client.js';
+import type { Services } from '../services.js';
+import { CONSOLE_CLIENT_ID, consoleRedirectUri } from './console-client.js';
 import { sendConsoleError, sendConsolePage } from './layout.js';
 
 export interface SignInDeps {
   config: Config;
-  prisma: PrismaClient;
+  /** The console's client registration and the authorization codes it redeems. */
+  keys: Pick<Services['keys'], 'ensureConsoleClient' | 'authorizationCodes'>;
   logger: Logger;
-  clock: () => number;
   cookies: ConsoleCookies;
 }
 
@@ -46,9 +45,8 @@ export function consolePath(next: unknown): string {
 
 /** Starts an authorization: `state` and the PKCE verifier go into the sign-in cookie, the browser to `/authorize`. */
 function begin(deps: SignInDeps): RequestHandler {
-  const ready = ensureConsoleClient(deps.prisma, deps.config.publicUrl);
   return async (req, res) => {
-    await ready();
+    await deps.keys.ensureConsoleClient();
     const state = randomToken(24);
     const verifier = randomToken(48);
     await deps.cookies.startSignIn(res, { state, verifier, next: consolePath(req.query.next) });
@@ -75,7 +73,7 @@ function single(value: unknown): string | undefined {
 
 /** The authorization response: checks it belongs to this browser's sign-in, redeems the code, starts the session. */
 function finish(deps: SignInDeps): RequestHandler {
-  const codes = createAuthorizationCodes({ prisma: deps.prisma, clock: deps.clock, refreshTokens: createRefreshTokens({ prisma: deps.prisma, clock: deps.clock }) });
+  const codes = deps.keys.authorizationCodes;
   const redirectUri = consoleRedirectUri(deps.config.publicUrl);
   return async (req: Request, res: Response) => {
     const signIn = await deps.cookies.readSignIn(req);

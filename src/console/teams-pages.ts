@@ -7,11 +7,9 @@
 import type { Request } from 'express';
 import { z } from 'zod';
 import { html, type Html } from '../authserver/html.js';
-import { listInvitations, listMembers, type toMemberJson, type toInvitationJson } from '../admin/members-service.js';
-import { findTeam, listTeamsVisibleTo } from '../admin/teams-service.js';
-import { listToolServers } from '../admin/tool-servers-service.js';
-import { lastCallByToolServer, type LastCall } from '../admin/audit-service.js';
-import type { AdminDeps } from '../admin/route.js';
+import type { toMemberJson, toInvitationJson } from '../admin/members-service.js';
+import type { LastCall } from '../admin/audit-service.js';
+import type { ConsoleDeps } from './console-router.js';
 import { BUILTIN_PACKS } from '../toolservers/packs/index.js';
 import type { ToolServerJson } from '../toolservers/tool-server-config.js';
 import { fieldsOf, parseInput } from './console-input.js';
@@ -24,9 +22,9 @@ const LIST_LIMIT = 200;
 type MemberJson = ReturnType<typeof toMemberJson>;
 type InvitationJson = ReturnType<typeof toInvitationJson>;
 
-async function showTeams(req: Request, deps: AdminDeps, viewer: Viewer): Promise<Html> {
+async function showTeams(req: Request, deps: ConsoleDeps, viewer: Viewer): Promise<Html> {
   const { cursor } = parseInput(z.strictObject({ cursor: z.string().max(500).optional() }), fieldsOf(req.query), 'query');
-  const list = await listTeamsVisibleTo(deps, viewer.principal, { cursor, limit: LIST_LIMIT });
+  const list = await deps.services.teams.listVisibleTo(viewer.principal, { cursor, limit: LIST_LIMIT });
   const publicUrl = deps.config.publicUrl;
   const rows = list.items.map(
     (t) => html`<tr><td><a href="/console/teams/${t.slug}">${t.slug}</a></td><td>${t.name}</td><td>${t.joinPolicy}</td><td><code>${publicUrl}/t/${t.slug}/mcp</code></td></tr>`,
@@ -71,6 +69,16 @@ function lastCallText(ts: ToolServerJson, last: LastCall | undefined): Html {
   return html`<span class="pill ${last.outcome === 'ok' ? 'ok' : 'bad'}">${last.outcome}</span> ${timeCell(last.at.toISOString())}`;
 }
 
+/** How many rules the policy has, and a form to edit it (JSON; see the README's "Who may use which tool"). */
+function policyCell(base: string, ts: ToolServerJson, viewer: Viewer): Html {
+  const rules = Object.values(ts.policy).reduce((n, r) => n + Object.keys(r ?? {}).length, 0);
+  const text = rules ? JSON.stringify(ts.policy, null, 2) : '';
+  return html`<details><summary>${rules ? `${rules} rule${rules === 1 ? '' : 's'}` : 'open to every member'}</summary>
+<form method="post" action="${base}/policy">${csrfField(viewer)}<label class="note" for="policy-${ts.name}">Policy (JSON)</label>
+<textarea id="policy-${ts.name}" name="policy" rows="6" cols="48" spellcheck="false" placeholder='{"tools": {"create_issue": {"roles": ["admin"]}, "delete_repo": {"hidden": true}}}'>${text}</textarea>
+<button type="submit" class="small secondary">Save policy</button></form></details>`;
+}
+
 function toolServerRow(slug: string, ts: ToolServerJson, last: LastCall | undefined, viewer: Viewer): Html {
   const base = `/console/teams/${slug}/tool-servers/${ts.name}`;
   return html`<tr data-tool-server="${ts.name}">
@@ -79,6 +87,7 @@ function toolServerRow(slug: string, ts: ToolServerJson, last: LastCall | undefi
 <td>${authText(ts)}</td>
 <td><span class="pill ${ts.enabled ? 'ok' : 'bad'}">${ts.enabled ? 'enabled' : 'disabled'}</span></td>
 <td>${lastCallText(ts, last)}</td>
+<td>${policyCell(base, ts, viewer)}</td>
 <td>
 <form method="post" action="${base}/${ts.enabled ? 'disable' : 'enable'}">${csrfField(viewer)}<button type="submit" class="small secondary">${ts.enabled ? 'Disable' : 'Enable'}</button></form>
 <form method="post" action="${base}/remove">${csrfField(viewer)}<button type="submit" class="small danger">Remove</button></form>
@@ -111,15 +120,15 @@ function addToolServerForm(slug: string, viewer: Viewer): Html {
 <p class="note">Secrets are stored encrypted and never shown again. Team admins may not use passthrough or private addresses.</p>`;
 }
 
-async function showTeam(req: Request, deps: AdminDeps, viewer: Viewer): Promise<{ title: string; body: Html }> {
+async function showTeam(req: Request, deps: ConsoleDeps, viewer: Viewer): Promise<{ title: string; body: Html }> {
   const slug = managedTeam(req, viewer);
-  const team = await findTeam(deps, slug);
+  const team = await deps.services.teams.find(slug);
   const [members, invitations, toolServers] = await Promise.all([
-    listMembers(deps, slug, { limit: LIST_LIMIT }),
-    listInvitations(deps, slug, { limit: LIST_LIMIT }),
-    listToolServers(deps, slug, { limit: LIST_LIMIT }),
+    deps.services.members.list(slug, { limit: LIST_LIMIT }),
+    deps.services.members.listInvitations(slug, { limit: LIST_LIMIT }),
+    deps.services.toolServers.list(slug, { limit: LIST_LIMIT }),
   ]);
-  const lastCalls = await lastCallByToolServer(deps, team.id, toolServers.items.filter((t) => t.prefix).map((t) => t.name));
+  const lastCalls = await deps.services.audit.lastCallByToolServer(team.id, toolServers.items.filter((t) => t.prefix).map((t) => t.name));
   const done = typeof req.query.done === 'string' ? TEAM_NOTICES[req.query.done] : undefined;
   const more = (next: string | null) => (next ? html`<p class="note">Showing the first ${LIST_LIMIT}; the admin API lists the rest.</p>` : undefined);
   const body = html`<p><span class="note">Slug</span> <code>${team.slug}</code> · <span class="note">join policy</span> ${team.joinPolicy} · <span class="note">MCP endpoint</span> <code>${deps.config.publicUrl}/t/${team.slug}/mcp</code> · <a href="/console/sessions?team=${team.slug}">sessions</a> · <a href="/console/activity?team=${team.slug}">activity</a></p>
@@ -130,13 +139,13 @@ ${more(members.nextCursor)}
 ${addMemberForm(slug, viewer)}
 ${invitations.items.length ? html`<h2>Pending invitations</h2><div class="scroll"><table><thead><tr><th>E-mail</th><th>Role</th><th>Since</th><th></th></tr></thead><tbody>${invitations.items.map((i) => invitationRow(slug, i, viewer))}</tbody></table></div>` : undefined}
 <h2>Tool servers</h2>
-${toolServers.items.length ? html`<div class="scroll"><table><thead><tr><th>Name</th><th>Target</th><th>Auth</th><th>State</th><th>Last call</th><th></th></tr></thead><tbody>${toolServers.items.map((t) => toolServerRow(slug, t, lastCalls.get(t.name), viewer))}</tbody></table></div>` : html`<p>No tool servers yet.</p>`}
+${toolServers.items.length ? html`<div class="scroll"><table><thead><tr><th>Name</th><th>Target</th><th>Auth</th><th>State</th><th>Last call</th><th>Policy</th><th></th></tr></thead><tbody>${toolServers.items.map((t) => toolServerRow(slug, t, lastCalls.get(t.name), viewer))}</tbody></table></div>` : html`<p>No tool servers yet.</p>`}
 ${more(toolServers.nextCursor)}
 ${addToolServerForm(slug, viewer)}`;
   return { title: `Team ${team.name}`, body };
 }
 
-export function teamRoutes(routes: ConsoleRoutes, deps: AdminDeps): void {
+export function teamRoutes(routes: ConsoleRoutes, deps: ConsoleDeps): void {
   routes.page('/teams', async (req, res, viewer) => {
     sendConsolePage(res, { title: 'Teams', section: 'teams', viewer, body: await showTeams(req, deps, viewer) });
   });

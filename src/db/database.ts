@@ -40,7 +40,8 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     // An idle client that loses its connection emits 'error' on the pool; unhandled, that would crash the process.
     pool.on('error', onError);
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
-    const sql = pgRawSql(pool, onError);
+    // `?pgbouncer=true` (Prisma's convention): a pooler in transaction mode may not keep prepared statements.
+    const sql = pgRawSql(pool, onError, !/[?&]pgbouncer=true(?:&|$)/i.test(opts.url));
     return {
       kind: 'postgres',
       prisma,

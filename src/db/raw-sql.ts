@@ -7,8 +7,11 @@ import type { PGlite } from '@electric-sql/pglite';
 import { createPgListener } from './pg-listener.js';
 
 export interface RawSql {
-  /** Runs a parameterised statement. */
-  query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+  /**
+   * Runs a parameterised statement. `name`: a prepared statement of that name (PostgreSQL parses it once per
+   * connection and may reuse its plan) — for the statements every handshake or request runs; one text per name.
+   */
+  query<T = Record<string, unknown>>(text: string, params?: unknown[], name?: string): Promise<T[]>;
   /** Runs a script of several statements (no parameters). */
   exec(script: string): Promise<void>;
   /** Runs `fn` on one connection inside a transaction; rolls back if it throws. */
@@ -24,11 +27,12 @@ export interface RawSql {
   close(): Promise<void>;
 }
 
-export function pgRawSql(pool: pg.Pool, onListenerError: (err: Error) => void): RawSql {
+/** `prepared`: named statements are prepared (false behind a pooler that cannot keep them, e.g. PgBouncer before 1.21). */
+export function pgRawSql(pool: pg.Pool, onListenerError: (err: Error) => void, prepared = true): RawSql {
   const listener = createPgListener({ connectionString: (pool.options as pg.PoolConfig).connectionString, onError: onListenerError });
   return {
-    async query<T>(text: string, params: unknown[] = []) {
-      return (await pool.query(text, params)).rows as T[];
+    async query<T>(text: string, params: unknown[] = [], name?: string) {
+      return (await (name === undefined || !prepared ? pool.query(text, params) : pool.query({ name, text, values: params }))).rows as T[];
     },
     async exec(script) {
       await pool.query(script);

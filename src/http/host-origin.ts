@@ -4,7 +4,7 @@
  */
 import type { RequestHandler } from 'express';
 import { isLoopbackUrl } from '../config/config.js';
-import { ApiError } from './errors.js';
+import { Forbidden } from '../errors.js';
 
 const LOOPBACK = /^(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/;
 const PROBES = new Set(['/health', '/ready', '/metrics']);
@@ -22,11 +22,11 @@ export function hostAndOriginCheck(opts: { publicUrl: string; corsOrigins: reado
     if (PROBES.has(req.path)) return next();
     const host = req.headers.host ?? '';
     if (host !== publicHost && !(loopback && LOOPBACK.test(host))) {
-      return next(new ApiError('forbidden', `Host ${JSON.stringify(host)} is not served here; use ${opts.publicUrl}`));
+      return next(new Forbidden(`Host ${JSON.stringify(host)} is not served here; use ${opts.publicUrl}`));
     }
     const origin = req.headers.origin;
     if (origin !== undefined && !isAllowedOrigin(origin, opts.publicUrl, opts.corsOrigins)) {
-      return next(new ApiError('forbidden', `Origin ${JSON.stringify(origin)} is not allowed; add it to CORS_ORIGINS`));
+      return next(new Forbidden(`Origin ${JSON.stringify(origin)} is not allowed; add it to CORS_ORIGINS`));
     }
     next();
   };

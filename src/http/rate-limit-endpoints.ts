@@ -9,11 +9,10 @@
 import type { RequestHandler } from 'express';
 import type { ProtectedEndpoint } from '../auth/bearer-auth.js';
 import type { RateLimitConfig } from '../config/config.js';
-import type { Principal } from '../mcp/session-runtime.js';
 import { JSONRPC, sendJsonRpcError } from '../mcp/jsonrpc-errors.js';
-import { ApiError } from './errors.js';
 import { createLimiter, ipKey, rateLimit, type Limiter, type RefuseHandler } from './rate-limit.js';
 import type { RateLimitCounters } from './rate-limit-counters.js';
+import { RateLimited } from '../errors.js';
 
 type Authenticate = (endpoint: ProtectedEndpoint) => RequestHandler;
 
@@ -31,16 +30,16 @@ export interface EndpointLimits {
 const apiRefusal =
   (message: string): RefuseHandler =>
   (_req, _res, next) =>
-    next(new ApiError('rate_limited', message));
+    next(new RateLimited(message));
 
 /** The per-user and per-client checks for an identified caller, with `refuse(what)` answering a refusal. */
 function callerLimits(user: Limiter | undefined, client: Limiter | undefined, refuse: (what: string) => RefuseHandler): RequestHandler {
-  const perUser = rateLimit(user, (_req, res) => (res.locals.principal as Principal).user.id, refuse(`at most ${user?.rule.limit} per ${windowText(user)} per user`));
+  const perUser = rateLimit(user, (_req, res) => res.locals.principal!.user.id, refuse(`at most ${user?.rule.limit} per ${windowText(user)} per user`));
   const perClient = rateLimit(
     client,
     // Per team: one ChatGPT or Claude client serves every team of the gateway, and one team must not starve another.
     (_req, res) => {
-      const p = res.locals.principal as Principal;
+      const p = res.locals.principal!;
       return `${p.team.id} ${p.clientId}`;
     },
     refuse(`at most ${client?.rule.limit} per ${windowText(client)} for this application in this team`),

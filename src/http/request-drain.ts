@@ -7,15 +7,15 @@
  *   `Connection: close`, so a load balancer retries it on another replica and opens no more connections here;
  * - every connection closes as soon as its response is complete (`Connection: close` where the headers are still
  *   to be sent, the socket ended after the last byte where they are not — a streamed tool call);
- * - long-lived GET streams (the standalone SSE stream of a session) are ended at once. They are not work in
- *   flight: they only wait for server-initiated messages, would hold the drain for the whole grace period, and MCP
+ * - long-lived streams (the standalone SSE stream of a session, a 2026-07-28 `subscriptions/listen`) are ended at
+ *   once. They are not work in flight: they only wait for server-initiated messages, would hold the drain for the whole grace period, and MCP
  *   clients reopen them on whichever replica answers next. (No event store keeps what such a stream would have
  *   carried meanwhile — list-changed notifications and the like; the reopened stream starts afresh.)
  *
  * `settled(deadline)` resolves when the last request that was in flight has finished.
  */
 import type { Request, RequestHandler, Response } from 'express';
-import { ApiError } from './errors.js';
+import { Unavailable } from '../errors.js';
 
 export interface RequestDrain {
   /** Mount before the routes: tracks every request, and refuses new ones once the drain has begun. */
@@ -28,8 +28,12 @@ export interface RequestDrain {
   readonly inFlight: number;
 }
 
-/** A GET that asks for an event stream: the standalone SSE stream, open for as long as the client likes. */
+/**
+ * A stream open for as long as the client likes: a GET that asks for an event stream (the standalone SSE stream), or
+ * a 2026-07-28 `subscriptions/listen` (its `Mcp-Method` header must match its body, or it is refused at once).
+ */
 function isLongLivedStream(req: Request): boolean {
+  if (req.method === 'POST') return req.headers['mcp-method'] === 'subscriptions/listen';
   return req.method === 'GET' && (req.headers.accept ?? '').includes('text/event-stream');
 }
 
@@ -58,7 +62,7 @@ export function createRequestDrain(): RequestDrain {
     if (draining) {
       res.setHeader('Connection', 'close');
       res.setHeader('Retry-After', '1');
-      next(new ApiError('unavailable', 'This gateway process is shutting down; retry the request'));
+      next(new Unavailable('This gateway process is shutting down; retry the request'));
       return;
     }
     track(req, res);

@@ -5,7 +5,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Request as ExpressRequest, Response as ExpressResponse } from 'express';
 import { ResponseFlow } from '../toolservers/upstream-flow.js';
-import { enterResponseFlow } from '../toolservers/request-context.js';
+import { enterResponseFlow } from '../observability/request-context.js';
 
 /** The flow of each response being bridged: upstream streams feeding it wait while it waits for `drain`. */
 const flows = new WeakMap<ExpressResponse | ServerResponse, ResponseFlow>();

@@ -13,13 +13,16 @@ export const sseEvent = (m: unknown): string => `event: message\ndata: ${JSON.st
 
 /**
  * Registers the client request `key` (answered on `res`) in `calls` with a fresh controller, aborted when the client
- * goes away before the answer is sent; `done()` stops tracking it.
+ * goes away before the answer is sent — or handed to `onGone`, which decides when (a resumable stream waits for its
+ * client to come back: `cluster/response-stream.ts`); `done()` stops tracking it.
  */
-export function track(calls: Map<string, AbortController>, key: string, res: ServerResponse): { controller: AbortController; done(): void } {
+export function track(calls: Map<string, AbortController>, key: string, res: ServerResponse, onGone?: (abort: () => void) => void): { controller: AbortController; done(): void } {
   const controller = new AbortController();
   calls.set(key, controller);
   const gone = () => {
-    if (!res.writableFinished) controller.abort();
+    if (res.writableFinished) return;
+    if (onGone) onGone(() => controller.abort());
+    else controller.abort();
   };
   res.once('close', gone);
   return {

@@ -10,22 +10,51 @@
  * `initialize` (and log level) with side effects muted. That replay is the part of the old design still here; the
  * front end takes over more of the protocol, one method at a time, until no session needs it.
  */
-import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import type { Aggregator } from '../toolservers/aggregator.js';
+import { WebStandardStreamableHTTPServerTransport, type Server } from '@modelcontextprotocol/server';
+import type { AuthInfo } from '@modelcontextprotocol/server';
+import type { SwitchableAggregator } from '../toolservers/switchable-aggregator.js';
+import type { ToolCallOutcome } from './session-server.js';
+import type { SessionHub } from './session-downstream.js';
 import type { SessionContext } from '../toolservers/types.js';
 import type { ClientUse } from '../sessions/session-store.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ClientCapabilities, LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
+import type { ClientCapabilities, LoggingLevel } from '@modelcontextprotocol/server';
 import type { Logger } from '../observability/logger.js';
-import { SessionRelay, type OnToolCall } from './session-relay.js';
+import { SessionRelay } from './session-relay.js';
 import { SessionFront } from './session-front.js';
 import type { SessionStream } from './session-stream.js';
+import type { ClusterBus } from '../cluster/bus.js';
+import { homeOf, isAnswer } from '../cluster/request-home.js';
+import type { ResumableStreams } from '../cluster/resumable-streams.js';
+
+/** The protocol version from which response streams are resumable (priming event, ids; SEP-1699). */
+const RESUMABLE_SINCE = '2025-11-25';
+
+/**
+ * What every session of a runtime shares: reporting, persisting and building, as methods that take the session —
+ * one object per process, where closures per session were most of an idle session's heap (bench, heap snapshot).
+ */
+export interface SessionServices {
+  readonly logger: Logger;
+  /** How this replica reaches the others (answers and cancellations meant for another replica). */
+  readonly bus: ClusterBus;
+  /** This replica's resumable response streams. */
+  readonly streams: ResumableStreams;
+  /** Reports a tool call the relay or the front end served (the session server reports its own). */
+  toolCall(s: LiveSession, tool: string, outcome: ToolCallOutcome, durationMs: number): void;
+  /** The client set its log level through the front end: record and persist it. */
+  setLevel(s: LiveSession, level: LoggingLevel): Promise<void>;
+  /** Builds the session's SDK server (on first need). */
+  createServer(s: LiveSession): Server;
+  /** Told when the session starts and stops serving POSTs. */
+  working(s: LiveSession, busy: boolean): void;
+  /** Points the session at its team's current tool servers (see `SwitchableAggregator`). */
+  reload(s: LiveSession): Promise<void>;
+}
 
 export interface LiveSessionInit {
   id: string;
-  context: SessionContext & { chat: string | null; user: SessionContext['user'] };
+  context: SessionContext & { chat: string | null; user: SessionContext['user']; role: SessionContext['role'] };
   teamId: string;
   createdAt: Date;
   expiresAt: Date;
@@ -34,13 +63,10 @@ export interface LiveSessionInit {
   /** How the client has used the session (see `SessionStore.supersede`). */
   clientUse: ClientUse | null;
   clock: () => number;
-  /** Told when the session starts and stops serving POSTs. */
-  onWorking?: (s: LiveSession, working: boolean) => void;
-  /** Builds the session's SDK server (on first need). */
-  createServer: () => Server;
-  aggregator: Aggregator;
-  /** Points the session at its team's current tool servers (see `switchableAggregator`). */
-  reloadToolServers?: () => Promise<void>;
+  services: SessionServices;
+  aggregator: SwitchableAggregator;
+  /** The session's client as its tool servers see it. */
+  hub: SessionHub;
   /** Called once a fresh `initialize` was accepted (not on replay); persist the row here. */
   onInitialized?: (sessionId: string) => Promise<void>;
   /** What the client said in `initialize`. */
@@ -49,11 +75,6 @@ export interface LiveSessionInit {
   awaitingInitialize?: boolean;
   /** The session's own stream to its client (the GET stream). */
   stream: SessionStream;
-  logger: Logger;
-  /** Reports a tool call the relay or the front end served (the session server reports its own). */
-  onToolCall: OnToolCall;
-  /** The client set its log level through the front end: record and persist it. */
-  onSetLevel: (level: LoggingLevel) => Promise<void>;
 }
 
 const REPLAY_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
@@ -69,8 +90,8 @@ export interface SessionRecord {
 
 export class LiveSession {
   readonly id: string;
-  /** Mutable where it may change during the session: the chat (attached later) and the user's e-mail (see `get`). */
-  readonly context: SessionContext & { chat: string | null; user: SessionContext['user'] };
+  /** Mutable where it may change during the session: the chat (attached later), the user's e-mail and role (see `get`). */
+  readonly context: SessionContext & { chat: string | null; user: SessionContext['user']; role: SessionContext['role'] };
   readonly teamId: string;
   readonly createdAt: Date;
   expiresAt: Date;
@@ -91,14 +112,15 @@ export class LiveSession {
   private replaying = false;
   private closeWhenDone = false;
   private readonly clock: () => number;
-  private readonly onWorking: ((s: LiveSession, working: boolean) => void) | undefined;
   private closed = false;
   /** The SDK transport and server, once a request needed them. */
   private sdkReady: Promise<{ transport: WebStandardStreamableHTTPServerTransport; server: Server }> | undefined;
   private sdkBuilt: { transport: WebStandardStreamableHTTPServerTransport; server: Server } | undefined;
-  private readonly init: LiveSessionInit;
-  private readonly aggregator: Aggregator;
-  private readonly reload: (() => Promise<void>) | undefined;
+  private readonly services: SessionServices;
+  /** Persists the row of a session whose `initialize` is being answered; dropped once it has been. */
+  onInitialized: ((sessionId: string) => Promise<void>) | undefined;
+  readonly aggregator: SwitchableAggregator;
+  readonly hub: SessionHub;
   /** Requests answered without the SDK server (`session-front.ts`). */
   readonly front: SessionFront;
   /** The session's own stream to its client (GET), whether or not it has an SDK server. */
@@ -116,22 +138,40 @@ export class LiveSession {
     this.chatId = init.chatId;
     this.clientUse = init.clientUse;
     this.clock = init.clock;
-    this.onWorking = init.onWorking;
     this.lastUsedAt = init.clock();
-    this.init = init;
+    this.services = init.services;
+    this.onInitialized = init.onInitialized;
+    this.hub = init.hub;
     this.record = init.record;
     this.stream = init.stream;
     this.initialized = init.awaitingInitialize !== true;
     this.aggregator = init.aggregator;
-    this.reload = init.reloadToolServers;
-    this.relay = new SessionRelay({ sessionId: init.id, aggregator: init.aggregator, logger: init.logger, onToolCall: init.onToolCall });
-    this.front = new SessionFront(this, init.stream, {
-      aggregator: init.aggregator,
-      logger: init.logger,
-      onSetLevel: init.onSetLevel,
-      onToolCall: init.onToolCall,
-      ...(init.onInitialized ? { onInitialized: init.onInitialized } : {}),
-    });
+    // The session is the relay's and the front end's hooks itself: no objects or closures per session for them.
+    this.relay = new SessionRelay(this);
+    this.front = new SessionFront(this, init.stream, this);
+  }
+
+  get sessionId(): string {
+    return this.id;
+  }
+  get logger(): Logger {
+    return this.services.logger;
+  }
+  get replica(): string {
+    return this.services.bus.replica;
+  }
+  get streams(): ResumableStreams {
+    return this.services.streams;
+  }
+  /** Its response streams can be resumed (2025-11-25: priming events, event ids, `Last-Event-ID`). */
+  get resumable(): boolean {
+    return this.record.protocolVersion >= RESUMABLE_SINCE;
+  }
+  onToolCall(tool: string, outcome: ToolCallOutcome, durationMs: number): void {
+    this.services.toolCall(this, tool, outcome, durationMs);
+  }
+  onSetLevel(level: LoggingLevel): Promise<void> {
+    return this.services.setLevel(this, level);
   }
 
   static start(init: LiveSessionInit): LiveSession {
@@ -144,13 +184,17 @@ export class LiveSession {
    */
   private sdk(authInfo: AuthInfo): Promise<{ transport: WebStandardStreamableHTTPServerTransport; server: Server }> {
     this.sdkReady ??= (async () => {
-      const server = this.init.createServer();
+      const server = this.services.createServer(this);
       const transport = new WebStandardStreamableHTTPServerTransport({
         sessionIdGenerator: () => this.id,
+        // SDK v1 sent no keep-alive comments; v2 does every 15 s unless told not to. The session's own stream
+        // (`session-stream.ts`) decides what its clients receive.
+        keepAliveMs: 0,
         onsessioninitialized: async (sid) => {
           if (this.replaying) return;
           try {
-            await this.init.onInitialized?.(sid);
+            await this.onInitialized?.(sid);
+            this.onInitialized = undefined;
             this.initialized = true;
           } catch (err) {
             this.initError = err;
@@ -191,16 +235,42 @@ export class LiveSession {
    * `ok`: the request is one the transport would accept (see `mcp-endpoint.ts`).
    */
   async serveDirect(message: unknown, req: IncomingMessage, res: ServerResponse, authInfo: AuthInfo): Promise<boolean> {
+    if (isAnswer(message) && this.initialized) {
+      const home = homeOf(message.id);
+      if (home !== undefined && home !== this.replica) {
+        // The request was put to the client by another replica, whose call waits for this answer: it goes there.
+        await this.services.bus.send(home, { type: 'answer', sessionId: this.id, message: { id: message.id, result: message.result, error: message.error } });
+        res.writeHead(202).end();
+        return true;
+      }
+    }
     // The relay first: a tools/call it can forward is its own; the front end takes the rest it knows.
     if ((await this.relay.serve(message, res, authInfo)) || (await this.front.serve(message, req, res, authInfo))) return true;
+    const method = (message as { method?: unknown } | null)?.method;
+    if (method === 'notifications/cancelled' && this.services.bus.shared) {
+      // Not a call of this replica's: perhaps one another replica serves. Every replica hears it; the one serving it stops.
+      const requestId = (message as { params?: { requestId?: unknown } }).params?.requestId;
+      if (typeof requestId === 'string' || typeof requestId === 'number') {
+        void this.services.bus.publish({ kind: 'cancelled', sessionId: this.id, requestId, from: this.replica }).catch(() => undefined);
+      }
+    }
     // A cancellation the relay did not know (a call that already ended) while no SDK server exists: there is no
     // other request it could be about, and building the server to ignore it would be waste.
-    const method = (message as { method?: unknown } | null)?.method;
     if (!this.sdkBuilt && this.initialized && method === 'notifications/cancelled' && (message as { id?: unknown }).id === undefined) {
       res.writeHead(202).end();
       return true;
     }
     return false;
+  }
+
+  /** A client's answer forwarded from another replica (see `cluster/request-home.ts`): given to whoever asked here. */
+  async answerForwarded(m: { id: string; result?: unknown; error?: unknown }): Promise<void> {
+    if (!(await this.relay.answer(m))) this.stream.answer(m);
+  }
+
+  /** A cancellation another replica received for a request this one may be serving. */
+  cancelForwarded(requestId: string | number): void {
+    if (!this.relay.cancel(requestId)) this.front.cancel(requestId);
   }
 
   /**
@@ -209,13 +279,13 @@ export class LiveSession {
    */
   async busy<T>(kind: 'request' | 'stream', fn: () => Promise<T>): Promise<T> {
     this.inFlight++;
-    if (kind === 'request' && this.requestsInFlight++ === 0) this.onWorking?.(this, true);
+    if (kind === 'request' && this.requestsInFlight++ === 0) this.services.working(this, true);
     this.lastUsedAt = this.clock();
     try {
       return await fn();
     } finally {
       this.inFlight--;
-      if (kind === 'request' && --this.requestsInFlight === 0) this.onWorking?.(this, false);
+      if (kind === 'request' && --this.requestsInFlight === 0) this.services.working(this, false);
       this.lastUsedAt = this.clock();
       if (this.closeWhenDone && this.requestsInFlight === 0) void this.shutdown({ end: true });
     }
@@ -256,15 +326,22 @@ export class LiveSession {
     return this.replaying;
   }
 
-  /** Announces that the tool list changed (tool-server configuration, upstream `listChanged`). */
+  /**
+   * Announces that the tool list changed (tool-server configuration, access policy, upstream `listChanged`); with
+   * remote tool servers, prompts and resources too (their lists follow the same configuration and policies).
+   */
   async toolsChanged(): Promise<void> {
-    await this.stream.notify({ method: 'notifications/tools/list_changed' }).catch(() => undefined);
+    // Every replica holding the session hears of the change and announces it itself: not broadcast again.
+    await this.stream.notify({ method: 'notifications/tools/list_changed' }, { local: true }).catch(() => undefined);
+    if (!this.aggregator.hasRemote) return;
+    await this.stream.notify({ method: 'notifications/prompts/list_changed' }, { local: true }).catch(() => undefined);
+    await this.stream.notify({ method: 'notifications/resources/list_changed' }, { local: true }).catch(() => undefined);
   }
 
   /** Switches to the team's current tool servers, then announces `tools/list_changed`. */
   async reloadToolServers(): Promise<void> {
     if (this.closed) return;
-    await this.reload?.();
+    await this.services.reload(this);
     await this.toolsChanged();
   }
 

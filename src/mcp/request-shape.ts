@@ -1,10 +1,13 @@
 /**
- * What kind of POST the MCP endpoint received, decided before anything is looked up or stored: an `initialize`, a
- * request that claims the 2026-07-28 protocol (not served yet: clients fall back), or a legacy message. Bodies that
+ * What kind of legacy-era POST the MCP endpoint received, decided before anything is looked up or stored: an
+ * `initialize`, a request that still looks modern (a `server/discover` without the 2026-07-28 envelope, or a
+ * protocol version neither era serves: refused, so clients fall back), or a legacy message. Requests with the
+ * envelope never get here (`protocol-era.ts` sends them to the modern front end). Bodies that
  * are valid JSON but not JSON-RPC, and `initialize` params that PostgreSQL cannot store, are refused here with a
  * clear error, so no session row or server is ever created for them.
  */
-import { JSONRPCMessageSchema, SUPPORTED_PROTOCOL_VERSIONS, isInitializeRequest, isJSONRPCRequest, type InitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { JSONRPCMessageSchema } from '@modelcontextprotocol/core';
+import { SUPPORTED_PROTOCOL_VERSIONS, isInitializeRequest, isJSONRPCRequest, type InitializeRequest } from '@modelcontextprotocol/server';
 
 /** The `_meta` key that carries the protocol version in every 2026-07-28 request. */
 export const MODERN_VERSION_KEY = 'io.modelcontextprotocol/protocolVersion';

@@ -10,33 +10,34 @@
  * remote tool servers — prompts, resources and completions (the SDK answers "method not found", as before).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import type { AuthInfo } from '@modelcontextprotocol/server';
+import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, type LoggingLevel } from '@modelcontextprotocol/server';
 import {
   CallToolRequestSchema,
   CompleteRequestSchema,
-  ErrorCode,
   GetPromptRequestSchema,
-  LATEST_PROTOCOL_VERSION,
-  McpError,
   ReadResourceRequestSchema,
   SetLevelRequestSchema,
   SubscribeRequestSchema,
-  SUPPORTED_PROTOCOL_VERSIONS,
   UnsubscribeRequestSchema,
-  type LoggingLevel,
-} from '@modelcontextprotocol/sdk/types.js';
+} from '@modelcontextprotocol/core';
+import { ErrorCode, McpError } from './mcp-error.js';
 import { isUpstreamFailure, type Aggregator } from '../toolservers/aggregator.js';
 import type { CallContext } from '../toolservers/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { RelayMessage } from '../toolservers/upstream-relay.js';
-import { SERVER_INFO, sessionCapabilities, type ToolCallOutcome } from './session-server.js';
-import { needsDrain, whenWritable } from './http-bridge.js';
+import { SERVER_INFO, sessionCapabilities, thrownOutcome, type ToolCallOutcome } from './session-server.js';
 import type { SessionStream } from './session-stream.js';
 import { idKey, sseEvent, track } from './in-flight.js';
+import type { ResumableStreams } from '../cluster/resumable-streams.js';
+import { tracingOn, traceAnswer } from '../observability/tracing.js';
 
 /** What the front end needs of its session. */
 export interface FrontSession {
   readonly id: string;
+  /** Response streams, resumable when the client speaks 2025-11-25 or later (`resumable`). */
+  readonly streams: ResumableStreams;
+  readonly resumable: boolean;
   initialized: boolean;
   initError: unknown;
   shutdown(): Promise<void>;
@@ -46,7 +47,7 @@ export interface FrontHooks {
   aggregator: Aggregator;
   logger: Logger;
   /** Persist the row of a session whose `initialize` is being answered. */
-  onInitialized?: (sessionId: string) => Promise<void>;
+  onInitialized?: ((sessionId: string) => Promise<void>) | undefined;
   /** The client set its log level: remember it (record, row) for the session. */
   onSetLevel(level: LoggingLevel): Promise<void>;
   onToolCall(tool: string, outcome: ToolCallOutcome, durationMs: number): void;
@@ -65,10 +66,11 @@ type Work = (front: { hooks: FrontHooks; callTool: SessionFront['callTool'] }, p
 const str = (v: unknown) => v as string;
 
 /** The methods the front end answers; one table for every session (a table per session cost its heap). */
-const METHODS: Record<string, { schema?: { safeParse(v: unknown): { success: boolean; error?: unknown } }; remoteOnly?: boolean; work: Work }> = {
+/** `long`: the answer may take a while, so its stream is resumable (`cluster/response-stream.ts`); the rest answer at once. */
+const METHODS: Record<string, { schema?: { safeParse(v: unknown): { success: boolean; error?: unknown } }; remoteOnly?: boolean; long?: boolean; work: Work }> = {
   ping: { work: async () => ({}) },
   'tools/list': { work: async (f, _p, call) => ({ tools: await f.hooks.aggregator.listTools(call) }) },
-  'tools/call': { schema: CallToolRequestSchema, work: (f, p, call) => f.callTool(str(p.name), p.arguments as Record<string, unknown> | undefined, call) },
+  'tools/call': { long: true, schema: CallToolRequestSchema, work: (f, p, call) => f.callTool(str(p.name), p.arguments as Record<string, unknown> | undefined, call) },
   'logging/setLevel': {
     schema: SetLevelRequestSchema,
     work: async (f, p) => {
@@ -79,10 +81,10 @@ const METHODS: Record<string, { schema?: { safeParse(v: unknown): { success: boo
     },
   },
   'prompts/list': { remoteOnly: true, work: async (f, _p, call) => ({ prompts: await f.hooks.aggregator.listPrompts(call) }) },
-  'prompts/get': { remoteOnly: true, schema: GetPromptRequestSchema, work: (f, p, call) => f.hooks.aggregator.getPrompt(str(p.name), p.arguments as Record<string, string> | undefined, call) },
+  'prompts/get': { long: true, remoteOnly: true, schema: GetPromptRequestSchema, work: (f, p, call) => f.hooks.aggregator.getPrompt(str(p.name), p.arguments as Record<string, string> | undefined, call) },
   'resources/list': { remoteOnly: true, work: async (f, _p, call) => ({ resources: await f.hooks.aggregator.listResources(call) }) },
   'resources/templates/list': { remoteOnly: true, work: async (f, _p, call) => ({ resourceTemplates: await f.hooks.aggregator.listResourceTemplates(call) }) },
-  'resources/read': { remoteOnly: true, schema: ReadResourceRequestSchema, work: (f, p, call) => f.hooks.aggregator.readResource(str(p.uri), call) },
+  'resources/read': { long: true, remoteOnly: true, schema: ReadResourceRequestSchema, work: (f, p, call) => f.hooks.aggregator.readResource(str(p.uri), call) },
   'resources/subscribe': { remoteOnly: true, schema: SubscribeRequestSchema, work: async (f, p, call) => (await f.hooks.aggregator.subscribeResource(str(p.uri), call), {}) },
   'resources/unsubscribe': { remoteOnly: true, schema: UnsubscribeRequestSchema, work: async (f, p, call) => (await f.hooks.aggregator.unsubscribeResource(str(p.uri), call), {}) },
   'completion/complete': { remoteOnly: true, schema: CompleteRequestSchema, work: (f, p, call) => f.hooks.aggregator.complete(p as never, call) },
@@ -90,7 +92,11 @@ const METHODS: Record<string, { schema?: { safeParse(v: unknown): { success: boo
 
 export class SessionFront {
   /** Requests being answered here, by the client's id: `notifications/cancelled` aborts them. */
-  private readonly calls = new Map<string, AbortController>();
+  private callsMap: Map<string, AbortController> | undefined;
+  /** Made on first use (an idle session keeps none; see `switchable-aggregator.ts`). */
+  private get calls(): Map<string, AbortController> {
+    return (this.callsMap ??= new Map());
+  }
   constructor(
     private readonly session: FrontSession,
     private readonly stream: SessionStream,
@@ -124,7 +130,7 @@ export class SessionFront {
         return true;
       }
     }
-    await this.respond(m, res, authInfo, method.work);
+    await this.respond(m, res, authInfo, method.work, method.long === true);
     return true;
   }
 
@@ -132,9 +138,7 @@ export class SessionFront {
     if (m.method === 'notifications/initialized') {
       // Nothing to do: the session is ready from its initialize on.
     } else if (m.method === 'notifications/cancelled') {
-      const controller = this.calls.get(idKey(m.params?.requestId));
-      if (!controller) return false; // perhaps the relay's, or the SDK server's
-      controller.abort();
+      if (!this.cancel(m.params?.requestId)) return false; // perhaps the relay's, or the SDK server's
     } else if (m.method === 'notifications/roots/list_changed') {
       if (this.hooks.aggregator.hasRemote) await this.hooks.aggregator.rootsChanged();
     } else {
@@ -144,10 +148,18 @@ export class SessionFront {
     return true;
   }
 
+  /** Aborts the request the client knows as `requestId`; false if none is being answered here. */
+  cancel(requestId: unknown): boolean {
+    const controller = this.callsMap?.get(idKey(requestId));
+    controller?.abort();
+    return controller !== undefined;
+  }
+
   private async initialize(m: RelayMessage, res: ServerResponse): Promise<void> {
     const s = this.session;
     try {
       await this.hooks.onInitialized?.(s.id);
+      this.hooks.onInitialized = undefined;
     } catch (err) {
       // The row could not be written: the endpoint answers with the real cause (503 while the database is down).
       s.initError = err;
@@ -160,7 +172,10 @@ export class SessionFront {
     this.answer(res, { jsonrpc: '2.0', id: m.id, result: { protocolVersion, capabilities: sessionCapabilities(this.hooks.aggregator), serverInfo: SERVER_INFO } });
   }
 
-  /** A tool of a built-in pack (remote ones are the relay's), audited like every tool call. (Public for `METHODS`.) */
+  /**
+   * A tool of a built-in pack, or one the relay declined (a call the tool server's policy refuses: audited `denied`),
+   * audited like every tool call. (Public for `METHODS`.)
+   */
   async callTool(name: string, args: Record<string, unknown> | undefined, call: CallContext): Promise<unknown> {
     const started = performance.now();
     try {
@@ -168,7 +183,7 @@ export class SessionFront {
       this.hooks.onToolCall(name, isUpstreamFailure(result) ? 'upstream_error' : result.isError ? 'tool_error' : 'ok', performance.now() - started);
       return result;
     } catch (err) {
-      this.hooks.onToolCall(name, 'error', performance.now() - started);
+      this.hooks.onToolCall(name, thrownOutcome(err), performance.now() - started);
       throw err;
     }
   }
@@ -177,22 +192,19 @@ export class SessionFront {
    * Runs `work` for request `m` and answers it on `res`: what the work sends on the way (progress, log messages,
    * requests to the client) goes out first, on the same stream. A cancelled request gets no answer.
    */
-  private async respond(m: RelayMessage, res: ServerResponse, authInfo: AuthInfo, work: Work): Promise<void> {
-    const { controller, done } = track(this.calls, idKey(m.id), res);
+  private async respond(m: RelayMessage, res: ServerResponse, authInfo: AuthInfo, work: Work, long: boolean): Promise<void> {
+    const s = this.session;
+    const stream = s.streams.start(res, s.id, m.id!, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'mcp-session-id': s.id }, long && s.resumable);
+    const { controller, done } = track(this.calls, idKey(m.id), res, (abort) => stream.cut(abort));
     const { progressToken, ...meta } = (m.params?._meta ?? {}) as Record<string, unknown>;
     const call: CallContext = {
       authInfo,
       signal: controller.signal,
       downstream: {
         notify: async (n) => {
-          if (res.destroyed || res.writableEnded) return;
-          this.head(res);
-          if (!res.write(sseEvent({ jsonrpc: '2.0', ...n })) && needsDrain(res)) await whenWritable(res);
+          if (stream.wanted) await stream.write({ jsonrpc: '2.0', ...n });
         },
-        request: (r, o) => {
-          this.head(res);
-          return this.stream.requestOn(res, r, o);
-        },
+        request: (r, o) => this.stream.requestOn(res, r, o, (msg) => stream.write(msg)),
       },
       ...(typeof progressToken === 'string' || typeof progressToken === 'number' ? { progressToken } : {}),
       ...(Object.keys(meta).length > 0 ? { meta } : {}),
@@ -205,11 +217,9 @@ export class SessionFront {
     } finally {
       done();
     }
-    if (controller.signal.aborted) {
-      if (!res.writableEnded) res.end();
-      return;
-    }
-    if (!res.destroyed) this.answer(res, reply);
+    if (controller.signal.aborted) return stream.abandon();
+    if (tracingOn) traceAnswer(res, reply);
+    stream.end(reply);
   }
 
   /** An error for the client: a JSON-RPC error passes; anything else is logged and answered generically. */
@@ -224,6 +234,7 @@ export class SessionFront {
   }
 
   private answer(res: ServerResponse, m: unknown): void {
+    if (tracingOn) traceAnswer(res, m);
     this.head(res);
     res.end(sseEvent(m));
   }

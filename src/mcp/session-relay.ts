@@ -6,19 +6,20 @@
  *
  * The response is an event stream, as the SDK server's own responses are: whatever the upstream sends during the
  * call (progress, log messages, its requests) goes out as it arrives, then the answer with the client's id. Requests
- * of the upstream get the gateway's ids (`sb-relay:<n>`), unique in the session, so the client's answer can be
- * recognised and sent back to the upstream with the id it used.
+ * of the upstream get the gateway's ids (`sb-relay:<replica>:<n>`), unique in the session, so the client's answer can
+ * be recognised — on any replica, which forwards it here (`cluster/request-home.ts`) — and sent back to the upstream
+ * with the id it used.
  */
 import type { ServerResponse } from 'node:http';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import type { AuthInfo } from '@modelcontextprotocol/server';
 import { failureText, type Aggregator } from '../toolservers/aggregator.js';
 import { relay, sendToUpstream, type RelayEndpoint, type RelayMessage } from '../toolservers/upstream-relay.js';
 import type { Logger } from '../observability/logger.js';
 import type { ToolCallOutcome } from './session-server.js';
-import { needsDrain, whenWritable } from './http-bridge.js';
-import { idKey, sseEvent, track } from './in-flight.js';
-
-const ASKED_PREFIX = 'sb-relay:';
+import { idKey, track } from './in-flight.js';
+import type { ResumableStreams } from '../cluster/resumable-streams.js';
+import { tracingOn, traceAnswer, traceRelayCall } from '../observability/tracing.js';
+import { RELAY_PREFIX, requestIdFor } from '../cluster/request-home.js';
 
 /** What a relayed call reports when it ends (the audit record and metrics of a tool call). */
 export type OnToolCall = (tool: string, outcome: ToolCallOutcome, durationMs: number) => void;
@@ -36,14 +37,26 @@ function isRequest(m: RelayMessage): boolean {
 
 export class SessionRelay {
   /** Relayed calls in flight, by the client's request id: cancelled by `notifications/cancelled`. */
-  private readonly calls = new Map<string, AbortController>();
+  private callsMap: Map<string, AbortController> | undefined;
+  /** Made on first use, as `asked` (an idle session keeps neither; see `switchable-aggregator.ts`). */
+  private get calls(): Map<string, AbortController> {
+    return (this.callsMap ??= new Map());
+  }
   /** Requests of upstreams waiting for the client's answer, by the id the client was given. */
-  private readonly asked = new Map<string, Asked>();
+  private askedMap: Map<string, Asked> | undefined;
+  private get asked(): Map<string, Asked> {
+    return (this.askedMap ??= new Map());
+  }
   private askedCount = 0;
 
   constructor(
     private readonly opts: {
       sessionId: string;
+      /** This process's replica id (in the ids of requests put to the client). */
+      replica: string;
+      /** Response streams, resumable when the client speaks 2025-11-25 or later (`resumable`). */
+      streams: ResumableStreams;
+      resumable: boolean;
       aggregator: Aggregator;
       logger: Logger;
       onToolCall: OnToolCall;
@@ -59,28 +72,36 @@ export class SessionRelay {
     const m = message as RelayMessage;
     if (m.method === 'tools/call') return this.call(m, res, auth);
     if (m.method === 'notifications/cancelled') {
-      const controller = this.calls.get(idKey(m.params?.requestId));
-      if (!controller) return false;
-      controller.abort();
+      if (!this.cancel(m.params?.requestId)) return false;
       res.writeHead(202).end();
       return Promise.resolve(true);
     }
-    if (m.method === undefined && typeof m.id === 'string' && m.id.startsWith(ASKED_PREFIX)) return this.answer(m, res);
+    if (m.method === undefined && typeof m.id === 'string' && m.id.startsWith(RELAY_PREFIX)) {
+      return this.answer(m).then((known) => (known ? (res.writeHead(202).end(), true) : false));
+    }
     return false;
+  }
+
+  /** Aborts the relayed call the client knows as `requestId`; false if none is in flight here. */
+  cancel(requestId: unknown): boolean {
+    const controller = this.callsMap?.get(idKey(requestId));
+    controller?.abort();
+    return controller !== undefined;
   }
 
   /** Nothing is in flight through the relay. */
   get idle(): boolean {
-    return this.calls.size === 0;
+    return !this.callsMap?.size;
   }
 
   /** Ends every relayed call (the session is closing): their clients are owed nothing more. */
   abortAll(): void {
-    for (const c of this.calls.values()) c.abort();
+    for (const c of this.callsMap?.values() ?? []) c.abort();
   }
 
-  private async answer(m: RelayMessage, res: ServerResponse): Promise<boolean> {
-    const asked = this.asked.get(m.id as string);
+  /** The client's answer to a request an upstream made (here, or forwarded from another replica); false: not one of ours. */
+  async answer(m: Pick<RelayMessage, 'id' | 'result' | 'error'>): Promise<boolean> {
+    const asked = this.askedMap?.get(m.id as string);
     if (!asked) return false;
     this.asked.delete(m.id as string);
     const reply: RelayMessage = { jsonrpc: '2.0', id: asked.id, ...(m.error !== undefined ? { error: m.error } : { result: m.result }) };
@@ -90,7 +111,6 @@ export class SessionRelay {
       // The upstream's call times out on its own; the client did its part.
       this.opts.logger.debug({ err, toolServer: asked.endpoint.name, sessionId: this.opts.sessionId }, 'could not pass an answer on to the tool server');
     }
-    res.writeHead(202).end();
     return true;
   }
 
@@ -102,35 +122,38 @@ export class SessionRelay {
     if (!target) return false;
 
     const started = performance.now();
-    const { controller, done } = track(this.calls, idKey(m.id), res);
-    const askedHere: string[] = [];
     const headers = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'mcp-session-id': this.opts.sessionId };
+    const stream = this.opts.streams.start(res, this.opts.sessionId, m.id, headers, this.opts.resumable);
+    const { controller, done } = track(this.calls, idKey(m.id), res, (abort) => stream.cut(abort));
+    const askedHere: string[] = [];
+    const span = tracingOn ? traceRelayCall(res, target.server, target.endpoint.url, target.name) : undefined;
 
     const result = await relay(
       target.endpoint,
-      { method: 'tools/call', params: name === target.name ? params! : { ...params, name: target.name }, auth, controller },
+      { method: 'tools/call', params: name === target.name ? params! : { ...params, name: target.name }, auth, controller, ...(span ? { trace: span.context } : {}) },
       {
         message: (msg) => {
-          if (res.destroyed) return;
+          if (!stream.wanted) return;
           let out = msg;
           if (isRequest(msg)) {
-            const id = `${ASKED_PREFIX}${++this.askedCount}`;
+            const id = requestIdFor(RELAY_PREFIX, this.opts.replica, ++this.askedCount);
             this.asked.set(id, { endpoint: target.endpoint, id: msg.id!, auth });
             askedHere.push(id);
             out = { ...msg, id };
           }
-          if (!res.headersSent) res.writeHead(200, headers);
-          if (!res.write(sseEvent(out)) && needsDrain(res)) return whenWritable(res);
+          return stream.write(out);
         },
+        paused: () => stream.poll(() => controller.abort()),
       },
     );
 
     done();
+    span?.end(result);
     for (const id of askedHere) this.asked.delete(id);
     const durationMs = performance.now() - started;
     if (result.kind === 'aborted') {
       this.opts.onToolCall(name, 'error', durationMs);
-      if (!res.writableEnded) res.end();
+      stream.abandon();
       return true;
     }
     let answer: RelayMessage;
@@ -145,9 +168,8 @@ export class SessionRelay {
       outcome = a.error !== undefined ? 'error' : (a.result as { isError?: unknown } | undefined)?.isError === true ? 'tool_error' : 'ok';
     }
     this.opts.onToolCall(name, outcome, durationMs);
-    if (res.destroyed) return true;
-    if (!res.headersSent) res.writeHead(200, headers);
-    res.end(sseEvent(answer));
+    if (tracingOn) traceAnswer(res, answer);
+    stream.end(answer);
     return true;
   }
 }

@@ -8,8 +8,10 @@
  * there is none; a new `initialize` supersedes its key's idle sessions, so one conversation keeps a bounded set.
  */
 import { randomUUID } from 'node:crypto';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { LATEST_PROTOCOL_VERSION, type ClientCapabilities, type InitializeRequest, type LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
+import { createClusterBus, type ClusterBus } from '../cluster/bus.js';
+import { createResumableStreams, type ResumableStreams } from '../cluster/resumable-streams.js';
+import type { AuthInfo } from '@modelcontextprotocol/server';
+import { LATEST_PROTOCOL_VERSION, type ClientCapabilities, type InitializeRequest, type LoggingLevel } from '@modelcontextprotocol/server';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -18,22 +20,22 @@ import type { SessionStore, SessionOwner, CloseReason, StoredSession, ClientUse 
 import type { TeamRef } from '../teams/team-directory.js';
 import type { UserRef } from '../teams/users.js';
 import { createAggregator } from '../toolservers/aggregator.js';
-import { lazyAggregator, switchableAggregator } from '../toolservers/switchable-aggregator.js';
+import { accessFor } from '../toolservers/access-policy.js';
+import { LazyAggregator, SwitchableAggregator } from '../toolservers/switchable-aggregator.js';
 import { connectToolServers, loadToolServers, type UpstreamDeps } from '../toolservers/connect-tool-servers.js';
-import type { ToolServerDefinition } from '../toolservers/types.js';
-import { LiveSession, type SessionRecord } from './live-session.js';
+import type { SessionContext, ToolServerDefinition } from '../toolservers/types.js';
+import { LiveSession, type SessionRecord, type SessionServices } from './live-session.js';
 import { SessionCache } from './session-cache.js';
-import { isDatabaseUnavailable } from '../http/errors.js';
 import { createSessionServer } from './session-server.js';
-import { createSessionDownstream } from './session-downstream.js';
-import type { OnToolCall } from './session-relay.js';
+import { SessionHub } from './session-downstream.js';
 import { SessionStream } from './session-stream.js';
+import { MODERN_PROTOCOL_VERSION } from './protocol-era.js';
+import { isDatabaseUnavailable } from '../errors.js';
 
-export const SESSION_CLOSED_CHANNEL = 'switchboard_session_closed';
-/** NOTIFY payload `<replica>:<team id>`: that team's tool-server configuration changed (admin API). */
-export const TOOLS_CHANGED_CHANNEL = 'switchboard_tools_changed';
 /** How long a team's tool-server configuration is reused for new sessions without a change being announced. */
 export const TOOL_SERVERS_TTL_MS = 5_000;
+/** How long a session's use by its client may wait to be written with others' (see `noteUse`). */
+export const USE_FLUSH_MS = 250;
 
 export interface SessionRuntimeDeps {
   db: Database;
@@ -47,11 +49,17 @@ export interface SessionRuntimeDeps {
   clock?: () => number;
   /** Signing keys, secret box and PUBLIC_URL for remote tool servers; without them remote tool servers are skipped. */
   upstream?: Omit<UpstreamDeps, 'prisma'>;
+  /** How replicas tell each other of closes and changes (default: a bus of its own, used only to announce). */
+  bus?: ClusterBus;
+  /** This replica's resumable response streams (default: its own, on `bus`). */
+  streams?: ResumableStreams;
 }
 
 export interface Principal {
   team: TeamRef;
   user: UserRef;
+  /** The user's role in the team, as admitted for this request (cached up to the team directory's TTL). */
+  role: 'member' | 'admin';
   clientId: string;
   authInfo: AuthInfo;
 }
@@ -61,6 +69,8 @@ const EVICTED = Symbol('evicted');
 
 export function createSessionRuntime(deps: SessionRuntimeDeps) {
   const { db, store, logger, metrics } = deps;
+  const bus = deps.bus ?? createClusterBus({ db, logger });
+  const streams = deps.streams ?? createResumableStreams({ db, bus, logger });
   const clock = deps.clock ?? Date.now;
   const touchEveryMs = 15_000;
   const live = new SessionCache(deps.cacheSize, { added: () => metrics.liveSessions.inc(), removed: () => metrics.liveSessions.dec() });
@@ -79,7 +89,12 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
   function definitions(teamId: string): Promise<ToolServerDefinition[]> {
     const hit = toolServerDefs.get(teamId);
     if (hit && clock() - hit.at < TOOL_SERVERS_TTL_MS) return hit.defs;
-    const defs = loadToolServers(db.prisma, teamId);
+    const defs = loadToolServers(db.prisma, teamId).then((list) => {
+      for (const d of list) {
+        if (d.policy === 'invalid') logger.error({ teamId, toolServer: d.name }, "tool server's stored access policy is not valid; everything of it is refused until it is set again");
+      }
+      return list;
+    });
     toolServerDefs.set(teamId, { at: clock(), defs });
     defs.catch(() => {
       if (toolServerDefs.get(teamId)?.defs === defs) toolServerDefs.delete(teamId);
@@ -88,7 +103,8 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
   }
 
   const ownerOf = (p: Principal): SessionOwner => ({ teamId: p.team.id, userId: p.user.id, clientId: p.clientId });
-  const keyOf = (o: SessionOwner, chat: string | null) => `${o.teamId}\n${o.userId}\n${o.clientId}\n${chat ?? ''}`;
+  // `join`, not a template: a flat string, where a template leaves a tree of concatenations in the map per session.
+  const keyOf = (o: SessionOwner, chat: string | null) => [o.teamId, o.userId, o.clientId, chat ?? ''].join('\n');
   const owns = (s: { teamId: string; context: { user: { id: string }; clientId: string } }, p: SessionOwner) =>
     s.teamId === p.teamId && s.context.user.id === p.userId && s.context.clientId === p.clientId;
 
@@ -99,6 +115,65 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
     if (byKey.size > deps.cacheSize) byKey.delete(byKey.keys().next().value!);
   }
 
+  /**
+   * A session's tool servers, connected on first use. `fresh`: the session was just created, so it has no stored
+   * upstream sessions to resume (only its first set of connections: a reload may find some stored since).
+   */
+  async function connect(teamId: string, context: SessionContext, hub: SessionHub, fresh: boolean): Promise<LazyAggregator> {
+    const remote = remoteDeps ? { deps: remoteDeps, downstream: hub, fresh } : undefined;
+    const defs = await definitions(teamId);
+    // What this member may not use, fixed for this set of connections: a role change makes a new set (`lookup`).
+    const access = accessFor(defs, { role: context.role, user: context.user });
+    return new LazyAggregator(remote !== undefined && defs.some((d) => d.kind === 'remote' && d.url), () =>
+      createAggregator(connectToolServers(defs, context, logger, remote), { logger, onFailure: (server) => metrics.upstreamFailures.inc({ server }), access }),
+    );
+  }
+  const remoteDeps = deps.upstream ? { ...deps.upstream, prisma: db.prisma } : undefined;
+
+  /** What every session shares (`SessionServices`): one object, not closures per session. */
+  const services: SessionServices = {
+    logger,
+    bus,
+    streams,
+    toolCall(s, tool, outcome, durationMs) {
+      const { user, team, clientId, chat } = s.context;
+      metrics.toolCalls.inc({ outcome });
+      // Seen at the default log level; never the arguments or the result.
+      logger.info({ userId: user.id, team: team.slug, clientId, sessionId: s.id, tool, outcome, durationMs: Math.round(durationMs) }, 'tool call');
+      deps.audit.record({
+        teamId: s.teamId,
+        actor: `user:${user.id}`,
+        userId: user.id,
+        sessionId: s.id,
+        chat,
+        clientId,
+        action: 'tool_call',
+        target: tool,
+        outcome,
+        durationMs: Math.round(durationMs),
+      });
+    },
+    async setLevel(s, level) {
+      s.hub.setLogLevel(level);
+      s.record.logLevel = level;
+      if (!s.replayingNow) await store.setLogLevel(s.id, level);
+    },
+    createServer(s) {
+      return createSessionServer(s.aggregator, {
+        onSetLevel: (level) => services.setLevel(s, level),
+        onInternalError: (err) => logger.error({ err, sessionId: s.id }, 'MCP request failed inside the gateway'),
+        onToolCall: (tool, outcome, durationMs) => services.toolCall(s, tool, outcome, durationMs),
+      });
+    },
+    working(s, busy) {
+      if (busy) working.add(s);
+      else working.delete(s);
+    },
+    async reload(s) {
+      s.aggregator.swap(await connect(s.teamId, s.context, s.hub, false));
+    },
+  };
+
   /** `fresh`: the session was just created, so it has no stored upstream sessions to resume. */
   async function build(
     row: Pick<StoredSession, 'id' | 'chatExternalId' | 'chatId' | 'clientUse' | 'createdAt' | 'expiresAt'>,
@@ -108,57 +183,11 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
   ) {
     const { onInitialized } = opts;
     const { id } = row;
-    const context = { sessionId: id, team: p.team, user: p.user, clientId: p.clientId, chat: row.chatExternalId };
-    const stream = new SessionStream(id);
-    const hub = createSessionDownstream(() => record.clientCapabilities, stream);
+    const context = { sessionId: id, team: p.team, user: p.user, role: p.role, clientId: p.clientId, chat: row.chatExternalId };
+    const stream = new SessionStream(id, bus, streams);
+    const hub = new SessionHub(record, stream);
     if (record.logLevel) hub.setLogLevel(record.logLevel as LoggingLevel);
-    let fresh = opts.fresh === true; // only the first set of connections: a reload may find upstream sessions stored since
-    const connect = async () => {
-      const remote = deps.upstream ? { deps: { ...deps.upstream, prisma: db.prisma }, downstream: hub.downstream, fresh } : undefined;
-      fresh = false;
-      const defs = await definitions(p.team.id);
-      // Connections are made when the session first needs them (an idle session keeps none).
-      return lazyAggregator(remote !== undefined && defs.some((d) => d.kind === 'remote' && d.url), () =>
-        createAggregator(connectToolServers(defs, context, logger, remote), {
-          logger,
-          onFailure: (server) => metrics.upstreamFailures.inc({ server }),
-        }),
-      );
-    };
-    const switchable = switchableAggregator(await connect());
-    const aggregator = switchable.aggregator;
-    const onToolCall: OnToolCall = (tool, outcome, durationMs) => {
-      metrics.toolCalls.inc({ outcome });
-      // Seen at the default log level; never the arguments or the result.
-      logger.info({ userId: p.user.id, team: p.team.slug, clientId: p.clientId, sessionId: id, tool, outcome, durationMs: Math.round(durationMs) }, 'tool call');
-      deps.audit.record({
-        teamId: p.team.id,
-        actor: `user:${p.user.id}`,
-        userId: p.user.id,
-        sessionId: id,
-        chat: context.chat,
-        clientId: p.clientId,
-        action: 'tool_call',
-        target: tool,
-        outcome,
-        durationMs: Math.round(durationMs),
-      });
-    };
-    let session: LiveSession | undefined;
-    const setLevel = async (level: LoggingLevel) => {
-      hub.setLogLevel(level);
-      record.logLevel = level;
-      if (session && !session.replayingNow) await store.setLogLevel(id, level);
-    };
-    const createServer = () => {
-      const server = createSessionServer(aggregator, {
-        onSetLevel: setLevel,
-        onInternalError: (err) => logger.error({ err, sessionId: id }, 'MCP request failed inside the gateway'),
-        onToolCall,
-      });
-      return server;
-    };
-    session = LiveSession.start({
+    return LiveSession.start({
       id,
       context,
       teamId: p.team.id,
@@ -167,19 +196,13 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
       chatId: row.chatId,
       clientUse: row.clientUse,
       clock,
-      createServer,
+      services,
+      hub,
       record,
       stream,
-      ...(onInitialized ? { awaitingInitialize: true } : {}),
-      aggregator,
-      onWorking: (s, busy) => (busy ? working.add(s) : working.delete(s)),
-      reloadToolServers: async () => switchable.swap(await connect()),
-      logger,
-      onToolCall,
-      onSetLevel: setLevel,
-      ...(onInitialized ? { onInitialized } : {}),
+      ...(onInitialized ? { awaitingInitialize: true, onInitialized } : {}),
+      aggregator: new SwitchableAggregator(await connect(p.team.id, context, hub, opts.fresh === true)),
     });
-    return session;
   }
 
   /** A session held here again, from its row: its record as stored (its SDK server is built if a request needs it). */
@@ -202,20 +225,62 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
       await endLocal(id);
       metrics.sessionsClosed.inc({ reason });
       logger.info({ sessionId: id, reason }, 'session closed');
-      if (db.shared) await db.sql.notify(SESSION_CLOSED_CHANNEL, id).catch((err) => logger.warn({ err }, 'could not announce session close'));
+      if (db.shared) await bus.publish({ kind: 'session-closed', sessionId: id }).catch((err) => logger.warn({ err }, 'could not announce session close'));
     }
   }
 
   /** A session of this key now stands for it: the key's other idle sessions are closed (`SessionStore.supersede`). */
   async function supersedeOthers(s: LiveSession, owner: SessionOwner) {
-    const keep = [s.id];
-    for (const w of working) if (w.teamId === owner.teamId && owns(w, owner) && w.chatId === s.chatId) keep.push(w.id);
-    const closed = await store.supersede(owner, s.chatId, keep);
+    await flushUsesOf(owner);
+    const closed = await store.supersede(owner, s.chatId, keepWorking(owner, s.context.chat, [s.id]));
     if (closed.length) await announceClosed(closed, 'superseded');
   }
 
+  /** `keep` and the sessions of (owner, chat) serving a POST right now: a newer session does not supersede them. */
+  function keepWorking(owner: SessionOwner, chat: string | null, keep: string[]): string[] {
+    for (const w of working) if (owns(w, owner) && w.context.chat === chat) keep.push(w.id);
+    return keep;
+  }
+
+  /**
+   * How clients use their sessions (`noteUse`), written in batches: one statement every `USE_FLUSH_MS` for all
+   * sessions instead of one per session and handshake. What reads it — `supersede` — flushes its owner's first on
+   * this replica; another replica may see a use up to `USE_FLUSH_MS` late, well inside `SUPERSEDE_GRACE_MS` for a
+   * new session.
+   */
+  const pendingUses = new Map<string, { id: string; owner: SessionOwner; use: ClientUse }>();
+  let useTimer: NodeJS.Timeout | undefined;
+  function scheduleUses() {
+    if (useTimer) return;
+    useTimer = setTimeout(() => void flushUses(), USE_FLUSH_MS);
+    useTimer.unref();
+  }
+  async function flushUses(): Promise<void> {
+    clearTimeout(useTimer);
+    useTimer = undefined;
+    if (!pendingUses.size) return;
+    const marks = [...pendingUses.values()];
+    pendingUses.clear();
+    try {
+      await store.markUses(marks);
+    } catch (err) {
+      if (!isDatabaseUnavailable(err)) {
+        logger.warn({ err, sessions: marks.length }, 'could not record how clients use their sessions');
+        return;
+      }
+      // The database is down: the sessions keep serving, and their uses are written once it is back.
+      for (const m of marks) if (!pendingUses.has(m.id)) pendingUses.set(m.id, m);
+      scheduleUses();
+    }
+  }
+  async function flushUsesOf(owner: SessionOwner): Promise<void> {
+    for (const m of pendingUses.values()) {
+      if (m.owner.teamId === owner.teamId && m.owner.userId === owner.userId && m.owner.clientId === owner.clientId) return flushUses();
+    }
+  }
+
   // Tells this process's own tool-change announcements apart from other replicas' (NOTIFY reaches the sender too).
-  const replica = randomUUID();
+  const replica = bus.replica;
   function applyToolsChanged(teamId: string) {
     toolServerDefs.delete(teamId);
     for (const s of [...live.values()]) {
@@ -255,13 +320,22 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
     }
     if (!owns(s, owner)) return undefined;
     if (s.isClosed) return EVICTED;
+    // The e-mail a session shows tool servers (exchange tokens, whoami) is the user's current one, not the one
+    // it had when the session began: a provider that stops vouching for an address takes it away here too.
+    // A changed e-mail or role may change what the tool servers' policies allow the member: the session switches
+    // to connections judged for who the user is now, before serving this request, and hears `list_changed`.
+    if (s.context.user.email !== p.user.email) {
+      s.context.user = p.user;
+      s.toolsStale = true;
+    }
+    if (s.context.role !== p.role) {
+      s.context.role = p.role;
+      s.toolsStale = true;
+    }
     if (s.toolsStale) {
       s.toolsStale = false;
       await s.reloadToolServers();
     }
-    // The e-mail a session shows tool servers (exchange tokens, whoami) is the user's current one, not the one
-    // it had when the session began: a provider that stops vouching for an address takes it away here too.
-    if (s.context.user.email !== p.user.email) s.context.user = p.user;
     const now = clock();
     if (now >= s.expiresAt.getTime()) {
       await runtime.close(id, 'expired');
@@ -283,6 +357,37 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
     return s;
   }
 
+  /**
+   * The session a request without `Mcp-Session-Id` belongs to (`forKey`, `forModern`): the key's hinted session, else
+   * the newest open one of the key in that era, else a new one (`create`). Parallel requests of one key (Claude
+   * sends several at once) share one lookup or creation.
+   */
+  async function keyed(p: Principal, chat: string | null, era: 'legacy' | 'modern', create: () => Promise<LiveSession>): Promise<LiveSession> {
+    const owner = ownerOf(p);
+    const key = era === 'modern' ? `modern\n${keyOf(owner, chat)}` : keyOf(owner, chat);
+    const hinted = byKey.get(key);
+    if (hinted) {
+      const s = await runtime.get(hinted, p);
+      // The hint may be stale: the session may since have been given a chat (see `attachChat`).
+      if (s && s.context.chat === chat) return s;
+      byKey.delete(key);
+    }
+    let pending = implicitPending.get(key);
+    if (!pending) {
+      pending = (async () => {
+        // A conversation never lands in a session of the other era's client.
+        const versions = era === 'modern' ? { gte: MODERN_PROTOCOL_VERSION } : { lt: MODERN_PROTOCOL_VERSION };
+        const newest = await store.findNewestOpen(owner, chat, versions);
+        const found = newest ? await runtime.get(newest, p) : undefined;
+        const s = found ?? (await create());
+        point(key, s.id);
+        return s;
+      })().finally(() => implicitPending.delete(key));
+      implicitPending.set(key, pending);
+    }
+    return pending;
+  }
+
   const runtime = {
     get size() {
       return live.size;
@@ -296,6 +401,7 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
       const owner = ownerOf(p);
       const record = { initializeRequest: init, protocolVersion: params.protocolVersion, clientCapabilities: params.capabilities, logLevel: null };
       const s = await build({ id, chatExternalId: chat, chatId: null, clientUse: null, createdAt: now, expiresAt: now }, p, record, { fresh: true, onInitialized: async () => {
+        await flushUsesOf(owner);
         const row = await store.create({
           id,
           ...owner,
@@ -305,7 +411,7 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
           protocolVersion: params.protocolVersion,
           clientCapabilities: params.capabilities as object,
           initializeRequest: init as unknown as object,
-        });
+        }, { supersede: { keep: keepWorking(owner, chat, [id]) } });
         s.expiresAt = row.expiresAt;
         s.chatId = row.chatId;
         s.lastTouchedAt = clock();
@@ -313,7 +419,7 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
         point(keyOf(owner, chat), id);
         metrics.sessionsCreated.inc({ team: p.team.slug });
         logger.info({ sessionId: id, team: p.team.slug, userId: p.user.id, clientId: p.clientId, chat }, 'session created');
-        await supersedeOthers(s, owner);
+        if (row.superseded.length) await announceClosed(row.superseded, 'superseded');
       } });
       return s;
     },
@@ -333,51 +439,37 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
       return undefined;
     },
     /**
-     * Where a request without `Mcp-Session-Id` goes: the newest open session of (team, user, client, chat), or a
+     * Where a legacy request without `Mcp-Session-Id` goes: the newest open legacy session of (team, user, client, chat), or a
      * new one, started as if the client had sent `initialize` for `protocolVersion` with the capabilities of its
      * latest real `initialize` (none if it never sent one). Only `p`'s own sessions are ever considered.
      */
     async forKey(p: Principal, chat: string | null, protocolVersion: string = LATEST_PROTOCOL_VERSION): Promise<LiveSession> {
-      const owner = ownerOf(p);
-      const key = keyOf(owner, chat);
-      const hinted = byKey.get(key);
-      if (hinted) {
-        const s = await runtime.get(hinted, p);
-        // The hint may be stale: the session may since have been given a chat (see `attachChat`).
-        if (s && s.context.chat === chat) return s;
-        byKey.delete(key);
-      }
-      // Parallel session-less requests of one key (Claude sends several at once) share one lookup or creation.
-      let pending = implicitPending.get(key);
-      if (!pending) {
-        pending = (async () => {
-          const newest = await store.findNewestOpen(owner, chat);
-          const found = newest ? await runtime.get(newest, p) : undefined;
-          const s = found ?? (await createImplicit(p, chat, protocolVersion));
-          point(key, s.id);
-          return s;
-        })().finally(() => implicitPending.delete(key));
-        implicitPending.set(key, pending);
-      }
-      return pending;
+      return keyed(p, chat, 'legacy', () => createImplicit(p, chat, protocolVersion));
+    },
+
+    /**
+     * Where a 2026-07-28 request goes (`modern-front.ts`): the newest open session a modern client started for
+     * (team, user, client, chat), or a new one recording what this request's envelope declares. Only `p`'s own
+     * sessions are considered and no client-sent id selects one; sessions of legacy clients are left alone.
+     */
+    async forModern(p: Principal, chat: string | null, hello: ModernHello): Promise<LiveSession> {
+      return keyed(p, chat, 'modern', () => createModern(p, chat, hello));
+    },
+
+    /** Whether the team's sessions may offer prompts, resources and completions (it has remote tool servers). */
+    async teamHasRemote(teamId: string): Promise<boolean> {
+      return deps.upstream !== undefined && (await definitions(teamId)).some((d) => d.kind === 'remote' && d.url);
     },
 
     /**
      * Records how the client uses `s`: `echoed` (it sent the session's id: a chat-less `initialize` will not
-     * supersede it) or `implicit` (the gateway placed a request without an id there). One write per session and kind.
+     * supersede it) or `implicit` (the gateway placed a request without an id there). Written in batches (`flushUses`), once per session and kind.
      */
-    async noteUse(s: LiveSession, use: ClientUse): Promise<void> {
+    noteUse(s: LiveSession, use: ClientUse): void {
       if (s.clientUse === use || s.clientUse === 'echoed') return;
-      const before = s.clientUse;
       s.clientUse = use;
-      try {
-        await store.markUse(s.id, { teamId: s.teamId, userId: s.context.user.id, clientId: s.context.clientId }, use);
-      } catch (err) {
-        // Not worth failing a request over: with the database down the session keeps serving, and the use is
-        // recorded by a later request.
-        s.clientUse = before;
-        if (!isDatabaseUnavailable(err)) throw err;
-      }
+      pendingUses.set(s.id, { id: s.id, owner: { teamId: s.teamId, userId: s.context.user.id, clientId: s.context.clientId }, use });
+      scheduleUses();
     },
 
     /** Attaches a chat to a session that had none (the chat id arrived after initialize); it now stands for that chat. */
@@ -417,7 +509,7 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
      */
     async toolsChanged(teamId: string): Promise<void> {
       applyToolsChanged(teamId);
-      if (db.shared) await db.sql.notify(TOOLS_CHANGED_CHANNEL, `${replica}:${teamId}`).catch((err) => logger.warn({ err }, 'could not announce tool change'));
+      if (db.shared) await bus.publish({ kind: 'tools-changed', from: replica, teamId }).catch((err) => logger.warn({ err }, 'could not announce tool change'));
     },
 
     /** Drops the in-memory copy only (the row stays; the session can be rehydrated, upstream sessions are kept). */
@@ -438,15 +530,27 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
     /** Follows session closes and tool changes announced by other replicas, and catches up after the listener reconnects. */
     async listen(): Promise<() => Promise<void>> {
       if (!db.shared) return async () => undefined;
-      const closes = await db.sql.listen(SESSION_CLOSED_CHANNEL, (id) => void endLocal(id));
-      const tools = await db.sql.listen(TOOLS_CHANGED_CHANNEL, (payload) => {
-        const [from, teamId] = payload.split(':');
-        if (from !== replica && teamId) applyToolsChanged(teamId);
+      const closes = bus.on('session-closed', (m) => void endLocal(m.sessionId));
+      // What reached another replica for a call of this one's: the session is held here while the call runs.
+      const answers = bus.onDirect('answer', (m) => void live.peek(m.sessionId)?.answerForwarded(m.message));
+      const messages = bus.on('session-message', (m) => {
+        if (m.from === replica) return;
+        void live
+          .peek(m.sessionId)
+          ?.stream.deliver(m.message)
+          .then((written) => (written && m.ack ? bus.send(m.from, { type: 'ack', x: m.ack }) : undefined))
+          .catch(() => undefined);
+      });
+      const cancels = bus.on('cancelled', (m) => {
+        if (m.from !== replica) live.peek(m.sessionId)?.cancelForwarded(m.requestId);
+      });
+      const tools = bus.on('tools-changed', (m) => {
+        if (m.from !== replica) applyToolsChanged(m.teamId);
       });
       // Announcements made while the listener was down are lost: ask the database which of the sessions held here
       // are no longer open (busy ones included: their streams must end too), and take every team's tool servers as
       // changed (idle sessions are evicted, busy ones reload).
-      const resync = db.sql.onResync(async () => {
+      const resync = bus.onResync(async () => {
         const held = [...live.values()].map((s) => s.id);
         const open = new Set(
           held.length ? (await db.prisma.session.findMany({ where: { id: { in: held }, closedAt: null }, select: { id: true } })).map((r) => r.id) : [],
@@ -459,14 +563,18 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
       });
       return async () => {
         resync();
-        await closes();
-        await tools();
+        closes();
+        tools();
+        answers();
+        cancels();
+        messages();
       };
     },
 
     /** Releases every in-memory session (shutdown); their rows stay open so clients can resume elsewhere. */
     async shutdown() {
       working.clear();
+      await flushUses().catch(() => undefined);
       await Promise.allSettled(live.drain().map((s) => s.shutdown()));
     },
   };
@@ -494,7 +602,7 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
       protocolVersion,
       clientCapabilities: init.params.capabilities,
       initializeRequest: init,
-    });
+    }, { clientUse: 'implicit' });
     const s = await rehydrate(row, p, { fresh: true });
     s.lastTouchedAt = clock();
     live.set(s);
@@ -503,7 +611,44 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
     return s;
   }
 
+  /** A session for a modern client's conversation: its row says `protocolVersion` 2026-07-28 (see `forModern`). */
+  async function createModern(p: Principal, chat: string | null, hello: ModernHello): Promise<LiveSession> {
+    const owner = ownerOf(p);
+    // Stored in the shape every session's record has (what an `initialize` would have said), so the row reads back
+    // the same way; nothing replays it to a client.
+    const init = {
+      jsonrpc: '2.0' as const,
+      id: 0,
+      method: 'initialize' as const,
+      params: { protocolVersion: hello.protocolVersion, capabilities: hello.capabilities as object, clientInfo: hello.clientInfo ?? { name: 'unknown', version: 'unknown' } },
+    };
+    const row = await store.create({
+      id: randomUUID(),
+      ...owner,
+      chatExternalId: chat,
+      clientName: hello.clientInfo?.name ?? null,
+      clientVersion: hello.clientInfo?.version ?? null,
+      protocolVersion: hello.protocolVersion,
+      clientCapabilities: hello.capabilities as object,
+      initializeRequest: init,
+    });
+    const s = await rehydrate(row, p, { fresh: true });
+    s.lastTouchedAt = clock();
+    live.set(s);
+    metrics.sessionsCreated.inc({ team: p.team.slug });
+    logger.info({ sessionId: s.id, team: p.team.slug, userId: p.user.id, clientId: p.clientId, chat, protocolVersion: hello.protocolVersion }, 'session created');
+    return s;
+  }
+
   return runtime;
+}
+
+/** What a modern request says about its client, recorded on the session it starts. */
+export interface ModernHello {
+  protocolVersion: string;
+  clientInfo: { name: string; version: string } | undefined;
+  /** The capabilities tool servers are told the client has. */
+  capabilities: ClientCapabilities;
 }
 
 export type SessionRuntime = ReturnType<typeof createSessionRuntime>;

@@ -1,40 +1,26 @@
 /**
  * The MCP server a session talks to: one per session, built from the team's tool servers as the session's user.
  * Low-level `Server` rather than `McpServer`, because tools, prompts and resources come from tool servers at run
- * time, not from code. Each handler hands the aggregator a `CallContext` built from the SDK's request `extra`, so
+ * time, not from code. Each handler hands the aggregator a `CallContext` built from the SDK's request context, so
  * progress, logs, cancellation and nested requests of a forwarded call travel with it.
  */
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv-provider.js';
-import type { JsonSchemaType, JsonSchemaValidator, jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import {
-  CallToolRequestSchema,
-  CompleteRequestSchema,
-  GetPromptRequestSchema,
-  ListPromptsRequestSchema,
-  ListResourcesRequestSchema,
-  ListResourceTemplatesRequestSchema,
-  ListToolsRequestSchema,
-  ReadResourceRequestSchema,
-  RootsListChangedNotificationSchema,
-  SetLevelRequestSchema,
-  SubscribeRequestSchema,
-  UnsubscribeRequestSchema,
-  type LoggingLevel,
-  type ServerCapabilities,
-  type ServerNotification,
-  type ServerRequest,
-  ErrorCode,
-  McpError,
-} from '@modelcontextprotocol/sdk/types.js';
+import { Server, type JsonSchemaType, type JsonSchemaValidator, type jsonSchemaValidator, type LoggingLevel, type RequestMethod, type RequestTypeMap, type HandlerResultTypeMap, type ServerCapabilities, type ServerContext } from '@modelcontextprotocol/server';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/ajv';
+import { ErrorCode, McpError } from './mcp-error.js';
 import { isUpstreamFailure, type Aggregator } from '../toolservers/aggregator.js';
 import type { CallContext } from '../toolservers/types.js';
 import { requestDownstream } from './session-downstream.js';
+import { PolicyDeniedError } from '../toolservers/access-policy.js';
 
 export const SERVER_INFO = { name: 'switchboard', title: 'Switchboard MCP gateway', version: '0.1.0' };
 
-export type ToolCallOutcome = 'ok' | 'tool_error' | 'upstream_error' | 'error';
+/** `denied`: refused by the tool server's access policy (`PolicyDeniedError`), before anything reached it. */
+export type ToolCallOutcome = 'ok' | 'tool_error' | 'upstream_error' | 'error' | 'denied';
+
+/** The outcome of a tool call that threw. */
+export function thrownOutcome(err: unknown): ToolCallOutcome {
+  return err instanceof PolicyDeniedError ? 'denied' : 'error';
+}
 
 export interface SessionServerHooks {
   onSetLevel(level: LoggingLevel): Promise<void>;
@@ -57,14 +43,12 @@ class LazyJsonSchemaValidator implements jsonSchemaValidator {
   }
 }
 
-type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
-
-function callContext(extra: Extra): CallContext {
-  const { progressToken, ...meta } = extra._meta ?? {};
+function callContext(ctx: ServerContext): CallContext {
+  const { progressToken, ...meta } = ctx.mcpReq._meta ?? {};
   return {
-    authInfo: extra.authInfo,
-    signal: extra.signal,
-    downstream: requestDownstream(extra),
+    authInfo: ctx.http?.authInfo,
+    signal: ctx.mcpReq.signal,
+    downstream: requestDownstream(ctx),
     ...(progressToken !== undefined ? { progressToken } : {}),
     ...(Object.keys(meta).length > 0 ? { meta } : {}),
   };
@@ -81,10 +65,10 @@ export function createSessionServer(aggregator: Aggregator, hooks: SessionServer
   const server = new Server(SERVER_INFO, { capabilities: sessionCapabilities(aggregator), jsonSchemaValidator: new LazyJsonSchemaValidator(), ...(instructions ? { instructions } : {}) });
   // The SDK answers a thrown error with its message: a database or driver error would reach the client verbatim.
   // JSON-RPC errors (unknown tool, an upstream's own error) pass; anything else is logged and answered generically.
-  const handle: typeof server.setRequestHandler = (schema, handler) =>
-    server.setRequestHandler(schema, async (req, extra) => {
+  const handle = <M extends RequestMethod>(method: M, handler: (req: RequestTypeMap[M], ctx: ServerContext) => Promise<HandlerResultTypeMap[M]>) =>
+    server.setRequestHandler(method, async (req, ctx) => {
       try {
-        return await handler(req, extra);
+        return await handler(req, ctx);
       } catch (err) {
         if (err instanceof McpError) throw err;
         hooks.onInternalError(err);
@@ -92,38 +76,36 @@ export function createSessionServer(aggregator: Aggregator, hooks: SessionServer
       }
     });
 
-  handle(ListToolsRequestSchema, async (_req, extra) => ({ tools: await aggregator.listTools(callContext(extra)) }));
-  handle(CallToolRequestSchema, async (req, extra) => {
+  handle('tools/list', async (_req, ctx) => ({ tools: await aggregator.listTools(callContext(ctx)) }));
+  handle('tools/call', async (req, ctx) => {
     const started = performance.now();
     try {
-      const result = await aggregator.callTool(req.params.name, req.params.arguments, callContext(extra));
+      const result = await aggregator.callTool(req.params.name, req.params.arguments, callContext(ctx));
       hooks.onToolCall(req.params.name, isUpstreamFailure(result) ? 'upstream_error' : result.isError ? 'tool_error' : 'ok', performance.now() - started);
       return result;
     } catch (err) {
-      hooks.onToolCall(req.params.name, 'error', performance.now() - started);
+      hooks.onToolCall(req.params.name, thrownOutcome(err), performance.now() - started);
       throw err;
     }
   });
 
   if (aggregator.hasRemote) {
-    handle(ListPromptsRequestSchema, async (_req, extra) => ({ prompts: await aggregator.listPrompts(callContext(extra)) }));
-    handle(GetPromptRequestSchema, (req, extra) => aggregator.getPrompt(req.params.name, req.params.arguments, callContext(extra)));
-    handle(ListResourcesRequestSchema, async (_req, extra) => ({ resources: await aggregator.listResources(callContext(extra)) }));
-    handle(ListResourceTemplatesRequestSchema, async (_req, extra) => ({
-      resourceTemplates: await aggregator.listResourceTemplates(callContext(extra)),
+    handle('prompts/list', async (_req, ctx) => ({ prompts: await aggregator.listPrompts(callContext(ctx)) }));
+    handle('prompts/get', (req, ctx) => aggregator.getPrompt(req.params.name, req.params.arguments, callContext(ctx)));
+    handle('resources/list', async (_req, ctx) => ({ resources: await aggregator.listResources(callContext(ctx)) }));
+    handle('resources/templates/list', async (_req, ctx) => ({
+      resourceTemplates: await aggregator.listResourceTemplates(callContext(ctx)),
     }));
-    handle(ReadResourceRequestSchema, (req, extra) => aggregator.readResource(req.params.uri, callContext(extra)));
-    handle(SubscribeRequestSchema, async (req, extra) => (await aggregator.subscribeResource(req.params.uri, callContext(extra)), {}));
-    handle(UnsubscribeRequestSchema, async (req, extra) => (await aggregator.unsubscribeResource(req.params.uri, callContext(extra)), {}));
-    handle(CompleteRequestSchema, (req, extra) => aggregator.complete(req.params, callContext(extra)));
-    server.setNotificationHandler(RootsListChangedNotificationSchema, () => aggregator.rootsChanged());
+    handle('resources/read', (req, ctx) => aggregator.readResource(req.params.uri, callContext(ctx)));
+    handle('resources/subscribe', async (req, ctx) => (await aggregator.subscribeResource(req.params.uri, callContext(ctx)), {}));
+    handle('resources/unsubscribe', async (req, ctx) => (await aggregator.unsubscribeResource(req.params.uri, callContext(ctx)), {}));
+    handle('completion/complete', (req, ctx) => aggregator.complete(req.params, callContext(ctx)));
+    server.setNotificationHandler('notifications/roots/list_changed', () => aggregator.rootsChanged());
   }
 
-  // Replaces the SDK's own setLevel handler to persist the level (rehydration restores it). The SDK filters
-  // `sendLoggingMessage` by its private per-session map, so that map is kept up to date here as well.
-  const levels = (server as unknown as { _loggingLevels?: Map<string | undefined, LoggingLevel> })._loggingLevels;
-  handle(SetLevelRequestSchema, async (req, extra) => {
-    levels?.set(extra.sessionId, req.params.level);
+  // Replaces the SDK's own setLevel handler to persist the level (rehydration restores it). Log messages reach the
+  // client from tool servers, filtered there; the gateway never sends its own through the SDK (`ctx.mcpReq.log`).
+  handle('logging/setLevel', async (req) => {
     await hooks.onSetLevel(req.params.level);
     await aggregator.setLogLevel(req.params.level);
     return {};

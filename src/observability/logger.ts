@@ -1,5 +1,6 @@
 /** pino logging. Secrets are redacted by path, so a stray header or body field never reaches a log line. */
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { requestFacts } from './request-context.js';
 
 export type { Logger } from 'pino';
 
@@ -26,6 +27,9 @@ export function createLogger(opts: { level: string; destination?: DestinationStr
       base: { service: 'switchboard' },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // Every line written while serving a request names it (and, once known, its caller and session); what the line
+      // itself says wins.
+      mixin: () => ({ ...requestFacts() }),
     },
     opts.destination,
   );

@@ -2,8 +2,8 @@
 import { z } from 'zod';
 import type { PrismaClient } from '../db/database.js';
 import type { Prisma } from '../generated/prisma/client.js';
-import { ApiError } from '../http/errors.js';
 import { afterCursor, decodeCursor, encodeCursor, sessionJsonInclude, SESSION_ORDER, toSessionJson, type SessionJson } from './session-json.js';
+import { Invalid } from '../errors.js';
 
 export const sessionListQuery = z.object({
   chat: z.string().min(1).max(200).optional(),
@@ -19,7 +19,7 @@ export type SessionListQuery = z.infer<typeof sessionListQuery>;
 export function parseSessionListQuery(query: unknown): SessionListQuery {
   const parsed = sessionListQuery.safeParse(query);
   if (!parsed.success) {
-    throw new ApiError('invalid_query', 'Invalid query parameters', parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })));
+    throw new Invalid('invalid_query', 'Invalid query parameters', parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })));
   }
   return parsed.data;
 }
@@ -31,7 +31,7 @@ export async function listSessions(
   now = Date.now(),
 ): Promise<{ items: SessionJson[]; nextCursor: string | null }> {
   const cursor = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
-  if (q.cursor !== undefined && !cursor) throw new ApiError('invalid_query', 'cursor is not a cursor returned by this API');
+  if (q.cursor !== undefined && !cursor) throw new Invalid('invalid_query', 'cursor is not a cursor returned by this API');
   const nowDate = new Date(now);
   const status: Prisma.SessionWhereInput =
     q.status === 'active'

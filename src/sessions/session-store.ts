@@ -48,6 +48,9 @@ export interface SessionTiming {
   maxAgeMs: number;
 }
 
+/** Which chat-less sessions a newer one replaces (see `supersede`); `graceEnd`: the parameter holding its time. */
+const supersededWithoutChat = (graceEnd: string) => `chat_id IS NULL AND (client_use = 'implicit' OR (client_use IS NULL AND created_at < ${graceEnd}))`;
+
 export function expiryFor(createdAt: Date, now: number, t: SessionTiming): Date {
   return new Date(Math.min(createdAt.getTime() + t.maxAgeMs, now + t.idleTtlMs));
 }
@@ -72,32 +75,61 @@ export function createSessionStore(db: Pick<Database, 'prisma' | 'sql'>, timing:
   }
 
   return {
-    /** Records a new session (and its chat) in one transaction. */
-    async create(s: NewSession): Promise<StoredSession> {
+    /**
+     * Records a new session and its chat — found or created, its last use recorded — in one statement: concurrent
+     * first initializes of one chat meet in ON CONFLICT, not in a race on the unique key. With `supersede`, the same
+     * statement closes the sessions the new one replaces (see `supersede`; `keep` are spared) and returns their ids.
+     * `clientUse`: how the client uses it from the start (an implicit session is created by its first request).
+     */
+    async create(s: NewSession, opts: { supersede?: { keep: string[] }; clientUse?: ClientUse } = {}): Promise<StoredSession & { superseded: string[] }> {
       const createdAt = new Date(clock());
       const expiresAt = expiryFor(createdAt, clock(), timing);
-      // The chat (found or created, its last use recorded) and the session in one statement: concurrent first
-      // initializes of one chat meet in ON CONFLICT, not in a race on the unique key.
-      const values = [s.id, s.teamId, s.userId, s.clientId, s.clientName, s.clientVersion, s.protocolVersion, JSON.stringify(s.clientCapabilities), JSON.stringify(s.initializeRequest), createdAt, expiresAt];
-      const columns = `id, team_id, user_id, chat_id, client_id, client_name, client_version, protocol_version, client_capabilities, initialize_request, created_at, last_seen_at, expires_at`;
+      const clientUse = opts.clientUse ?? null;
+      const values: unknown[] = [s.id, s.teamId, s.userId, s.clientId, s.clientName, s.clientVersion, s.protocolVersion, JSON.stringify(s.clientCapabilities), JSON.stringify(s.initializeRequest), createdAt, expiresAt, clientUse];
+      const columns = `id, team_id, user_id, chat_id, client_id, client_name, client_version, protocol_version, client_capabilities, initialize_request, created_at, last_seen_at, expires_at, client_use`;
       const external = s.chatExternalId;
-      const rows = external
-        ? await sql.query<{ chat_id: string }>(
-            `WITH chat AS (
-               INSERT INTO chats (id, team_id, user_id, external_id, first_seen_at, last_seen_at) VALUES ($12::uuid, $2::uuid, $3::uuid, $13, $10, $10)
-               ON CONFLICT (team_id, user_id, external_id) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at
-               RETURNING id)
+      const ctes: string[] = [];
+      if (external) {
+        values.push(randomUUID(), external);
+        ctes.push(
+          `chat AS (
+             INSERT INTO chats (id, team_id, user_id, external_id, first_seen_at, last_seen_at) VALUES ($13::uuid, $2::uuid, $3::uuid, $14, $10, $10)
+             ON CONFLICT (team_id, user_id, external_id) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at
+             RETURNING id)`,
+          `created AS (
              INSERT INTO sessions (${columns})
-             SELECT $1, $2::uuid, $3::uuid, chat.id, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $10, $11 FROM chat
-             RETURNING chat_id::text`,
-            [...values, randomUUID(), external],
-          )
-        : await sql.query<{ chat_id: string | null }>(
-            `INSERT INTO sessions (${columns}) VALUES ($1, $2::uuid, $3::uuid, NULL, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $10, $11) RETURNING chat_id::text`,
-            values,
-          );
-      const chat = rows[0]?.chat_id ?? null;
-      return { ...s, chatId: chat, clientUse: null, logLevel: null, createdAt, expiresAt };
+             SELECT $1, $2::uuid, $3::uuid, chat.id, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $10, $11, $12 FROM chat
+             RETURNING chat_id)`,
+        );
+      } else {
+        ctes.push(
+          `created AS (
+             INSERT INTO sessions (${columns}) VALUES ($1, $2::uuid, $3::uuid, NULL, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $10, $11, $12)
+             RETURNING chat_id)`,
+        );
+      }
+      if (opts.supersede) {
+        // The UPDATE runs on the statement's snapshot, which does not contain the session being inserted.
+        values.push(opts.supersede.keep);
+        const k = values.length;
+        if (!external) values.push(new Date(clock() - SUPERSEDE_GRACE_MS));
+        ctes.push(
+          `closed AS (
+             UPDATE sessions SET closed_at = $10, close_reason = 'superseded'
+             WHERE team_id = $2::uuid AND user_id = $3::uuid AND client_id = $4 AND closed_at IS NULL AND id <> ALL($${k}::text[])
+               AND ${external ? `chat_id = (SELECT id FROM chat)` : supersededWithoutChat(`$${k + 1}`)}
+             RETURNING id)`,
+        );
+      }
+      const rows = await sql.query<{ kind: string; id: string | null }>(
+        `WITH ${ctes.join(',\n')}
+         SELECT 'chat' AS kind, chat_id::text AS id FROM created${opts.supersede ? ` UNION ALL SELECT 'closed', id FROM closed` : ''}`,
+        values,
+        `sb_session_create${external ? '_chat' : ''}${opts.supersede ? '_supersede' : ''}`,
+      );
+      const chat = rows.find((r) => r.kind === 'chat')?.id ?? null;
+      const superseded = rows.flatMap((r) => (r.kind === 'closed' && r.id ? [r.id] : []));
+      return { ...s, chatId: chat, clientUse, logLevel: null, createdAt, expiresAt, superseded };
     },
 
     /** The open, unexpired session with this id that belongs to `owner`; undefined otherwise. */
@@ -127,7 +159,11 @@ export function createSessionStore(db: Pick<Database, 'prisma' | 'sql'>, timing:
     async touch(id: string, createdAt: Date): Promise<Date | undefined> {
       const now = clock();
       const expiresAt = expiryFor(createdAt, now, timing);
-      const rows = await sql.query(`UPDATE sessions SET last_seen_at = $2, expires_at = $3 WHERE id = $1 AND closed_at IS NULL AND expires_at > $2 RETURNING 1`, [id, new Date(now), expiresAt]);
+      const rows = await sql.query(
+        `UPDATE sessions SET last_seen_at = $2, expires_at = $3 WHERE id = $1 AND closed_at IS NULL AND expires_at > $2 RETURNING 1`,
+        [id, new Date(now), expiresAt],
+        'sb_session_touch',
+      );
       return rows.length === 1 ? expiresAt : undefined;
     },
 
@@ -140,20 +176,32 @@ export function createSessionStore(db: Pick<Database, 'prisma' | 'sql'>, timing:
       });
     },
 
-    /** Records how the client uses the session (once per kind of use; `echoed` is never taken back). */
-    async markUse(id: string, owner: SessionOwner, use: ClientUse): Promise<void> {
-      const not = use === 'echoed' ? `(client_use IS NULL OR client_use = 'implicit')` : `client_use IS NULL`;
-      await sql.query(`UPDATE sessions SET client_use = $5 WHERE id = $1 AND team_id = $2::uuid AND user_id = $3::uuid AND client_id = $4 AND ${not}`, [id, owner.teamId, owner.userId, owner.clientId, use]);
+    /**
+     * Records how clients use their sessions, many sessions in one statement (once per kind of use; `echoed` is
+     * never taken back by `implicit`).
+     */
+    async markUses(marks: readonly { id: string; owner: SessionOwner; use: ClientUse }[]): Promise<void> {
+      if (!marks.length) return;
+      await sql.query(
+        `UPDATE sessions AS s SET client_use = m.use
+         FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::text[]) AS m(id, team_id, user_id, client_id, use)
+         WHERE s.id = m.id AND s.team_id = m.team_id AND s.user_id = m.user_id AND s.client_id = m.client_id
+           AND (s.client_use IS NULL OR (m.use = 'echoed' AND s.client_use = 'implicit'))`,
+        [marks.map((m) => m.id), marks.map((m) => m.owner.teamId), marks.map((m) => m.owner.userId), marks.map((m) => m.owner.clientId), marks.map((m) => m.use)],
+        'sb_session_uses',
+      );
     },
 
     /**
-     * The newest open, unexpired session of (owner, chat), where chat is an external chat id or null for "no chat":
-     * where a request without `Mcp-Session-Id` belongs.
+     * The newest open, unexpired session of (owner, chat), where chat is an external chat id or null for "no chat",
+     * among those whose protocol version is in `versions` (one era's): where a request without `Mcp-Session-Id`
+     * belongs. A conversation never lands in a session of the other era's client.
      */
-    async findNewestOpen(owner: SessionOwner, chatExternalId: string | null): Promise<string | undefined> {
+    async findNewestOpen(owner: SessionOwner, chatExternalId: string | null, versions: { gte?: string; lt?: string }): Promise<string | undefined> {
       const row = await prisma.session.findFirst({
         where: {
           ...owner,
+          protocolVersion: versions,
           closedAt: null,
           expiresAt: { gt: new Date(clock()) },
           ...(chatExternalId === null ? { chatId: null } : { chat: { is: { teamId: owner.teamId, userId: owner.userId, externalId: chatExternalId } } }),
@@ -184,8 +232,7 @@ export function createSessionStore(db: Pick<Database, 'prisma' | 'sql'>, timing:
     async supersede(owner: SessionOwner, chatId: string | null, keep: string[]): Promise<string[]> {
       const now = new Date(clock());
       const graceEnd = new Date(clock() - SUPERSEDE_GRACE_MS);
-      const which =
-        chatId === null ? `chat_id IS NULL AND (client_use = 'implicit' OR (client_use IS NULL AND created_at < $6))` : `chat_id = $6::uuid`;
+      const which = chatId === null ? supersededWithoutChat('$6') : `chat_id = $6::uuid`;
       const rows = await sql.query<{ id: string }>(
         `UPDATE sessions SET closed_at = $1, close_reason = 'superseded'
          WHERE team_id = $2::uuid AND user_id = $3::uuid AND client_id = $4 AND closed_at IS NULL AND id <> ALL($5::text[]) AND ${which}

@@ -1,12 +1,13 @@
 /**
  * Closes expired sessions (idle TTL, max age), evicts idle in-memory sessions and deletes long-expired
- * authorization codes and refresh tokens. Several replicas may run it:
+ * authorization codes and refresh tokens, and applies the event store's retention (`cluster/event-store.ts`). Several replicas may run it:
  * a transaction-level advisory lock lets one replica at a time sweep the table.
  */
 import type { Database } from '../db/database.js';
 import type { Logger } from '../observability/logger.js';
 import type { SessionRuntime } from '../mcp/session-runtime.js';
 import type { SessionStore } from './session-store.js';
+import type { EventStore } from '../cluster/event-store.js';
 
 const SWEEP_LOCK_KEY = 7593286410873497191n;
 
@@ -16,7 +17,7 @@ export interface Sweeper {
   stop(): void;
 }
 
-export function startSweeper(deps: { db: Database; store: SessionStore; runtime: SessionRuntime; logger: Logger; intervalMs: number; clock?: () => number }): Sweeper {
+export function startSweeper(deps: { db: Database; store: SessionStore; runtime: SessionRuntime; logger: Logger; intervalMs: number; clock?: () => number; events?: EventStore }): Sweeper {
   const { db, store, runtime, logger } = deps;
   const clock = deps.clock ?? Date.now;
   const sweep = async () => {
@@ -34,6 +35,8 @@ export function startSweeper(deps: { db: Database; store: SessionStore; runtime:
     // `sessions_closed_total{reason="expired"}` counts them.
     await runtime.announceClosed(closed, 'expired');
     if (closed.length) logger.info({ count: closed.length }, 'closed expired sessions');
+    const pruned = await deps.events?.prune(clock()).catch((err: unknown) => (logger.warn({ err }, 'could not prune the event store'), 0));
+    if (pruned) logger.debug({ count: pruned }, 'pruned stored events');
     return closed;
   };
   let running = false;

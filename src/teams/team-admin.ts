@@ -4,9 +4,9 @@
 import { z } from 'zod';
 import type { PrismaClient } from '../db/database.js';
 import { Prisma } from '../generated/prisma/client.js';
-import { ApiError } from '../http/errors.js';
 import { BUILTIN_PACKS } from '../toolservers/packs/index.js';
 import { TEAM_SLUG } from './team-directory.js';
+import { Invalid, Conflict } from '../errors.js';
 
 export const teamInput = z.object({
   slug: z.string().regex(TEAM_SLUG, { message: 'must be 1–63 lowercase letters, digits or dashes, not starting or ending with a dash' }),
@@ -22,7 +22,7 @@ export type TeamInput = z.input<typeof teamInput>;
 export async function createTeam(prisma: PrismaClient, input: TeamInput) {
   const parsed = teamInput.safeParse(input);
   if (!parsed.success) {
-    throw new ApiError('invalid_body', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })));
+    throw new Invalid('invalid_body', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })));
   }
   const t = parsed.data;
   try {
@@ -36,7 +36,7 @@ export async function createTeam(prisma: PrismaClient, input: TeamInput) {
     });
   } catch (err) {
     if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
-      throw new ApiError('conflict', `A team with slug ${t.slug} already exists`);
+      throw new Conflict('conflict', `A team with slug ${t.slug} already exists`);
     }
     throw err;
   }

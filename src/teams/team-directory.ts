@@ -5,7 +5,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Database } from '../db/database.js';
 import type { JoinPolicy, MemberRole } from '../generated/prisma/client.js';
-import { ApiError } from '../http/errors.js';
+import { Forbidden } from '../errors.js';
 
 export const TEAM_SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 export const DEFAULT_TEAM = 'demo';
@@ -20,8 +20,11 @@ export interface TeamRef {
 export interface TeamDirectory {
   /** The team with this slug, or undefined (also for slugs that are not valid). */
   find(slug: string): Promise<TeamRef | undefined>;
-  /** Ensures the user may use the team: creates the membership for `open` teams, 403 for `invite` non-members. */
-  admit(team: TeamRef, userId: string): Promise<MemberRole>;
+  /**
+   * Ensures the user may use the team: creates the membership for `open` teams, 403 for `invite` non-members.
+   * `known`: the role just read with the user (`UserDirectory.fromTokenInTeam`), remembered without a query.
+   */
+  admit(team: TeamRef, userId: string, known?: MemberRole): Promise<MemberRole>;
   /** Forgets cached entries (after admin changes in this process). */
   invalidate(slug?: string): void;
 }
@@ -39,8 +42,12 @@ export function createTeamDirectory(db: Pick<Database, 'prisma' | 'sql'>, ttlMs 
       teams.set(slug, row ?? 'none');
       return row ?? undefined;
     },
-    async admit(team, userId) {
+    async admit(team, userId, known) {
       const key = `${team.id}:${userId}`;
+      if (known) {
+        members.set(key, known);
+        return known;
+      }
       const cached = members.get(key);
       if (cached) return cached;
       let role: MemberRole | undefined;
@@ -57,7 +64,7 @@ export function createTeamDirectory(db: Pick<Database, 'prisma' | 'sql'>, ttlMs 
         role = rows[0]?.role ?? (await sql.query<{ role: MemberRole }>(`SELECT role::text FROM memberships WHERE team_id = $1::uuid AND user_id = $2::uuid`, [team.id, userId]))[0]?.role;
       } else {
         role = (await prisma.membership.findUnique({ where: { teamId_userId: { teamId: team.id, userId } }, select: { role: true } }))?.role;
-        if (!role) throw new ApiError('forbidden', `Team ${team.slug} is invite-only and you are not a member; ask a team admin to add you`);
+        if (!role) throw new Forbidden(`Team ${team.slug} is invite-only and you are not a member; ask a team admin to add you`);
       }
       if (!role) throw new Error(`membership of ${userId} in ${team.id} neither found nor created`);
       members.set(key, role);

@@ -10,9 +10,17 @@ import type { PrismaClient } from '../db/database.js';
 import type { RawSql } from '../db/raw-sql.js';
 import { normaliseEmail } from './email.js';
 import { claimInvitations } from './invitations.js';
+import type { MemberRole } from '../generated/prisma/client.js';
 
 /** Issuer namespace for users created by the dev login and the CLI (`switchboard token`), keyed by e-mail. */
 export const LOCAL_ISSUER = 'urn:switchboard:local';
+
+export interface TokenUser {
+  iss: string;
+  sub: string;
+  email: string | undefined;
+  emailVerified: boolean;
+}
 
 export interface UserRef {
   id: string;
@@ -24,7 +32,13 @@ export interface UserDirectory {
    * The user behind a verified token; undefined when a built-in token names a user that no longer exists. An
    * external issuer's token sets the user's e-mail: its `email` claim when `email_verified` is true, else none.
    */
-  fromToken(identity: { iss: string; sub: string; email: string | undefined; emailVerified: boolean }, builtinIssuer: string | undefined): Promise<UserRef | undefined>;
+  fromToken(identity: TokenUser, builtinIssuer: string | undefined): Promise<UserRef | undefined>;
+  /**
+   * `fromToken` for a request to `team`, and — where it can be had in the same statement, for a built-in token
+   * whose user is not cached — the user's role there, creating the membership of an `open` team as
+   * `TeamDirectory.admit` would (`role` undefined: the caller must still admit the user).
+   */
+  fromTokenInTeam(identity: TokenUser, builtinIssuer: string | undefined, team: { id: string; joinPolicy: string }): Promise<{ user: UserRef; role: MemberRole | undefined } | undefined>;
   /**
    * Finds or creates the user for an identity (login, CLI) and records `email` — the provider's current verified
    * address, or undefined when it vouches for none, which clears a stored one.
@@ -71,27 +85,54 @@ export function createUserDirectory(prisma: PrismaClient, sql?: Pick<RawSql, 'qu
     if (email) await claimInvitations(prisma, user.id, email);
     return user;
   };
+  const fromToken = async (identity: TokenUser, builtinIssuer: string | undefined): Promise<UserRef | undefined> => {
+    const builtin = builtinIssuer !== undefined && identity.iss === builtinIssuer;
+    const email = !builtin && identity.emailVerified && identity.email ? normaliseEmail(identity.email) || undefined : undefined;
+    const key = `${identity.iss}\n${identity.sub}`;
+    const hit = cache.get(key);
+    // An external token with another address (or none) than the cached one updates the user at once.
+    if (hit && (builtin || hit.email === (email ?? null))) return hit;
+    let user: UserRef | undefined;
+    if (builtin) {
+      const id = identity.sub;
+      user = !UUID.test(id)
+        ? undefined
+        : sql
+          ? (await sql.query<UserRef>('SELECT id::text AS id, email FROM users WHERE id = $1::uuid', [id], 'sb_user_by_id'))[0]
+          : ((await prisma.user.findUnique({ where: { id }, select: { id: true, email: true } })) ?? undefined);
+    } else {
+      user = await upsert(identity.iss, identity.sub, email);
+    }
+    if (user) remember(key, user);
+    return user;
+  };
   return {
-    async fromToken(identity, builtinIssuer) {
-      const builtin = builtinIssuer !== undefined && identity.iss === builtinIssuer;
-      const email = !builtin && identity.emailVerified && identity.email ? normaliseEmail(identity.email) || undefined : undefined;
-      const key = `${identity.iss}\n${identity.sub}`;
-      const hit = cache.get(key);
-      // An external token with another address (or none) than the cached one updates the user at once.
-      if (hit && (builtin || hit.email === (email ?? null))) return hit;
-      let user: UserRef | undefined;
-      if (builtin) {
-        const id = identity.sub;
-        user = !UUID.test(id)
-          ? undefined
-          : sql
-            ? (await sql.query<UserRef>('SELECT id::text AS id, email FROM users WHERE id = $1::uuid', [id]))[0]
-            : ((await prisma.user.findUnique({ where: { id }, select: { id: true, email: true } })) ?? undefined);
-      } else {
-        user = await upsert(identity.iss, identity.sub, email);
+    fromToken,
+    async fromTokenInTeam(identity, builtinIssuer, team) {
+      const id = identity.sub;
+      if (!sql || builtinIssuer === undefined || identity.iss !== builtinIssuer || cache.has(`${identity.iss}\n${id}`) || !UUID.test(id)) {
+        const user = await fromToken(identity, builtinIssuer);
+        return user && { user, role: undefined };
       }
-      if (user) remember(key, user);
-      return user;
+      // A user's first request on this replica: the user and their admission in one statement (a handshake's
+      // round trips to PostgreSQL were most of its cost). A membership inserted concurrently, committed after this
+      // statement began, is not seen here: `role` is then null and the caller's admit finds it.
+      const rows = await sql.query<UserRef & { role: MemberRole | null }>(
+        `WITH u AS (SELECT id, email FROM users WHERE id = $1::uuid),
+         added AS (
+           INSERT INTO memberships (team_id, user_id) SELECT $2::uuid, u.id FROM u WHERE $3::boolean
+           ON CONFLICT (team_id, user_id) DO NOTHING RETURNING role::text)
+         SELECT u.id::text AS id, u.email,
+           COALESCE((SELECT role FROM added), (SELECT m.role::text FROM memberships m WHERE m.team_id = $2::uuid AND m.user_id = u.id)) AS role
+         FROM u`,
+        [id, team.id, team.joinPolicy === 'open'],
+        'sb_user_in_team',
+      );
+      const row = rows[0];
+      if (!row) return undefined;
+      const user = { id: row.id, email: row.email };
+      remember(`${identity.iss}\n${id}`, user);
+      return { user, role: row.role ?? undefined };
     },
     upsert,
   };

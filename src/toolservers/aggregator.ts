@@ -5,10 +5,16 @@
  * is a tool error naming it with a short generic reason (`upstreamFailureReason`): what went wrong in detail (an
  * upstream's HTTP response body, a transport error) goes to the log only, never to the client. Errors an upstream
  * answers with (JSON-RPC errors) reach the client unchanged.
+ *
+ * The tool servers' access policies (`access-policy.ts`) are applied here, for both front ends and every path: what
+ * the session's member may not use is left out of the lists — after any shared listing (`listing-cache.ts`), whose
+ * entries are never filtered — and a request for it is refused before anything reaches the tool server
+ * (`relayTarget` declines it, so the call takes `callTool`, which throws `PolicyDeniedError`).
  */
 import {
-  ErrorCode,
-  McpError,
+  ProtocolError,
+  SdkError,
+  SdkHttpError,
   type CallToolResult,
   type CompleteRequest,
   type CompleteResult,
@@ -17,15 +23,18 @@ import {
   type Prompt,
   type ReadResourceResult,
   type Resource,
-  type ResourceTemplate,
+  type ResourceTemplateType as ResourceTemplate,
   type Tool,
-} from '@modelcontextprotocol/sdk/types.js';
-import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+} from '@modelcontextprotocol/client';
+import { ErrorCode, McpError, isConnectionClosed, isTimeout } from '../mcp/mcp-error.js';
 import type { Logger } from '../observability/logger.js';
 import type { CallContext, ToolServerConnection } from './types.js';
 import type { RelayEndpoint } from './upstream-relay.js';
 import { toolError } from './packs/pack.js';
 import { prefixName, splitName, unwrapUri, wrapUri, wrapUriTemplate } from './namespacing.js';
+import { UpstreamFailure } from './upstream-failure.js';
+import { paramIndex, type ParamHeader } from './param-headers.js';
+import { denialOf, PolicyDeniedError, type PolicyKind, type SessionAccess } from './access-policy.js';
 
 export { NAMESPACE_SEPARATOR } from './namespacing.js';
 
@@ -48,6 +57,11 @@ export interface Aggregator {
    * (a built-in pack): the call then takes the session server's path.
    */
   relayTarget(name: string): RelayTarget | undefined;
+  /**
+   * The `Mcp-Param-*` headers a 2026-07-28 client must send with a call of tool `name`, from its `x-mcp-header`
+   * annotations as this session last listed them (listed first if it never has); undefined for none.
+   */
+  paramHeaders(name: string, call: CallContext): Promise<readonly ParamHeader[] | undefined>;
   /** Whether any tool server may have prompts, resources or completions (remote ones). */
   readonly hasRemote: boolean;
   close(opts?: { end?: boolean }): Promise<void>;
@@ -68,8 +82,8 @@ export function isUpstreamFailure(result: CallToolResult): boolean {
 }
 
 /** An error the upstream answered with, as opposed to one raised on the gateway's side of the connection. */
-function isUpstreamAnswer(err: unknown): err is McpError {
-  return err instanceof McpError && err.code !== ErrorCode.RequestTimeout && err.code !== ErrorCode.ConnectionClosed;
+function isUpstreamAnswer(err: unknown): err is ProtocolError {
+  return err instanceof ProtocolError && !isTimeout(err) && !isConnectionClosed(err);
 }
 
 type Kind = 'tool' | 'prompt' | 'resource';
@@ -91,16 +105,16 @@ function causeChain(err: unknown): ErrorLink[] {
  * upstream's own text.
  */
 export function upstreamFailureReason(err: unknown): string {
-  if (err instanceof StreamableHTTPError) return typeof err.code === 'number' && err.code >= 100 && err.code <= 599 ? `answered HTTP ${err.code}` : 'protocol error';
-  if (err instanceof McpError) {
-    if (err.code === ErrorCode.RequestTimeout) return 'timed out';
-    if (err.code === ErrorCode.ConnectionClosed) return 'connection closed';
-    return 'protocol error';
-  }
+  if (err instanceof UpstreamFailure) return err.reason;
+  if (err instanceof SdkHttpError) return err.status >= 100 && err.status <= 599 ? `answered HTTP ${err.status}` : 'protocol error';
+  if (isTimeout(err)) return 'timed out';
+  if (isConnectionClosed(err)) return 'connection closed';
+  if (err instanceof ProtocolError) return 'protocol error';
   const chain = causeChain(err);
   if (chain.some((e) => e.name === 'TimeoutError' || e.code === 'ETIMEDOUT' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT')) return 'timed out';
   if (chain.some((e) => typeof e.code === 'string' && NETWORK_CODES.has(e.code)) || (err instanceof TypeError && err.message === 'fetch failed')) return 'unreachable';
-  if (chain.some((e) => e.name === 'ZodError' || e.name === 'SyntaxError')) return 'protocol error';
+  // An answer that is not valid MCP: a result or content type the SDK refused, or one that did not parse.
+  if (err instanceof SdkError || chain.some((e) => e.name === 'ZodError' || e.name === 'SyntaxError')) return 'protocol error';
   return 'unexpected error';
 }
 
@@ -115,8 +129,15 @@ function failureMessage(server: string, err: unknown): string {
 
 export function createAggregator(
   connections: ToolServerConnection[],
-  opts: { logger: Logger; onFailure?: (server: string, err: unknown) => void },
+  opts: { logger: Logger; onFailure?: (server: string, err: unknown) => void; access?: SessionAccess | undefined },
 ): Aggregator {
+  /** What the session's member may not use; undefined (no lookups at all) when no tool server has a policy. */
+  const access = opts.access;
+  /** Throws the policy's refusal if the member may not use `name` of `server`. */
+  function allow(server: string, kind: PolicyKind, name: string): void {
+    const denied = denialOf(access, server, kind, name);
+    if (denied !== undefined) throw new PolicyDeniedError(denied, { toolServer: server, kind, name });
+  }
   const byName = new Map(connections.map((c) => [c.name, c]));
   const passthrough = connections.filter((c) => !c.prefix);
   /** Names and URIs of `prefix: false` servers → their server (filled by the lists). */
@@ -127,8 +148,17 @@ export function createAggregator(
     opts.onFailure?.(c.name, err);
   }
 
-  /** Every connection's items, namespaced; a failing connection contributes nothing. */
-  async function gather<T>(what: string, list: (c: ToolServerConnection) => Promise<T[]> | undefined, rename: (c: ToolServerConnection, item: T) => T, key?: { kind: Kind; of: (t: T) => string }): Promise<T[]> {
+  /**
+   * Every connection's items the member may use (`policy`: the kind and the name each item has on its tool server),
+   * namespaced; a failing connection contributes nothing.
+   */
+  async function gather<T>(
+    what: string,
+    list: (c: ToolServerConnection) => Promise<T[]> | undefined,
+    rename: (c: ToolServerConnection, item: T) => T,
+    key: { kind: Kind; of: (t: T) => string } | undefined,
+    policy: { kind: PolicyKind; of: (t: T) => string },
+  ): Promise<T[]> {
     const lists = await Promise.all(
       connections.map(async (c) => {
         try {
@@ -142,7 +172,16 @@ export function createAggregator(
     const out: T[] = [];
     const seen = new Set<string>();
     for (const { c, items } of lists) {
+      const denials = access?.get(c.name);
+      const all = denials?.all !== undefined;
+      const denied = denials?.[policy.kind];
       for (const item of items) {
+        if (all || denied?.has(policy.of(item))) {
+          // Still routed to its tool server (an unprefixed one's names route by listing), so a call by name gets
+          // the policy's refusal rather than "unknown tool".
+          if (key && !c.prefix && !owners[key.kind].has(key.of(item))) owners[key.kind].set(key.of(item), c);
+          continue;
+        }
         const renamed = c.prefix ? rename(c, item) : item;
         if (key) {
           const k = key.of(renamed);
@@ -193,13 +232,30 @@ export function createAggregator(
   }
 
   const resourceKey = { kind: 'resource' as const, of: (r: { uri: string }) => r.uri };
+  const toolPolicy = { kind: 'tools' as const, of: (t: Tool) => t.name };
+  const promptPolicy = { kind: 'prompts' as const, of: (p: Prompt) => p.name };
+  const resourcePolicy = { kind: 'resources' as const, of: (r: Resource) => r.uri };
+  const templatePolicy = { kind: 'resources' as const, of: (t: ResourceTemplate) => t.uriTemplate };
+
+  /** The annotated tools of the session's last listing, by the name it was given (see `paramHeaders`). */
+  let listedParams: ReadonlyMap<string, readonly ParamHeader[]> | undefined;
+  async function listTools(call: CallContext): Promise<Tool[]> {
+    const tools = await gather('list tools', (c) => c.listTools(call), (c, t) => ({ ...t, name: prefixName(c.name, t.name) }), { kind: 'tool', of: (t) => t.name }, toolPolicy);
+    listedParams = paramIndex(tools);
+    return tools;
+  }
 
   return {
     hasRemote: connections.some((c) => c.listPrompts !== undefined),
-    listTools: (call) => gather('list tools', (c) => c.listTools(call), (c, t) => ({ ...t, name: prefixName(c.name, t.name) }), { kind: 'tool', of: (t) => t.name }),
+    listTools,
+    async paramHeaders(name, call) {
+      if (listedParams === undefined) await listTools(call);
+      return listedParams?.get(name);
+    },
     async callTool(name, args, call) {
       const target = routeName('tool', name);
       if (!target) return toolError(`Unknown tool ${name}`);
+      allow(target.server.name, 'tools', target.name);
       try {
         return await target.server.callTool(target.name, args, call);
       } catch (err) {
@@ -214,20 +270,24 @@ export function createAggregator(
       const target = routeName('tool', name);
       const endpoint = target?.server.relay;
       if (!target || !endpoint) return undefined;
+      // A refused call takes `callTool`, which answers the refusal: the relay never sees it.
+      if (access !== undefined && denialOf(access, target.server.name, 'tools', target.name) !== undefined) return undefined;
       return { server: target.server.name, name: target.name, endpoint, failed: (err) => failed(target.server, 'call a tool', err) };
     },
-    listPrompts: (call) => gather('list prompts', (c) => c.listPrompts?.(call), (c, p) => ({ ...p, name: prefixName(c.name, p.name) }), { kind: 'prompt', of: (p) => p.name }),
+    listPrompts: (call) => gather('list prompts', (c) => c.listPrompts?.(call), (c, p) => ({ ...p, name: prefixName(c.name, p.name) }), { kind: 'prompt', of: (p) => p.name }, promptPolicy),
     async getPrompt(name, args, call) {
       const target = routeName('prompt', name);
       if (!target) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt ${name}`);
+      allow(target.server.name, 'prompts', target.name);
       return forward(target.server, 'prompts', () => target.server.getPrompt?.(target.name, args, call));
     },
-    listResources: (call) => gather('list resources', (c) => c.listResources?.(call), (c, r) => ({ ...r, uri: wrapUri(c.name, r.uri) }), resourceKey),
+    listResources: (call) => gather('list resources', (c) => c.listResources?.(call), (c, r) => ({ ...r, uri: wrapUri(c.name, r.uri) }), resourceKey, resourcePolicy),
     listResourceTemplates: (call) =>
-      gather('list resource templates', (c) => c.listResourceTemplates?.(call), (c, t) => ({ ...t, uriTemplate: wrapUriTemplate(c.name, t.uriTemplate) })),
+      gather('list resource templates', (c) => c.listResourceTemplates?.(call), (c, t) => ({ ...t, uriTemplate: wrapUriTemplate(c.name, t.uriTemplate) }), undefined, templatePolicy),
     async readResource(uri, call) {
       const target = routeUri(uri);
       if (!target) throw new McpError(ErrorCode.InvalidParams, `Unknown resource ${uri}`);
+      allow(target.server.name, 'resources', target.uri);
       const r = await forward(target.server, 'resources', () => target.server.readResource?.(target.uri, call));
       if (!target.server.prefix) return r;
       return { ...r, contents: r.contents.map((c) => ({ ...c, uri: wrapUri(target.server.name, c.uri) })) };
@@ -235,6 +295,7 @@ export function createAggregator(
     async subscribeResource(uri, call) {
       const target = routeUri(uri);
       if (!target) throw new McpError(ErrorCode.InvalidParams, `Unknown resource ${uri}`);
+      allow(target.server.name, 'resources', target.uri);
       await forward(target.server, 'resource subscriptions', async () => (await target.server.subscribeResource?.(target.uri, call), true));
     },
     async unsubscribeResource(uri, call) {
@@ -255,6 +316,8 @@ export function createAggregator(
               return t && { server: t.server, ref: { ...ref, uri: t.uri } };
             })();
       if (!target) return { completion: { values: [], hasMore: false } };
+      if (ref.type === 'ref/prompt') allow(target.server.name, 'prompts', (target.ref as { name: string }).name);
+      else allow(target.server.name, 'resources', (target.ref as { uri: string }).uri);
       return forward(target.server, 'completions', () => target.server.complete?.({ ...params, ref: target.ref }, call));
     },
     async setLogLevel(level) {

@@ -16,14 +16,24 @@ import { relayUpstreamNotification, upstreamConnection } from './upstream-connec
 import { upstreamSessionStore } from './upstream-sessions.js';
 import type { UpstreamNetwork } from './upstream-network.js';
 import { listingKeys, type ListingCache } from './listing-cache.js';
+import { dualEraConnection } from './dual-era-upstream.js';
+import type { UpstreamEras } from './upstream-era.js';
+import type { ServerNotification } from '@modelcontextprotocol/client';
+import { readStoredPolicy } from './access-policy.js';
+import type { UpstreamOAuth } from './oauth/upstream-oauth.js';
+import { oauthConnection } from './oauth/oauth-connection.js';
 
 export async function loadToolServers(prisma: PrismaClient, teamId: string): Promise<ToolServerDefinition[]> {
   const rows = await prisma.toolServer.findMany({
     where: { teamId, enabled: true },
     orderBy: { name: 'asc' },
-    select: { name: true, kind: true, pack: true, url: true, prefix: true, authMode: true, authHeader: true, secretEncrypted: true, allowPrivateAddresses: true, updatedAt: true },
+    select: { id: true, authOptions: true, name: true, kind: true, pack: true, url: true, prefix: true, authMode: true, authHeader: true, secretEncrypted: true, allowPrivateAddresses: true, updatedAt: true, policy: true },
   });
-  return rows.map((r) => ({ ...r, kind: r.kind === 'remote' ? 'remote' : 'builtin' }));
+  // The policy is parsed here, once per load of the team's definitions, never per session or call.
+  return rows.map(({ policy, ...r }) => {
+    const parsed = readStoredPolicy(policy);
+    return { ...r, kind: r.kind === 'remote' ? 'remote' : 'builtin', ...(parsed !== undefined ? { policy: parsed } : {}) };
+  });
 }
 
 /** What remote tool servers need besides the session: signing keys, the secret box, where the gateway is. */
@@ -38,6 +48,10 @@ export interface UpstreamDeps {
   network: UpstreamNetwork;
   /** Tool listings shared by this process's sessions that have no upstream session yet (see `listing-cache.ts`). */
   listings?: ListingCache;
+  /** Each tool server's protocol era, probed once per URL (`upstream-era.ts`); without it every upstream is legacy. */
+  eras?: UpstreamEras;
+  /** Auth mode `oauth` (users' own upstream accounts); without it such tool servers are skipped. */
+  oauth?: UpstreamOAuth;
   clock?: () => number;
 }
 
@@ -65,6 +79,11 @@ export function connectToolServers(
     }
     const { deps, downstream } = remote;
     const timeouts = { ...DEFAULT_UPSTREAM_TIMEOUTS, ...deps.timeouts };
+    if (def.authMode === 'oauth') {
+      const connection = oauthToolServer(def, session, logger, remote.deps, remote.downstream, sessions);
+      if (connection) out.push(connection);
+      continue;
+    }
     try {
       const credentials = upstreamCredentials(
         { mode: def.authMode, url: def.url, header: def.authHeader, secretEncrypted: def.secretEncrypted },
@@ -72,6 +91,11 @@ export function connectToolServers(
         { keys: deps.keys, box: deps.box, issuer: deps.publicUrl, ...(deps.clock ? { clock: deps.clock } : {}) },
       );
       const listing = listingKeys(session.team.id, def, session.user.id);
+      const onNotification = (n: ServerNotification) => {
+        if (n.method === 'notifications/tools/list_changed') deps.listings?.invalidate(listing.server);
+        relayUpstreamNotification(def, downstream, n);
+      };
+      const fetch = deps.network.fetchFor({ allowPrivateAddresses: def.allowPrivateAddresses === true });
       const client = new UpstreamClient({
         name: def.name,
         url: def.url,
@@ -80,17 +104,57 @@ export function connectToolServers(
         downstream,
         logger,
         timeouts,
-        onNotification: (n) => {
-          if (n.method === 'notifications/tools/list_changed') deps.listings?.invalidate(listing.server);
-          relayUpstreamNotification(def, downstream, n);
-        },
-        fetch: deps.network.fetchFor({ allowPrivateAddresses: def.allowPrivateAddresses === true }),
+        onNotification,
+        fetch,
         dispatcher: deps.network.dispatcherFor({ allowPrivateAddresses: def.allowPrivateAddresses === true }),
       });
-      out.push(upstreamConnection({ name: def.name, prefix: def.prefix, client, timeouts, ...(deps.listings ? { listing: { cache: deps.listings, key: listing.key, server: listing.server, onChange: () => downstream.listChanged('tools') } } : {}) }));
+      const shared = deps.listings ? { listing: { cache: deps.listings, key: listing.key, server: listing.server, onChange: () => downstream.listChanged('tools') } } : {};
+      const legacy = upstreamConnection({ name: def.name, prefix: def.prefix, client, timeouts, ...shared });
+      // Either era (`dual-era-upstream.ts`), when the process remembers eras; else spoken to as legacy.
+      out.push(deps.eras && legacy.relay ? dualEraConnection({ name: def.name, prefix: def.prefix, url: def.url, eras: deps.eras, legacy: { ...legacy, relay: legacy.relay }, downstream, timeouts, ...shared, streams: { fetch, onNotification, logger } }) : legacy);
     } catch (err) {
       logger.warn({ err, toolServer: def.name }, 'remote tool server misconfigured; tool server skipped');
     }
   }
   return out;
+}
+
+/**
+ * An `oauth` tool server (`oauth/`): the user's own token on every request, over the SDK client path only (no relay:
+ * a 401 there renews the token once, and a refused renewal becomes the connect prompt).
+ */
+function oauthToolServer(
+  def: ToolServerDefinition,
+  session: SessionContext,
+  logger: Logger,
+  deps: UpstreamDeps,
+  downstream: SessionDownstream,
+  sessions: ReturnType<typeof upstreamSessionStore>,
+): ToolServerConnection | undefined {
+  if (!deps.oauth || !def.url || !def.id) {
+    logger.warn({ toolServer: def.name }, 'oauth tool server without OAuth support; tool server skipped');
+    return undefined;
+  }
+  const oauth = deps.oauth;
+  const credentials = oauth.credentials(def, session);
+  const listing = listingKeys(session.team.id, def, session.user.id);
+  const onNotification = (n: ServerNotification) => {
+    if (n.method === 'notifications/tools/list_changed') deps.listings?.invalidate(listing.server);
+    relayUpstreamNotification(def, downstream, n);
+  };
+  const timeouts = { ...DEFAULT_UPSTREAM_TIMEOUTS, ...deps.timeouts };
+  const client = new UpstreamClient({
+    name: def.name,
+    url: def.url,
+    credentials,
+    sessions,
+    downstream,
+    logger,
+    timeouts,
+    onNotification,
+    fetch: deps.network.fetchFor({ allowPrivateAddresses: def.allowPrivateAddresses === true }),
+  });
+  const shared = deps.listings ? { listing: { cache: deps.listings, key: listing.key, server: listing.server, onChange: () => downstream.listChanged('tools') } } : {};
+  const inner = upstreamConnection({ name: def.name, prefix: def.prefix, client, timeouts, ...shared });
+  return oauthConnection({ inner, def, teamId: session.team.id, credentials, oauth, connectUrl: () => oauth.connectUrl(def, session), downstream, logger });
 }

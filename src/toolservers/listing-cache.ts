@@ -10,7 +10,7 @@
  * upstream's `notifications/tools/list_changed`; other replicas keep theirs until it expires.
  */
 import { LRUCache } from 'lru-cache';
-import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Tool } from '@modelcontextprotocol/client';
 import type { ToolServerDefinition } from './types.js';
 
 export interface ListingCache {

@@ -4,9 +4,9 @@
  * server's tool names are only known once it is reached; a clash between two unprefixed remote servers is left to
  * the aggregator, which keeps the first tool server's tool (by name order) and logs the clash.
  */
-import { ApiError } from '../http/errors.js';
 import { BUILTIN_PACKS } from './packs/index.js';
 import { prefixName, splitName } from './namespacing.js';
+import { Conflict } from '../errors.js';
 
 export interface ClashCandidate {
   name: string;
@@ -33,7 +33,7 @@ export function assertNoNameClash(candidate: ClashCandidate, others: ClashCandid
       (mine && other.prefix ? mine.find((n) => !candidate.prefix && splitName(n)?.server === other.name) : undefined) ??
       (theirs && candidate.prefix ? theirs.find((n) => !other.prefix && splitName(n)?.server === candidate.name) : undefined);
     if (clash) {
-      throw new ApiError('conflict', `Tool name ${clash} of tool server ${candidate.name} clashes with tool server ${other.name}; keep the prefix on one of them`);
+      throw new Conflict('conflict', `Tool name ${clash} of tool server ${candidate.name} clashes with tool server ${other.name}; keep the prefix on one of them`);
     }
   }
 }

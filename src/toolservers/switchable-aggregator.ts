@@ -1,35 +1,79 @@
 /**
- * Lets a live session take up its team's new tool-server configuration without being rebuilt: the session's MCP
- * server holds this stand-in, and `swap` points it at a freshly connected aggregator. Calls already running on the
- * old one finish there; it is closed after a grace period (as an eviction: its upstream sessions stay open, and
- * the new aggregator reuses their stored ids).
+ * The aggregator a live session holds: it takes up its team's new tool-server configuration without the session
+ * being rebuilt (`swap`), and makes its tool-server connections on first use (`LazyAggregator`).
+ *
+ * Both are classes rather than objects of closures: a process holds thousands of idle sessions, and a set of
+ * closures per session (one per method) was a third of an idle session's heap (bench, heap snapshot).
  */
-import type { Aggregator } from './aggregator.js';
+import type { Aggregator, RelayTarget } from './aggregator.js';
+import type { CallContext } from './types.js';
 
 export const SWAP_GRACE_MS = 60_000;
 
-export interface SwitchableAggregator {
-  /** Delegates every call to the current aggregator. */
-  readonly aggregator: Aggregator;
-  swap(next: Aggregator): void;
-}
+type Params<K extends keyof Aggregator> = Aggregator[K] extends (...args: infer A) => unknown ? A : never;
 
-export function switchableAggregator(initial: Aggregator): SwitchableAggregator {
-  let current = initial;
-  const aggregator = new Proxy({} as Aggregator, {
-    get(_target, prop) {
-      const value = (current as unknown as Record<PropertyKey, unknown>)[prop];
-      return typeof value === 'function' ? value.bind(current) : value;
-    },
-  });
-  return {
-    aggregator,
-    swap(next) {
-      const old = current;
-      current = next;
-      setTimeout(() => void old.close().catch(() => undefined), SWAP_GRACE_MS).unref();
-    },
-  };
+/** Delegates every call to the current aggregator; `swap` points it at another one. */
+export class SwitchableAggregator implements Aggregator {
+  constructor(private current: Aggregator) {}
+
+  /**
+   * Calls already running on the old aggregator finish there; it is closed after a grace period (as an eviction:
+   * its upstream sessions stay open, and the new aggregator reuses their stored ids).
+   */
+  swap(next: Aggregator): void {
+    const old = this.current;
+    this.current = next;
+    setTimeout(() => void old.close().catch(() => undefined), SWAP_GRACE_MS).unref();
+  }
+
+  get hasRemote(): boolean {
+    return this.current.hasRemote;
+  }
+  listTools(call: CallContext) {
+    return this.current.listTools(call);
+  }
+  callTool(...a: Params<'callTool'>) {
+    return this.current.callTool(...a);
+  }
+  relayTarget(name: string): RelayTarget | undefined {
+    return this.current.relayTarget(name);
+  }
+  paramHeaders(...a: Params<'paramHeaders'>) {
+    return this.current.paramHeaders(...a);
+  }
+  listPrompts(call: CallContext) {
+    return this.current.listPrompts(call);
+  }
+  getPrompt(...a: Params<'getPrompt'>) {
+    return this.current.getPrompt(...a);
+  }
+  listResources(call: CallContext) {
+    return this.current.listResources(call);
+  }
+  listResourceTemplates(call: CallContext) {
+    return this.current.listResourceTemplates(call);
+  }
+  readResource(...a: Params<'readResource'>) {
+    return this.current.readResource(...a);
+  }
+  subscribeResource(...a: Params<'subscribeResource'>) {
+    return this.current.subscribeResource(...a);
+  }
+  unsubscribeResource(...a: Params<'unsubscribeResource'>) {
+    return this.current.unsubscribeResource(...a);
+  }
+  complete(...a: Params<'complete'>) {
+    return this.current.complete(...a);
+  }
+  setLogLevel(...a: Params<'setLogLevel'>) {
+    return this.current.setLogLevel(...a);
+  }
+  rootsChanged() {
+    return this.current.rootsChanged();
+  }
+  close(...a: Params<'close'>) {
+    return this.current.close(...a);
+  }
 }
 
 /**
@@ -38,24 +82,59 @@ export function switchableAggregator(initial: Aggregator): SwitchableAggregator 
  * from the definitions; a log level or roots change before any use has no connection to reach (connections take
  * the current level when they are made), and closing an unused one has nothing to close.
  */
-export function lazyAggregator(hasRemote: boolean, make: () => Aggregator): Aggregator {
-  let made: Aggregator | undefined;
-  const use = () => (made ??= make());
-  return {
-    hasRemote,
-    listTools: (call) => use().listTools(call),
-    callTool: (name, args, call) => use().callTool(name, args, call),
-    relayTarget: (name) => use().relayTarget(name),
-    listPrompts: (call) => use().listPrompts(call),
-    getPrompt: (name, args, call) => use().getPrompt(name, args, call),
-    listResources: (call) => use().listResources(call),
-    listResourceTemplates: (call) => use().listResourceTemplates(call),
-    readResource: (uri, call) => use().readResource(uri, call),
-    subscribeResource: (uri, call) => use().subscribeResource(uri, call),
-    unsubscribeResource: (uri, call) => use().unsubscribeResource(uri, call),
-    complete: (params, call) => use().complete(params, call),
-    setLogLevel: async (level) => made?.setLogLevel(level),
-    rootsChanged: async () => made?.rootsChanged(),
-    close: async (opts) => made?.close(opts),
-  };
+export class LazyAggregator implements Aggregator {
+  private made: Aggregator | undefined;
+  constructor(
+    readonly hasRemote: boolean,
+    private readonly make: () => Aggregator,
+  ) {}
+
+  private use(): Aggregator {
+    return (this.made ??= this.make());
+  }
+  listTools(call: CallContext) {
+    return this.use().listTools(call);
+  }
+  callTool(...a: Params<'callTool'>) {
+    return this.use().callTool(...a);
+  }
+  relayTarget(name: string): RelayTarget | undefined {
+    return this.use().relayTarget(name);
+  }
+  paramHeaders(...a: Params<'paramHeaders'>) {
+    return this.use().paramHeaders(...a);
+  }
+  listPrompts(call: CallContext) {
+    return this.use().listPrompts(call);
+  }
+  getPrompt(...a: Params<'getPrompt'>) {
+    return this.use().getPrompt(...a);
+  }
+  listResources(call: CallContext) {
+    return this.use().listResources(call);
+  }
+  listResourceTemplates(call: CallContext) {
+    return this.use().listResourceTemplates(call);
+  }
+  readResource(...a: Params<'readResource'>) {
+    return this.use().readResource(...a);
+  }
+  subscribeResource(...a: Params<'subscribeResource'>) {
+    return this.use().subscribeResource(...a);
+  }
+  unsubscribeResource(...a: Params<'unsubscribeResource'>) {
+    return this.use().unsubscribeResource(...a);
+  }
+  complete(...a: Params<'complete'>) {
+    return this.use().complete(...a);
+  }
+  async setLogLevel(...a: Params<'setLogLevel'>) {
+    await this.made?.setLogLevel(...a);
+  }
+  async rootsChanged() {
+    await this.made?.rootsChanged();
+  }
+  async close(...a: Params<'close'>) {
+    await this.made?.close(...a);
+  }
 }

@@ -5,10 +5,12 @@
 import { z } from 'zod';
 import type { PrismaClient } from '../db/database.js';
 import { Prisma } from '../generated/prisma/client.js';
-import { ApiError } from '../http/errors.js';
 import type { SecretBox } from '../security/secret-box.js';
 import { BUILTIN_PACKS } from './packs/index.js';
 import { assertNoNameClash } from './name-clash.js';
+import { Invalid, Conflict } from '../errors.js';
+import { accessPolicy, normalizePolicy, readStoredPolicy, type AccessPolicy } from './access-policy.js';
+import { oauthAuthConfig, oauthConfigProblem, readOAuthOptions, storedOAuthOptions } from './oauth/oauth-auth-config.js';
 
 export const TOOL_SERVER_NAME = /^[a-z0-9_-]{1,32}$/;
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -83,6 +85,7 @@ export const authConfig = z.discriminatedUnion('mode', [
     header: staticHeaderName.default('Authorization'),
     secret: staticHeaderValue,
   }),
+  oauthAuthConfig,
 ]);
 
 const name = z.string().regex(TOOL_SERVER_NAME, { message: 'must be 1–32 of a-z, 0-9, _ and -' });
@@ -94,14 +97,19 @@ export const toolServerInput = z.discriminatedUnion('kind', [
     pack: z.string().refine((p) => BUILTIN_PACKS.has(p), { message: `unknown pack; known packs: ${[...BUILTIN_PACKS.keys()].join(', ')}` }),
     prefix: z.boolean().default(true),
     enabled: z.boolean().default(true),
+    policy: accessPolicy.default({}),
   }),
   z.object({
     name,
     kind: z.literal('remote'),
     url: remoteUrl,
-    auth: authConfig.default({ mode: 'exchange' }),
+    auth: authConfig.default({ mode: 'exchange' }).superRefine((a, ctx) => {
+      const problem = a.mode === 'oauth' ? oauthConfigProblem(a) : undefined;
+      if (problem) ctx.addIssue({ code: 'custom', path: ['clientSecret'], message: problem });
+    }),
     prefix: z.boolean().default(true),
     enabled: z.boolean().default(true),
+    policy: accessPolicy.default({}),
   }),
 ]);
 
@@ -114,9 +122,11 @@ export interface ToolServerJson {
   kind: 'builtin' | 'remote';
   pack?: string;
   url?: string;
-  auth?: { mode: string; header?: string; secretSet?: boolean };
+  auth?: { mode: string; header?: string; secretSet?: boolean; clientId?: string; scopes?: string[] };
   prefix: boolean;
   enabled: boolean;
+  /** Who may use what (`access-policy.ts`); `{}` when everything is open to every member. */
+  policy: AccessPolicy;
   createdAt: string;
   updatedAt: string;
 }
@@ -130,20 +140,43 @@ export function toToolServerJson(r: Row): ToolServerJson {
     ...(r.pack ? { pack: r.pack } : {}),
     ...(r.url ? { url: r.url } : {}),
     ...(r.kind === 'remote'
-      ? { auth: { mode: r.authMode, ...(r.authMode === 'static' ? { header: r.authHeader ?? 'Authorization', secretSet: r.secretEncrypted !== null } : {}) } }
+      ? {
+          auth: {
+            mode: r.authMode,
+            ...(r.authMode === 'static' ? { header: r.authHeader ?? 'Authorization', secretSet: r.secretEncrypted !== null } : {}),
+            ...(r.authMode === 'oauth' ? { ...readOAuthOptions(r.authOptions), secretSet: r.secretEncrypted !== null } : {}),
+          },
+        }
       : {}),
     prefix: r.prefix,
     enabled: r.enabled,
+    policy: policyJson(r.policy),
     createdAt: r.createdAt.toISOString(),
     updatedAt: r.updatedAt.toISOString(),
   };
 }
 
+/** A stored policy as the API shows it: as stored, or `{}` for none (one edited by hand into nonsense is shown as is). */
+function policyJson(raw: unknown): AccessPolicy {
+  const read = readStoredPolicy(raw);
+  if (read === 'invalid') return raw as AccessPolicy;
+  return read ?? {};
+}
+
+/** One entry per bad field, as the admin API names them (an unknown key is named itself, as `unknown field`). */
+export function issueDetails(error: z.ZodError): { field: string; message: string }[] {
+  return error.issues.flatMap((i) => {
+    const at = i.path.map(String);
+    if (i.code === 'unrecognized_keys') return i.keys.map((k) => ({ field: [...at, k].join('.'), message: 'unknown field' }));
+    return [{ field: at.join('.'), message: i.message }];
+  });
+}
+
 export function parseToolServerInput(input: unknown): ToolServerConfig {
   const parsed = toolServerInput.safeParse(input);
   if (!parsed.success) {
-    const details = parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message }));
-    throw new ApiError('invalid_body', `Invalid tool server: ${details.map((d) => `${d.field || '(body)'} ${d.message}`).join('; ')}`, details);
+    const details = issueDetails(parsed.error);
+    throw new Invalid('invalid_body', `Invalid tool server: ${details.map((d) => `${d.field || '(body)'} ${d.message}`).join('; ')}`, details);
   }
   return parsed.data;
 }
@@ -169,9 +202,11 @@ export function rowData(c: ToolServerConfig, box: SecretBox, allowPrivateAddress
         authMode: 'none',
         authHeader: null,
         secretEncrypted: null,
+        authOptions: Prisma.DbNull,
         allowPrivateAddresses: false,
         prefix: c.prefix,
         enabled: c.enabled,
+        policy: (normalizePolicy(c.policy) ?? {}) as Prisma.InputJsonObject,
       }
     : {
         name: c.name,
@@ -180,10 +215,12 @@ export function rowData(c: ToolServerConfig, box: SecretBox, allowPrivateAddress
         url: c.url,
         authMode: c.auth.mode,
         authHeader: c.auth.mode === 'static' ? c.auth.header : null,
-        secretEncrypted: c.auth.mode === 'static' ? box.seal(c.auth.secret) : null,
+        secretEncrypted: c.auth.mode === 'static' ? box.seal(c.auth.secret) : c.auth.mode === 'oauth' && c.auth.clientSecret !== undefined ? box.seal(c.auth.clientSecret) : null,
+        authOptions: c.auth.mode === 'oauth' ? (storedOAuthOptions(c.auth) as Prisma.InputJsonObject) : Prisma.DbNull,
         allowPrivateAddresses,
         prefix: c.prefix,
         enabled: c.enabled,
+        policy: (normalizePolicy(c.policy) ?? {}) as Prisma.InputJsonObject,
       };
 }
 
@@ -196,7 +233,7 @@ export async function addToolServer(prisma: PrismaClient, box: SecretBox, teamId
     return await prisma.toolServer.create({ data: { teamId, ...rowData(c, box, savedBy.approvesPrivateAddresses) } });
   } catch (err) {
     if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
-      throw new ApiError('conflict', `Team already has a tool server named ${c.name}`);
+      throw new Conflict('conflict', `Team already has a tool server named ${c.name}`);
     }
     throw err;
   }

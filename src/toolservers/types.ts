@@ -2,7 +2,7 @@
  * What a session's MCP server needs from a tool server, whatever it is: a built-in pack running in-process or a
  * remote MCP server reached as the user. The aggregator only ever sees `ToolServerConnection`s.
  */
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import type { AuthInfo } from '@modelcontextprotocol/server';
 import type {
   CallToolResult,
   ClientCapabilities,
@@ -13,13 +13,14 @@ import type {
   Prompt,
   ReadResourceResult,
   Resource,
-  ResourceTemplate,
+  ResourceTemplateType as ResourceTemplate,
   Result,
   ServerNotification,
   ServerRequest,
   Tool,
-} from '@modelcontextprotocol/sdk/types.js';
+} from '@modelcontextprotocol/client';
 import type { RelayEndpoint } from './upstream-relay.js';
+import type { StoredPolicy } from './access-policy.js';
 
 /** Who and where a session is; read at call time (the chat may be attached after initialize). */
 export interface SessionContext {
@@ -27,6 +28,11 @@ export interface SessionContext {
   readonly team: { readonly id: string; readonly slug: string; readonly name: string };
   /** The session's user as of its latest request: the e-mail follows the identity provider's latest verified claim. */
   readonly user: { readonly id: string; readonly email: string | null };
+  /**
+   * The user's role in the team as of the request that built the session's tool servers: what the tool servers'
+   * policies judge (`access-policy.ts`). A change is taken up on the session's next request (see `session-runtime.ts`).
+   */
+  readonly role: 'member' | 'admin';
   readonly clientId: string;
   readonly chat: string | null;
 }
@@ -91,6 +97,8 @@ export interface ToolServerConnection {
 
 /** A tool-server row as the runtime needs it. */
 export interface ToolServerDefinition {
+  /** The row's id (auth mode `oauth` binds users' connections to it). */
+  readonly id?: string;
   readonly name: string;
   readonly kind: 'builtin' | 'remote';
   readonly pack: string | null;
@@ -99,8 +107,12 @@ export interface ToolServerDefinition {
   readonly authMode?: string;
   readonly authHeader?: string | null;
   readonly secretEncrypted?: string | null;
+  /** Auth mode `oauth`: `{clientId?, scopes?}` as stored (`oauth/oauth-auth-config.ts`). */
+  readonly authOptions?: unknown;
   /** A platform admin or operator set the URL: connections may reach private addresses (else public ones only). */
   readonly allowPrivateAddresses?: boolean;
   /** When its configuration last changed: a new version gets a new listing-cache entry. */
   readonly updatedAt?: Date;
+  /** Who may use what (`access-policy.ts`); undefined when nothing is restricted. */
+  readonly policy?: StoredPolicy;
 }

@@ -2,8 +2,9 @@
  * One SDK `Client` per (session, remote tool server), over Streamable HTTP: created on first use, reused, closed
  * with the session. Its upstream session id is stored with the gateway session so a rebuilt session resumes it
  * (the SDK skips `initialize` when the transport starts with a session id; the stored initialize result stands in
- * for it). An upstream that forgot the session (404) gets a fresh `initialize`, transparently, and the request is
- * sent again.
+ * for it, kept in our own record (`UpstreamServer`), never written into the SDK client). An upstream that forgot the
+ * session (404) gets a fresh `initialize`, transparently, and the request is sent again. SDK v2's `Client`, in its
+ * default legacy negotiation mode: these upstreams speak the 2025 protocol (`dual-era-upstream.ts` picks the era).
  *
  * Forwarding: a request the gateway sends upstream runs inside a request-context scope (`request-context.ts`) naming
  * the downstream request it serves. The SDK reads the upstream's response stream within that async context, so whatever arrives
@@ -11,32 +12,28 @@
  * request, and so reaches the client on the right stream with ids the SDKs map on each side. Messages on the
  * upstream's standalone stream have no scope and go to the session's own stream.
  */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
-  CreateMessageRequestSchema,
-  ElicitRequestSchema,
-  ListRootsRequestSchema,
-  LoggingMessageNotificationSchema,
-  PromptListChangedNotificationSchema,
-  ResourceListChangedNotificationSchema,
-  ResourceUpdatedNotificationSchema,
-  ToolListChangedNotificationSchema,
+  Client,
+  SdkHttpError,
+  StreamableHTTPClientTransport,
+  type AuthInfo,
   type ClientCapabilities,
+  type ClientContext,
+  type FetchLike,
   type Implementation,
   type LoggingLevel,
   type Result,
   type ServerCapabilities,
   type ServerNotification,
   type ServerRequest,
-} from '@modelcontextprotocol/sdk/types.js';
+} from '@modelcontextprotocol/client';
+import { McpError } from '../mcp/mcp-error.js';
 import type { Logger } from '../observability/logger.js';
 import type { UpstreamCredentials } from './upstream-credentials.js';
 import type { UpstreamSessionStore } from './upstream-sessions.js';
 import { heldBack } from './upstream-flow.js';
-import { currentResponseFlow, outsideAnyRequest, runForUpstream, upstreamScopeOf } from './request-context.js';
+import { currentResponseFlow, outsideAnyRequest, runForUpstream, upstreamScopeOf } from '../observability/request-context.js';
+import { tracingOn, traceUpstreamFetch } from '../observability/tracing.js';
 import type { Downstream, SessionDownstream } from './types.js';
 import type { RelayEndpoint } from './upstream-relay.js';
 import type { Dispatcher } from 'undici';
@@ -76,18 +73,31 @@ export interface RequestScope {
   downstream: Downstream | undefined;
 }
 
+/** What the upstream said in its `initialize` result: our own record, whether this connection initialized or resumed. */
+export interface UpstreamServer {
+  capabilities: ServerCapabilities;
+  serverInfo?: Implementation;
+  instructions?: string;
+}
+
 interface Connected {
   client: Client;
   transport: StreamableHTTPClientTransport;
+  server: UpstreamServer;
+}
+
+/** What the SDK client threw, as the gateway passes it on (errors read as on SDK v1: `mcp/mcp-error.ts`). */
+function asV1(err: unknown): never {
+  throw McpError.fromUpstream(err);
 }
 
 /** The upstream answered 404 for our session id: it expired or the upstream restarted. */
 function isSessionGone(err: unknown): boolean {
-  return err instanceof StreamableHTTPError && err.code === 404;
+  return err instanceof SdkHttpError && err.status === 404;
 }
 
 /** Only what the client itself can do is offered upstream, so an upstream asks only for what can be answered. */
-function forwardedCapabilities(c: ClientCapabilities | undefined): ClientCapabilities {
+export function forwardedCapabilities(c: ClientCapabilities | undefined): ClientCapabilities {
   return {
     ...(c?.sampling ? { sampling: c.sampling } : {}),
     ...(c?.elicitation ? { elicitation: c.elicitation } : {}),
@@ -143,18 +153,18 @@ export class UpstreamClient {
    * Runs `fn` against the upstream on behalf of a downstream request; a lost upstream session is re-initialized
    * once and `fn` runs again (the upstream never saw the first attempt: it answered 404 without handling it).
    */
-  async run<T>(scope: RequestScope, fn: (client: Client) => Promise<T>): Promise<T> {
+  async run<T>(scope: RequestScope, fn: (client: Client, server: UpstreamServer) => Promise<T>): Promise<T> {
     if (scope.auth) this.lastAuth = scope.auth;
     const connecting = this.connection();
-    const { client } = await connecting;
+    const { client, server } = await connecting.catch(asV1);
     try {
-      return await runForUpstream(this, scope, () => fn(client));
+      return await runForUpstream(this, scope, () => fn(client, server));
     } catch (err) {
-      if (!isSessionGone(err)) throw err;
+      if (!isSessionGone(err)) asV1(err);
       if (this.current === connecting) await this.reset('upstream session expired (404)');
     }
-    const { client: fresh } = await this.connection();
-    return runForUpstream(this, scope, () => fn(fresh));
+    const fresh = await this.connection().catch(asV1);
+    return runForUpstream(this, scope, () => fn(fresh.client, fresh.server)).catch(asV1);
   }
 
   /** True once this gateway session has an upstream session here: connected now, or stored to be resumed. */
@@ -203,43 +213,48 @@ export class UpstreamClient {
   private async open(): Promise<Connected> {
     const { opts } = this;
     const stored = this.resumeStored ? await opts.sessions.load(opts.name) : undefined;
-    const client = new Client(UPSTREAM_CLIENT_INFO, { capabilities: forwardedCapabilities(opts.downstream.clientCapabilities()) });
-    this.wire(client);
+    const capabilities = forwardedCapabilities(opts.downstream.clientCapabilities());
+    // Legacy mode (v2's default, said here): no `server/discover` probe, the 2025 `initialize` as a v1 client sent it;
+    // whether this upstream is of that era was decided before (`upstream-era.ts`).
+    const client = new Client(UPSTREAM_CLIENT_INFO, { capabilities, versionNegotiation: { mode: 'legacy' } });
+    this.wire(client, capabilities);
     const transport = new StreamableHTTPClientTransport(new URL(opts.url), {
       fetch: this.authorizedFetch(),
       ...(stored ? { sessionId: stored.id } : {}),
     });
     if (stored) {
       if (stored.protocolVersion) transport.setProtocolVersion(stored.protocolVersion);
-      restoreInitializeResult(client, stored);
       await client.connect(transport);
       // The SDK opens the standalone stream only after its own `initialize`; a resumed session opens it here.
       openStandaloneStream(transport, (err) => opts.logger.debug({ err, toolServer: opts.name }, 'upstream standalone stream not opened'));
       opts.logger.debug({ toolServer: opts.name, upstreamSession: stored.id }, 'resumed upstream session');
-      return { client, transport };
+      return { client, transport, server: storedServer(stored) };
     }
     await client.connect(transport, { timeout: opts.timeouts.connectMs });
+    const serverInfo = client.getServerVersion();
+    const instructions = client.getInstructions();
+    const server: UpstreamServer = { capabilities: client.getServerCapabilities() ?? {}, ...(serverInfo ? { serverInfo } : {}), ...(instructions ? { instructions } : {}) };
     if (transport.sessionId) {
       await opts.sessions.save(opts.name, {
         id: transport.sessionId,
         ...(transport.protocolVersion ? { protocolVersion: transport.protocolVersion } : {}),
-        capabilities: (client.getServerCapabilities() ?? {}) as Record<string, unknown>,
-        ...(client.getServerVersion() ? { serverInfo: client.getServerVersion()! } : {}),
-        ...(client.getInstructions() ? { instructions: client.getInstructions()! } : {}),
+        capabilities: server.capabilities as Record<string, unknown>,
+        ...(server.serverInfo ? { serverInfo: server.serverInfo } : {}),
+        ...(server.instructions ? { instructions: server.instructions } : {}),
       });
     }
     const level = opts.downstream.logLevel();
-    if (level && client.getServerCapabilities()?.logging) {
+    if (level && server.capabilities.logging) {
       await client.setLoggingLevel(level).catch((err: unknown) => opts.logger.debug({ err, toolServer: opts.name }, 'upstream refused logging/setLevel'));
     }
-    return { client, transport };
+    return { client, transport, server };
   }
 
   /** Passes the client's log level on to a connected upstream. */
   async setLogLevel(level: LoggingLevel): Promise<void> {
     if (!this.current) return;
-    const { client } = await this.current;
-    if (client.getServerCapabilities()?.logging) await client.setLoggingLevel(level);
+    const { client, server } = await this.current;
+    if (server.capabilities.logging) await client.setLoggingLevel(level);
   }
 
   async rootsChanged(): Promise<void> {
@@ -258,13 +273,21 @@ export class UpstreamClient {
       // The SDK passes one long-lived signal to every fetch, and fetch only drops its abort listener when the
       // request is garbage-collected: a per-request signal that follows it keeps listeners from piling up.
       const signal = init?.signal ? AbortSignal.any([init.signal]) : undefined;
-      const response = await base(url, { ...init, headers, ...(signal ? { signal } : {}) });
+      const send = () => base(url, { ...init, headers, ...(signal ? { signal } : {}) });
+      let response = tracingOn ? await traceUpstreamFetch(this.opts.name, url, init, headers, send) : await send();
+      // Renewable credentials (`oauth`): a 401 gets them renewed and the request sent once more, never twice.
+      const { credentials } = this.opts;
+      if (response.status === 401 && credentials.unauthorized && (await credentials.unauthorized(headers.get('authorization') ?? undefined))) {
+        await response.body?.cancel();
+        for (const [k, v] of Object.entries(await credentials.headers(this.scope()?.auth ?? this.lastAuth))) headers.set(k, v);
+        response = await send();
+      }
       return followingClient(response);
     };
   }
 
   /** Upstream → client: notifications and requests, to the request they belong to or to the session. */
-  private wire(client: Client): void {
+  private wire(client: Client, caps: ClientCapabilities): void {
     const { opts } = this;
     const target = (): Downstream => this.scope()?.downstream ?? opts.downstream;
     const forward = async (n: ServerNotification) => {
@@ -272,18 +295,17 @@ export class UpstreamClient {
         .notify(n)
         .catch((err: unknown) => opts.logger.debug({ err, toolServer: opts.name, method: n.method }, 'could not forward a notification'));
     };
-    client.setNotificationHandler(LoggingMessageNotificationSchema, forward);
-    for (const schema of [ToolListChangedNotificationSchema, PromptListChangedNotificationSchema, ResourceListChangedNotificationSchema, ResourceUpdatedNotificationSchema]) {
-      client.setNotificationHandler(schema, async (n) => opts.onNotification?.(n));
+    client.setNotificationHandler('notifications/message', forward);
+    for (const method of ['notifications/tools/list_changed', 'notifications/prompts/list_changed', 'notifications/resources/list_changed', 'notifications/resources/updated'] as const) {
+      client.setNotificationHandler(method, async (n) => opts.onNotification?.(n));
     }
     client.fallbackNotificationHandler = async (n) => forward(n as ServerNotification);
 
-    const relay = async (request: { method: string; params?: unknown }, extra: { signal: AbortSignal }): Promise<Result> =>
-      target().request(request as ServerRequest, { signal: extra.signal, timeoutMs: opts.timeouts.maxCallMs });
-    const caps = (client as unknown as { _capabilities?: ClientCapabilities })._capabilities;
-    if (caps?.sampling) client.setRequestHandler(CreateMessageRequestSchema, (r, extra) => relay(r, extra) as never);
-    if (caps?.elicitation) client.setRequestHandler(ElicitRequestSchema, (r, extra) => relay(r, extra) as never);
-    if (caps?.roots) client.setRequestHandler(ListRootsRequestSchema, (r, extra) => relay(r, extra) as never);
+    const relay = async (request: { method: string; params?: unknown }, ctx: ClientContext): Promise<Result> =>
+      target().request(request as ServerRequest, { signal: ctx.mcpReq.signal, timeoutMs: opts.timeouts.maxCallMs });
+    if (caps.sampling) client.setRequestHandler('sampling/createMessage', (r, ctx) => relay(r, ctx) as never);
+    if (caps.elicitation) client.setRequestHandler('elicitation/create', (r, ctx) => relay(r, ctx) as never);
+    if (caps.roots) client.setRequestHandler('roots/list', (r, ctx) => relay(r, ctx) as never);
 
     client.onerror = (err) => opts.logger.debug({ err, toolServer: opts.name }, 'upstream transport error');
   }
@@ -299,14 +321,22 @@ function followingClient(response: Response): Response {
   return new Response(heldBack(response.body, flow), { status: response.status, statusText: response.statusText, headers: response.headers });
 }
 
-/** A resumed client skips `initialize`; what the upstream said then is restored from the stored record. */
-function restoreInitializeResult(client: Client, stored: { capabilities?: Record<string, unknown> | undefined; serverInfo?: Implementation | undefined; instructions?: string | undefined }): void {
-  const c = client as unknown as { _serverCapabilities?: ServerCapabilities; _serverVersion?: Implementation; _instructions?: string };
-  c._serverCapabilities = (stored.capabilities ?? {}) as ServerCapabilities;
-  if (stored.serverInfo) c._serverVersion = stored.serverInfo;
-  if (stored.instructions) c._instructions = stored.instructions;
+/** A resumed client skips `initialize`; what the upstream said then comes from the stored record. */
+function storedServer(stored: { capabilities?: Record<string, unknown> | undefined; serverInfo?: Implementation | undefined; instructions?: string | undefined }): UpstreamServer {
+  return {
+    capabilities: (stored.capabilities ?? {}) as ServerCapabilities,
+    ...(stored.serverInfo ? { serverInfo: stored.serverInfo } : {}),
+    ...(stored.instructions ? { instructions: stored.instructions } : {}),
+  };
 }
 
+/**
+ * The one SDK private member the gateway still touches: the transport opens the standalone GET stream itself only
+ * after the `notifications/initialized` it sends, which a resumed session never sends again. Neither SDK version has
+ * a public "open the standalone stream" call (v2's `resumeStream` needs a `Last-Event-ID`); should one appear (or
+ * `connect` open it when the transport starts with a session id), it replaces this. Without the method, the
+ * resumed session simply has no standalone stream (list changes then reach it on its next connection).
+ */
 function openStandaloneStream(transport: StreamableHTTPClientTransport, onError: (err: unknown) => void): void {
   const t = transport as unknown as { _startOrAuthSse?: (o: { resumptionToken?: string }) => Promise<void> };
   if (typeof t._startOrAuthSse !== 'function') return;

@@ -3,8 +3,7 @@
  * `UpstreamClient`, with the client's progress token, cancellation and `_meta` carried along. Results come back
  * unchanged except resource URIs, which the aggregator namespaces.
  */
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { CallToolResult, Client, Prompt, RequestOptions, Resource, ResourceTemplateType as ResourceTemplate, ServerCapabilities, ServerNotification, Tool } from '@modelcontextprotocol/client';
 import {
   CallToolResultSchema,
   CompleteResultSchema,
@@ -15,14 +14,7 @@ import {
   ListResourceTemplatesResultSchema,
   ListToolsResultSchema,
   ReadResourceResultSchema,
-  type CallToolResult,
-  type Prompt,
-  type Resource,
-  type ResourceTemplate,
-  type ServerCapabilities,
-  type ServerNotification,
-  type Tool,
-} from '@modelcontextprotocol/sdk/types.js';
+} from '@modelcontextprotocol/core';
 import type { CallContext, SessionDownstream, ToolServerConnection } from './types.js';
 import type { UpstreamClient, UpstreamTimeouts } from './upstream-client.js';
 import { wrapUri } from './namespacing.js';
@@ -66,7 +58,7 @@ export function upstreamConnection(opts: {
   const meta = (call: CallContext) => (call.meta && Object.keys(call.meta).length > 0 ? { _meta: call.meta } : {});
 
   async function supports(call: CallContext, capability: keyof ServerCapabilities): Promise<boolean> {
-    return client.run(scope(call), async (c) => c.getServerCapabilities()?.[capability] !== undefined);
+    return client.run(scope(call), async (_c, server) => server.capabilities[capability] !== undefined);
   }
 
   async function listAll<T>(call: CallContext, capability: keyof ServerCapabilities, page: (c: Client, cursor: string | undefined) => Promise<{ items: T[]; nextCursor?: string | undefined }>): Promise<T[]> {

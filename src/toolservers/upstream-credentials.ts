@@ -7,7 +7,7 @@
  * - `none`: nothing.
  * The client's inbound `Authorization` header is never copied: headers are built here, from scratch.
  */
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import type { AuthInfo } from '@modelcontextprotocol/server';
 import type { KeyStore } from '../authserver/signing-keys.js';
 import type { SecretBox } from '../security/secret-box.js';
 import { staticHeaderName, staticHeaderValue } from './tool-server-config.js';
@@ -18,12 +18,18 @@ export const EXCHANGE_TOKEN_TTL_SECONDS = 300;
 /** …and are replaced this long before they expire, so none expires in flight. */
 const EXCHANGE_REFRESH_MARGIN_MS = 60_000;
 
-export type AuthMode = 'exchange' | 'passthrough' | 'static' | 'none';
+/** `oauth`: the user's own token at the upstream, from `oauth/upstream-oauth.ts` (not built here). */
+export type AuthMode = 'exchange' | 'passthrough' | 'static' | 'none' | 'oauth';
 
 export interface UpstreamCredentials {
   readonly mode: AuthMode;
   /** Headers for one upstream request; `auth` is the client's credentials of the request being served, if any. */
   headers(auth: AuthInfo | undefined): Promise<Record<string, string>>;
+  /**
+   * The upstream answered 401 to a request sent with `sentAuthorization`: true when fresh credentials exist and the
+   * request may be sent once more. Only credentials that can be renewed have it (`oauth`).
+   */
+  unauthorized?(sentAuthorization: string | undefined): Promise<boolean>;
 }
 
 export interface CredentialDeps {

@@ -10,7 +10,7 @@
  */
 import { isIP } from 'node:net';
 import { Agent, buildConnector, fetch as undiciFetch, type Dispatcher, type RequestInit as UndiciRequestInit } from 'undici';
-import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { FetchLike } from '@modelcontextprotocol/client';
 import type { Logger } from '../observability/logger.js';
 import { AddressRefusedError, bareHost, checkedLookup, isPublicAddress, type AddressPolicy, type ResolveHost } from '../security/address-policy.js';
 

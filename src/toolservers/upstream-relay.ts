@@ -13,8 +13,11 @@
  */
 import { StringDecoder } from 'node:string_decoder';
 import type { Dispatcher } from 'undici';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import type { AuthInfo } from '@modelcontextprotocol/server';
 import { upstreamFailureReason } from './aggregator.js';
+import { UpstreamFailure } from './upstream-failure.js';
+import { mirroredHeaders } from './param-headers.js';
+import { askClient, completed, inputRequiredOf, MAX_INPUT_ROUNDS, modernHeaders, retryParams, withEnvelope, type ModernLink } from './modern-upstream.js';
 
 /** A JSON-RPC message as it travels through the relay: parsed once, never validated beyond its shape. */
 export interface RelayMessage {
@@ -36,12 +39,22 @@ export interface RelayCall {
    * the relay aborts it when the call runs out of time. One controller per call, shared: each costs.
    */
   controller: AbortController;
+  /**
+   * The W3C trace context of the call's client span (`traceparent`, `tracestate`; only with tracing on): sent as
+   * headers, and in `params._meta` (SEP-414) to an upstream of protocol 2026-07-28 or when the client put one there.
+   */
+  trace?: Readonly<Record<string, string>>;
 }
 
 /** Where the upstream's messages for the client go, in order; a promise means "wait, the client reads slowly". */
 export interface RelaySink {
   /** A notification (progress, log message) or a request (sampling, elicitation, roots) on the call's stream. */
   message(m: RelayMessage): void | Promise<void>;
+  /**
+   * The upstream closed its stream before answering (2025-11-25 SSE polling) and is about to be resumed: the caller
+   * may let its own client poll the same way (`cluster/response-stream.ts`).
+   */
+  paused?(): void;
 }
 
 export type RelayResult =
@@ -52,6 +65,16 @@ export type RelayResult =
   /** The client went away or cancelled; nothing is owed to it. */
   | { kind: 'aborted' };
 
+/**
+ * How to reach the upstream for one request: a legacy upstream's session id and protocol version, or, for an
+ * upstream of protocol 2026-07-28, no session and the `modern` link (`modern-upstream.ts`).
+ */
+export interface UpstreamSession {
+  id: string | undefined;
+  protocolVersion: string | undefined;
+  modern?: ModernLink;
+}
+
 /** What the relay needs from the upstream client that owns the upstream session. */
 export interface RelayEndpoint {
   readonly name: string;
@@ -59,7 +82,7 @@ export interface RelayEndpoint {
   readonly dispatcher: Dispatcher;
   readonly timeouts: { callMs: number; maxCallMs: number };
   /** The upstream session to use (opened on first need), and the protocol version it speaks. */
-  session(auth: AuthInfo | undefined): Promise<{ id: string | undefined; protocolVersion: string | undefined }>;
+  session(auth: AuthInfo | undefined): Promise<UpstreamSession>;
   /** The upstream answered 404 for this session id: it is gone; the next `session()` opens a new one. */
   sessionGone(id: string): Promise<void>;
   headers(auth: AuthInfo | undefined): Promise<Record<string, string>>;
@@ -73,19 +96,27 @@ const TIMED_OUT = Symbol('timed out');
 /** How long an upstream may keep a response stream open after its answer before the connection is dropped. */
 const LINGER_MS = 5_000;
 
-class RelayFailure extends Error {
-  constructor(readonly reason: string, cause?: unknown) {
-    super(reason, cause === undefined ? undefined : { cause });
-  }
-}
+const RelayFailure = UpstreamFailure;
 
 const ACCEPT = 'application/json, text/event-stream';
 
-async function requestHeaders(ep: RelayEndpoint, auth: AuthInfo | undefined, session: { id: string | undefined; protocolVersion: string | undefined }): Promise<Record<string, string>> {
-  const headers: Record<string, string> = { 'content-type': 'application/json', accept: ACCEPT };
+async function requestHeaders(
+  ep: RelayEndpoint,
+  auth: AuthInfo | undefined,
+  session: UpstreamSession,
+  trace?: Readonly<Record<string, string>>,
+  request?: { method: string; params: Record<string, unknown> },
+): Promise<Record<string, string>> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept: ACCEPT, ...trace };
   Object.assign(headers, await ep.headers(auth));
   if (session.id) headers['mcp-session-id'] = session.id;
   if (session.protocolVersion) headers['mcp-protocol-version'] = session.protocolVersion;
+  if (session.modern && request) {
+    Object.assign(headers, modernHeaders(request.method, request.params));
+    const tool = request.method === 'tools/call' ? request.params.name : undefined;
+    const params = typeof tool === 'string' ? await session.modern.paramHeaders(tool, auth) : undefined;
+    if (params) Object.assign(headers, mirroredHeaders(params, request.params.arguments));
+  }
   return headers;
 }
 
@@ -95,6 +126,11 @@ async function requestHeaders(ep: RelayEndpoint, auth: AuthInfo | undefined, ses
  */
 export async function sendToUpstream(ep: RelayEndpoint, message: RelayMessage, auth: AuthInfo | undefined): Promise<void> {
   const session = await ep.session(auth);
+  if (session.modern) {
+    // A modern upstream takes answers with the retried request, and cancellation is closing it: nothing to POST.
+    if (message.method === undefined && message.id !== undefined) session.modern.waiting.get(String(message.id))?.(message);
+    return;
+  }
   const { statusCode, body } = await ep.dispatcher.request({
     origin: ep.url.origin,
     path: ep.url.pathname + ep.url.search,
@@ -108,10 +144,31 @@ export async function sendToUpstream(ep: RelayEndpoint, message: RelayMessage, a
   if (statusCode >= 300) throw new RelayFailure(`answered HTTP ${statusCode}`);
 }
 
+/** The protocol revision from which trace context travels in `_meta` as well as in headers. */
+const TRACE_IN_META_FROM = '2026-07-28';
+
+/**
+ * The request as JSON: the call's trace context replaces the client's in `_meta`, or joins it for a modern upstream;
+ * a modern upstream's envelope joins it too.
+ */
+function requestBody(id: string, call: RelayCall, params: Record<string, unknown>, session: UpstreamSession): string {
+  const meta = call.trace && (params._meta as Record<string, unknown> | undefined);
+  const { protocolVersion } = session;
+  if (call.trace && ((protocolVersion !== undefined && protocolVersion >= TRACE_IN_META_FROM) || meta?.traceparent !== undefined)) {
+    params = { ...params, _meta: { ...meta, ...call.trace } };
+  }
+  if (session.modern) params = withEnvelope(params, session.modern);
+  return JSON.stringify({ jsonrpc: '2.0', id, method: call.method, params });
+}
+
 /** Forwards `call` and resolves with how it ended; never rejects. */
 export async function relay(ep: RelayEndpoint, call: RelayCall, sink: RelaySink): Promise<RelayResult> {
-  const id = `sb-${++nextId}`;
-  const body = JSON.stringify({ jsonrpc: '2.0', id, method: call.method, params: call.params });
+  let id = `sb-${++nextId}`;
+  /** The parameters sent: the call's, then (modern upstreams) with the client's answers of the latest input round. */
+  let params = call.params;
+  let rounds = 0;
+  /** Whether the call was sent again after a HeaderMismatch, with the headers of a fresh listing. */
+  let relisted = false;
   const { controller } = call;
   const timeUp = () => controller.abort(TIMED_OUT);
   /** Whether the upstream has the request (then it is told when the gateway gives up on it). */
@@ -130,8 +187,8 @@ export async function relay(ep: RelayEndpoint, call: RelayCall, sink: RelaySink)
         origin: ep.url.origin,
         path: ep.url.pathname + ep.url.search,
         method: 'POST',
-        headers: await requestHeaders(ep, call.auth, session),
-        body,
+        headers: await requestHeaders(ep, call.auth, session, call.trace, session.modern ? { method: call.method, params } : undefined),
+        body: requestBody(id, call, params, session),
         signal: controller.signal,
         // Our own timers decide (progress restarts them); undici's would cut a slow call at its own limits.
         headersTimeout: 0,
@@ -146,26 +203,28 @@ export async function relay(ep: RelayEndpoint, call: RelayCall, sink: RelaySink)
       }
       if (res.statusCode !== 200) {
         const text = await res.body.text().catch(() => '');
+        if (session.modern && res.statusCode === 400 && call.method === 'tools/call' && !relisted && errorCode(text) === HEADER_MISMATCH) {
+          // The tool's x-mcp-header annotations changed since the listing its headers came from: list, send again.
+          relisted = true;
+          session.modern.toolsStale();
+          continue;
+        }
+        // A modern request refused as a legacy server refuses it: the remembered era is wrong.
+        if (session.modern && (res.statusCode === 400 || res.statusCode === 404 || res.statusCode === 405) && !isModernError(text)) session.modern.mismatch();
         throw new RelayFailure(`answered HTTP ${res.statusCode}`, new Error(`HTTP ${res.statusCode}: ${text.slice(0, 500)}`));
       }
-      const type = String(res.headers['content-type'] ?? '');
-      if (type.includes('text/event-stream')) {
-        const position: StreamPosition = {};
-        let answer = await readEvents(res.body, id, sink, progressed, position);
-        // The upstream closed the stream before answering (2025-11-25 SSE polling): resume it where it ended.
-        for (let resumed = 0; !answer && position.lastEventId !== undefined && resumed < MAX_RESUMES; resumed++) {
-          answer = await resume(ep, call, session, position, controller.signal, (body) => readEvents(body, id, sink, progressed, position));
-        }
-        if (answer) return { kind: 'answer', message: answer };
-        throw new RelayFailure('connection closed', new Error('the upstream ended its event stream without answering'));
-      }
-      if (type.includes('application/json')) {
-        const m = parseMessage(await res.body.text());
-        if (m && m.id === id && (m.result !== undefined || m.error !== undefined)) return { kind: 'answer', message: m };
-        throw new RelayFailure('protocol error', new Error('the upstream answered JSON that is not the response to the request'));
-      }
-      await res.body.dump();
-      throw new RelayFailure('protocol error', new Error(`the upstream answered with content type ${JSON.stringify(type)}`));
+      const answer = await readAnswer(ep, call, session, res, id, sink, progressed);
+      if (!session.modern) return { kind: 'answer', message: answer };
+      const input = inputRequiredOf(answer);
+      if (input === undefined) return { kind: 'answer', message: completed(answer) };
+      if (input === 'malformed') throw new RelayFailure('protocol error', new Error('the upstream answered a malformed input_required result'));
+      if (++rounds > MAX_INPUT_ROUNDS) throw new RelayFailure('protocol error', new Error(`the upstream asked for input more than ${MAX_INPUT_ROUNDS} times`));
+      // The client answers at human pace: only the total budget applies meanwhile.
+      clearTimeout(idle);
+      const responses = await askClient(session.modern, id, input.inputRequests, (m) => sink.message(m), controller.signal);
+      progressed();
+      params = retryParams(params, responses, input.requestState);
+      id = `sb-${++nextId}`; // mrtr: the retry is a new request
     }
   } catch (err) {
     if (controller.signal.aborted && controller.signal.reason !== TIMED_OUT) {
@@ -181,6 +240,50 @@ export async function relay(ep: RelayEndpoint, call: RelayCall, sink: RelaySink)
     clearTimeout(total);
     clearTimeout(idle);
   }
+}
+
+/** The upstream's answer to request `id` in `res` (200), after whatever it sent before it went to `sink`. */
+async function readAnswer(
+  ep: RelayEndpoint,
+  call: RelayCall,
+  session: UpstreamSession,
+  res: Dispatcher.ResponseData,
+  id: string,
+  sink: RelaySink,
+  progressed: () => void,
+): Promise<RelayMessage> {
+  const type = String(res.headers['content-type'] ?? '');
+  if (type.includes('text/event-stream')) {
+    const position: StreamPosition = {};
+    let answer = await readEvents(res.body, id, sink, progressed, position);
+    // The upstream closed the stream before answering (2025-11-25 SSE polling): resume it where it ended. A modern
+    // upstream's streams are not resumable.
+    for (let resumed = 0; !answer && !session.modern && position.lastEventId !== undefined && resumed < MAX_RESUMES; resumed++) {
+      sink.paused?.();
+      answer = await resume(ep, call, session, position, call.controller.signal, (body) => readEvents(body, id, sink, progressed, position));
+    }
+    if (answer) return answer;
+    throw new RelayFailure('connection closed', new Error('the upstream ended its event stream without answering'));
+  }
+  if (type.includes('application/json')) {
+    const m = parseMessage(await res.body.text());
+    if (m && m.id === id && (m.result !== undefined || m.error !== undefined)) return m;
+    throw new RelayFailure('protocol error', new Error('the upstream answered JSON that is not the response to the request'));
+  }
+  await res.body.dump();
+  throw new RelayFailure('protocol error', new Error(`the upstream answered with content type ${JSON.stringify(type)}`));
+}
+
+/** The 2026-07-28 spec's HeaderMismatch: the upstream checks the `Mcp-*` headers against the body. */
+const HEADER_MISMATCH = -32020;
+/** The modern error codes (2026-07-28 basic/index §Error Codes): a 400 carrying one comes from a modern server. */
+const MODERN_CODES = new Set([HEADER_MISMATCH, -32021, -32022]);
+function errorCode(text: string): unknown {
+  return (parseMessage(text)?.error as { code?: unknown } | undefined)?.code;
+}
+function isModernError(text: string): boolean {
+  const code = errorCode(text);
+  return typeof code === 'number' && MODERN_CODES.has(code);
 }
 
 /** Where an event stream stopped: its last event id, and how long the upstream asked to wait before resuming. */
@@ -200,7 +303,7 @@ const MAX_RETRY_MS = 10_000;
 async function resume(
   ep: RelayEndpoint,
   call: RelayCall,
-  session: { id: string | undefined; protocolVersion: string | undefined },
+  session: UpstreamSession,
   position: StreamPosition,
   signal: AbortSignal,
   read: (body: Dispatcher.ResponseData['body']) => Promise<RelayMessage | undefined>,
@@ -296,7 +399,7 @@ function readEvents(body: Dispatcher.ResponseData['body'], id: string, sink: Rel
 }
 
 /** One event block's fields: its data (undefined without data or for a type other than `message`), id and retry. */
-function parseEvent(block: string): { data: string | undefined; id: string | undefined; retry: number | undefined } {
+export function parseEvent(block: string): { data: string | undefined; id: string | undefined; retry: number | undefined } {
   let data: string | undefined;
   let type = 'message';
   let id: string | undefined;

@@ -57,6 +57,15 @@ async function newToolServer(): Promise<string> {
   return name;
 }
 
+/** A connection of the acme member to an `oauth` tool server (tokens are opaque sealed strings here). */
+async function newConnection(): Promise<string> {
+  const ts = await f.tdb.db.prisma.toolServer.create({ data: { teamId: f.acme.id, name: unique('oa').slice(0, 32), kind: 'remote', url: 'https://mcp.example.com/mcp', authMode: 'oauth' } });
+  const c = await f.tdb.db.prisma.upstreamConnection.create({
+    data: { teamId: f.acme.id, userId: f.userIds.member, toolServerId: ts.id, resource: ts.url!, accessTokenEncrypted: f.gw.app.box.seal('at') },
+  });
+  return c.id;
+}
+
 const CASES: Record<string, Case> = {
   'GET /openapi.json': { who: 'anyone', ok: 200, prepare: async () => ({ path: '/openapi.json' }) },
   'GET /teams': { who: 'platform', ok: 200, prepare: async () => ({ path: '/teams' }) },
@@ -110,6 +119,9 @@ const CASES: Record<string, Case> = {
   'GET /teams/{team}/sessions': { who: 'acme-admins', ok: 200, prepare: async () => ({ path: '/teams/acme/sessions' }) },
   'GET /users': { who: 'platform', ok: 200, prepare: async () => ({ path: '/users?email=carol@example.com' }) },
   'GET /users/{userId}/sessions': { who: 'platform', ok: 200, prepare: async () => ({ path: `/users/${f.userIds.member}/sessions` }) },
+  // A user outside the teams you administer does not exist for you.
+  'GET /users/{userId}/connections': { who: 'session-admins', ok: 200, prepare: async () => ({ path: `/users/${f.userIds.member}/connections` }) },
+  'DELETE /users/{userId}/connections/{id}': { who: 'session-admins', ok: 204, prepare: async () => ({ path: `/users/${f.userIds.member}/connections/${await newConnection()}` }) },
   'GET /sessions/{sessionId}': { who: 'session-admins', ok: 200, prepare: async () => ({ path: `/sessions/${await newSession()}` }) },
   'DELETE /sessions/{sessionId}': { who: 'session-admins', ok: 200, prepare: async () => ({ path: `/sessions/${await newSession()}` }) },
   'GET /sessions': { who: 'any-admin', ok: 200, prepare: async () => ({ path: '/sessions?status=all' }) },
@@ -159,7 +171,7 @@ describe('the authorization matrix', () => {
     const route = ADMIN_ROUTES.find((r) => r.key === key)!;
     const schema = [route.success, ...route.alternatives].find((s) => s.status === res.status)?.schema;
     if (res.status < 300 && schema) schema.parse(res.body);
-    if (res.status === 404) expect(res.body.error.code).toBe('session_not_found');
+    if (res.status === 404) expect(res.body.error.code).toBe(route.key.includes('/connections') ? 'user_not_found' : 'session_not_found');
   });
 
   it('a refused mutation changes nothing', async () => {

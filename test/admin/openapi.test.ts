@@ -1,14 +1,14 @@
 /**
  * Issue #5 "OpenAPI": `/admin/v1/openapi.json` is a valid OpenAPI 3.1 document generated from the routes' zod
- * schemas; it describes every route, and every code of the error catalogue (`API_ERROR_CODES`) is documented.
+ * schemas; it describes every route, and every code of the error catalogue (`ERROR_CODES`) is documented.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { API_ERROR_CODES } from '../../src/http/errors.js';
 import { ADMIN_ROUTES } from '../../src/admin/routes/index.js';
 import { ADMIN_AUTHORIZATION } from '../../src/admin/authorization.js';
 import { errorCodesOf } from '../../src/admin/openapi.js';
 import { startAdminFixture, type AdminFixture } from './admin-fixture.js';
+import { ERROR_CODES } from '../../src/errors.js';
 
 let f: AdminFixture;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -44,9 +44,9 @@ describe('the OpenAPI document', () => {
   });
 
   it('documents every error code of the catalogue, with its status', () => {
-    const codes = Object.keys(API_ERROR_CODES);
+    const codes = Object.keys(ERROR_CODES);
     expect(doc.components.schemas.ErrorCode.enum.sort()).toEqual([...codes].sort());
-    for (const [code, e] of Object.entries(API_ERROR_CODES)) {
+    for (const [code, e] of Object.entries(ERROR_CODES)) {
       expect(doc.components.schemas.ErrorCode.description).toContain(`\`${code}\` (${e.status}): ${e.description}`);
       expect(doc.info.description).toContain(`| \`${code}\` | ${e.status} |`);
     }
@@ -56,7 +56,7 @@ describe('the OpenAPI document', () => {
     for (const r of ADMIN_ROUTES) {
       const op = doc.paths[r.path][r.method];
       for (const code of errorCodesOf(r)) {
-        const status = String(API_ERROR_CODES[code].status);
+        const status = String(ERROR_CODES[code].status);
         expect(op.responses[status], `${r.key} ${status}`).toBeDefined();
         expect(op.responses[status].content['application/json'].examples[code].value.error.code).toBe(code);
       }

@@ -176,3 +176,72 @@ describe('changes reach sessions', () => {
     await Promise.all([client.close(), fresh.client.close(), later.client.close()]);
   });
 });
+
+describe('access policy (README "Who may use which tool")', () => {
+  it('POST and PATCH take a policy, GET shows it; PATCH replaces it as a whole and `{}` clears it; team admins may edit it', async () => {
+    const policy = { tools: { create_issue: { roles: ['admin'] }, delete_repo: { hidden: true } }, prompts: { triage: { members: ['ada@example.com'] } } };
+    const added = await f.call('POST', '/teams/acme/tool-servers', { as: 'teamAdmin', body: { name: 'guarded', kind: 'builtin', pack: 'demo', policy } });
+    expect(added.status).toBe(201);
+    expect(toolServerJson.parse(added.body).policy).toEqual(policy);
+    expect((await f.call('GET', '/teams/acme/tool-servers/guarded')).body.policy).toEqual(policy);
+    const replaced = await f.call('PATCH', '/teams/acme/tool-servers/guarded', { as: 'teamAdmin', body: { policy: { tools: { echo: { roles: ['member', 'admin'] } } } } });
+    expect(replaced.status).toBe(200);
+    expect(replaced.body.policy).toEqual({ tools: { echo: { roles: ['member', 'admin'] } } });
+    // A change of something else keeps the policy.
+    expect((await f.call('PATCH', '/teams/acme/tool-servers/guarded', { body: { enabled: false } })).body.policy).toEqual({ tools: { echo: { roles: ['member', 'admin'] } } });
+    const cleared = await f.call('PATCH', '/teams/acme/tool-servers/guarded', { body: { policy: {} } });
+    expect(cleared.body.policy).toEqual({});
+    expect((await row2('acme', 'guarded')).policy).toEqual({});
+    // Empty rule maps are stored as nothing at all.
+    expect((await f.call('PATCH', '/teams/acme/tool-servers/guarded', { body: { policy: { tools: {} } } })).body.policy).toEqual({});
+    // Another team's admin may not.
+    expect((await f.call('PATCH', '/teams/acme/tool-servers/guarded', { as: 'otherTeamAdmin', body: { policy: {} } })).status).toBe(403);
+    expect((await f.call('PATCH', '/teams/acme/tool-servers/guarded', { as: 'member', body: { policy: {} } })).status).toBe(403);
+    await f.call('DELETE', '/teams/acme/tool-servers/guarded');
+  });
+
+  it('a bad policy is 400 naming the bad field; unknown keys are refused, unknown tool names are not', async () => {
+    await f.call('POST', '/teams/vault/tool-servers', { body: { name: 'pol', kind: 'builtin', pack: 'demo' } });
+    const bad = async (policy: unknown, method: 'PATCH' | 'POST' = 'PATCH') => {
+      const res =
+        method === 'PATCH'
+          ? await f.call('PATCH', '/teams/vault/tool-servers/pol', { body: { policy } })
+          : await f.call('POST', '/teams/vault/tool-servers', { body: { name: 'pol2', kind: 'builtin', pack: 'demo', policy } });
+      expect(res.status, JSON.stringify(res.body)).toBe(400);
+      expect(res.body.error.code).toBe('invalid_body');
+      return { fields: fields(res.body), message: res.body.error.message as string };
+    };
+    expect(await bad({ tools: { create_issue: { roles: ['owner'] } } })).toEqual({
+      fields: ['policy.tools.create_issue.roles.0'],
+      message: expect.stringContaining('policy.tools.create_issue.roles.0 must be member or admin'),
+    });
+    expect((await bad({ tools: { create_issue: { role: ['admin'] } } })).fields).toContain('policy.tools.create_issue.role');
+    expect((await bad({ tool: { create_issue: { hidden: true } } })).fields).toEqual(['policy.tool']);
+    expect((await bad({ tools: { x: { hidden: true, roles: ['admin'] } } })).message).toContain('hidden cannot be combined with roles or members');
+    expect((await bad({ tools: { x: {} } })).message).toContain('a rule needs hidden, roles or members');
+    expect((await bad({ tools: { x: { hidden: false } } })).fields).toEqual(['policy.tools.x.hidden']);
+    expect((await bad({ tools: { x: { roles: [] } } })).message).toContain('must name at least one role');
+    expect((await bad({ tools: { x: { members: ['not an address'] } } })).message).toContain('policy.tools.x.members.0 must be an e-mail address or a user id');
+    expect((await bad({ tools: [] })).fields).toEqual(['policy.tools']);
+    expect((await bad('admins only')).fields).toEqual(['policy']);
+    expect((await bad({ tools: { x: { roles: ['owner'] } } }, 'POST')).fields).toEqual(['policy.tools.x.roles.0']);
+    // Nothing was stored by the refused ones.
+    expect((await row('pol')).policy).toEqual({});
+    // A tool the pack does not have (yet) is fine.
+    const ok = await f.call('PATCH', '/teams/vault/tool-servers/pol', { body: { policy: { tools: { tomorrow: { members: ['5f0c8e2a-1b2c-4d3e-8f90-0123456789ab'] } } } } });
+    expect(ok.status).toBe(200);
+    await f.call('DELETE', '/teams/vault/tool-servers/pol');
+  });
+
+  it('the OpenAPI document describes the policy', async () => {
+    const doc = (await f.call('GET', '/openapi.json')).body;
+    const schemas = doc.components.schemas;
+    expect(schemas.AccessPolicy.properties).toHaveProperty('tools');
+    expect(schemas.AccessRule.properties).toHaveProperty('roles');
+    expect(JSON.stringify(schemas.ToolServer)).toContain('AccessPolicy');
+    expect(JSON.stringify(schemas.ToolServerPatch.properties.policy)).toContain('AccessPolicy');
+    expect(JSON.stringify(schemas.ToolServerCreate)).toContain('AccessPolicy');
+  });
+});
+
+const row2 = (team: string, name: string) => f.tdb.db.prisma.toolServer.findFirstOrThrow({ where: { name, team: { slug: team } } });

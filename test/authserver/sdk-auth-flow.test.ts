@@ -106,7 +106,7 @@ describe('SDK auth() with dynamic client registration (public client)', () => {
     expect(whoami(await client.callTool({ name: 'demo__whoami', arguments: {} }))).toMatchObject({ email: 'ada@example.com' });
     await client.close();
 
-    const refresh = (token: string) => refreshAuthorization(gw.url, { metadata, clientInformation: provider.client!, refreshToken: token, resource: new URL(endpoint) });
+    const refresh = (token: string) => refreshAuthorization(gw.url, { ...(metadata ? { metadata } : {}), clientInformation: provider.client!, refreshToken: token, resource: new URL(endpoint) });
     await expect(refresh(firstRefresh)).rejects.toMatchObject({ errorCode: 'invalid_grant' });
     await expect(refresh(secondRefresh)).rejects.toMatchObject({ errorCode: 'invalid_grant' });
     const family = await tdb.db.prisma.refreshToken.findMany({ where: { clientId: provider.client!.client_id } });

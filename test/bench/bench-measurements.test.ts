@@ -56,3 +56,25 @@ describe('CPU profile summary', () => {
     expect(text).not.toContain('(idle)');
   });
 });
+
+describe('BENCH_TRACING', () => {
+  it('maps off / all / ratio to the OTEL_* variables the gateway reads, exporting to the sink', async () => {
+    const { benchTracingEnv, startOtlpSink } = await import('../../bench/otlp-sink.js');
+    const { loadConfig } = await import('../../src/config/config.js');
+    expect(benchTracingEnv(undefined, undefined, undefined, undefined)).toEqual({});
+    expect(benchTracingEnv('off', undefined, undefined, undefined)).toEqual({});
+    expect(() => benchTracingEnv('sometimes', 'http://127.0.0.1:1', undefined, undefined)).toThrow(/off, all or ratio/);
+    const sink = await startOtlpSink();
+    try {
+      const all = loadConfig(benchTracingEnv('all', sink.url, undefined, undefined)).tracing;
+      expect(all).toMatchObject({ url: `${sink.url}/v1/traces`, protocol: 'http/protobuf', sampler: 'parentbased_always_on' });
+      const ratio = loadConfig(benchTracingEnv('ratio', sink.url, '0.05', 'http/json')).tracing;
+      expect(ratio).toMatchObject({ protocol: 'http/json', sampler: 'parentbased_traceidratio', samplerRatio: 0.05 });
+      const res = await fetch(`${sink.url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: new Uint8Array(10) });
+      expect(res.status).toBe(200);
+      expect(sink.received).toEqual({ exports: 1, bytes: 10 });
+    } finally {
+      await sink.stop();
+    }
+  });
+});

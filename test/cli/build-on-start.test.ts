@@ -15,7 +15,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 function fakeCheckout(): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'sb-build-'));
   for (const d of ['bin', 'src', 'prisma']) mkdirSync(path.join(dir, d));
-  copyFileSync(path.join(root, 'bin/switchboard.mjs'), path.join(dir, 'bin/switchboard.mjs'));
+  for (const f of ['switchboard.mjs', 'node-flags.mjs']) copyFileSync(path.join(root, 'bin', f), path.join(dir, 'bin', f));
   writeFileSync(path.join(dir, 'src/index.ts'), 'export {};\n');
   writeFileSync(path.join(dir, 'prisma/schema.prisma'), '\n');
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'fake', private: true, type: 'module', scripts: { build: 'node build.mjs' } }));

@@ -47,9 +47,9 @@ describe('the CLI in an installed layout without src/', () => {
     expect({ status: v.status, stdout: v.stdout, stderr: v.stderr }).toEqual({ status: 0, stdout: `switchboard ${version}\n`, stderr: '' });
     const top = run(bin, ['--help']);
     expect(top.status, top.stderr).toBe(0);
-    const all = ['teams list', 'teams create', 'teams delete', 'members add', 'members list', 'members remove', 'tool-servers add', 'tool-servers list', 'tool-servers remove'];
+    const all = ['teams list', 'teams create', 'teams delete', 'members add', 'members list', 'members remove', 'tool-servers add', 'tool-servers list', 'tool-servers policy', 'tool-servers remove'];
     for (const c of ['start', 'migrate', ...all, 'token']) expect(top.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
-    const groups: Record<string, string[]> = { teams: ['list', 'create', 'delete'], members: ['add', 'list', 'remove'], 'tool-servers': ['add', 'list', 'remove'] };
+    const groups: Record<string, string[]> = { teams: ['list', 'create', 'delete'], members: ['add', 'list', 'remove'], 'tool-servers': ['add', 'list', 'policy', 'remove'] };
     for (const [group, subs] of Object.entries(groups)) {
       const g = run(bin, [group, '--help']);
       expect(g.status, `${group} --help: ${g.stderr}`).toBe(0);

@@ -258,6 +258,46 @@ describe('team forms', () => {
   });
 });
 
+describe('tool-server policy form', () => {
+  it('saves a policy (CSRF-checked), shows it, applies it to a member’s live session, refuses a bad one with a 400 naming the field, clears it', async () => {
+    const csrf = await csrfOf(root);
+    const policy = '{"tools": {"whoami": {"roles": ["admin"]}, "gone": {"hidden": true}}}';
+    expect((await post(root, '/console/teams/globex/tool-servers/demo/policy', { policy })).status).toBe(403);
+    expect((await f.tdb.db.prisma.toolServer.findFirstOrThrow({ where: { teamId: f.globex.id, name: 'demo' } })).policy).toEqual({});
+
+    const saved = await post(root, '/console/teams/globex/tool-servers/demo/policy', { csrf, policy });
+    expect(saved.status, saved.body).toBe(303);
+    expect(saved.location).toBe('/console/teams/globex?done=tool_server_policy_saved');
+    expect((await f.tdb.db.prisma.toolServer.findFirstOrThrow({ where: { teamId: f.globex.id, name: 'demo' } })).policy).toEqual({
+      tools: { whoami: { roles: ['admin'] }, gone: { hidden: true } },
+    });
+    const page = await get(root, '/console/teams/globex?done=tool_server_policy_saved');
+    expect(text(page.body)).toContain('Policy saved');
+    expect(text(page.body)).toContain('2 rules');
+    expect(page.body).toContain('&quot;whoami&quot;');
+    // Erin is a member of globex: her live session no longer lists (or may call) whoami.
+    expect((await erin.client.listTools()).tools.map((t) => t.name)).toEqual(['demo__echo']);
+    await expect(erin.client.callTool({ name: 'demo__whoami', arguments: {} })).rejects.toThrow("restricted to admins by the team's policy for tool server demo");
+
+    const cases: [string, string, string][] = [
+      ['not JSON', '{"tools": ', 'policy is not valid JSON'],
+      ['bad role', '{"tools": {"whoami": {"roles": ["owner"]}}}', 'policy.tools.whoami.roles.0 must be member or admin'],
+      ['unknown key', '{"tools": {"whoami": {"role": ["admin"]}}}', 'policy.tools.whoami.role unknown field'],
+    ];
+    for (const [name, bad, says] of cases) {
+      const res = await post(root, '/console/teams/globex/tool-servers/demo/policy', { csrf, policy: bad });
+      expect(res.status, name).toBe(400);
+      expect(text(res.body), name).toContain(says);
+    }
+    expect((await post(root, '/console/teams/globex/tool-servers/ghost/policy', { csrf, policy: '{}' })).status).toBe(404);
+
+    // An empty box clears it.
+    expect((await post(root, '/console/teams/globex/tool-servers/demo/policy', { csrf, policy: '' })).status).toBe(303);
+    expect((await f.tdb.db.prisma.toolServer.findFirstOrThrow({ where: { teamId: f.globex.id, name: 'demo' } })).policy).toEqual({});
+    expect((await erin.client.listTools()).tools.map((t) => t.name).sort()).toEqual(['demo__echo', 'demo__whoami']);
+  });
+});
+
 describe('bad input', () => {
   it('answers with a 4xx page that says what was wrong, never a 500', async () => {
     const csrf = await csrfOf(root);

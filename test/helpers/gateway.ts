@@ -2,7 +2,7 @@
  * Test gateways on ephemeral ports: a real HTTP server whose PUBLIC_URL is its own address, so real SDK clients,
  * OAuth redirects and resource identifiers all line up.
  */
-import http from 'node:http';
+import type http from 'node:http';
 import { afterAll, beforeAll } from 'vitest';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -11,11 +11,13 @@ import { loadConfig } from '../../src/config/config.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import type { Database } from '../../src/db/database.js';
 import { createApp, type App, type AppDeps } from '../../src/http/app.js';
+import { createHttpServer, useExpressPrototypes } from '../../src/http/mcp-fast-lane.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { ensureDemoTeam } from '../../src/teams/bootstrap.js';
 import { issueAccessToken } from '../../src/authserver/access-token.js';
 import { LOCAL_ISSUER } from '../../src/teams/users.js';
 import { teamResource } from '../../src/auth/protected-resource.js';
+import { startTracing, stopTracing } from '../../src/observability/tracing.js';
 
 /** Captures every log line, so tests can assert that no secret is ever logged. */
 export class LogCapture extends Writable {
@@ -53,9 +55,10 @@ export async function startTestGateway(
     /** A fixed port (for a gateway whose URL another fixture must know before it starts). */
     port?: number;
     upstreamTimeouts?: AppDeps['upstreamTimeouts'];
+    resumeGraceMs?: number;
   } = {},
 ): Promise<TestGateway> {
-  const server = http.createServer();
+  const server = createHttpServer();
   await new Promise<void>((r) => server.listen(opts.port ?? 0, '127.0.0.1', () => r()));
   const port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
@@ -63,6 +66,8 @@ export async function startTestGateway(
   const logs = new LogCapture();
   const logger = createLogger({ level: config.logLevel, destination: logs });
   if (opts.demo !== false) await ensureDemoTeam(db.prisma);
+  // As main.ts does: tracing (OTEL_* in `env`) is on before the app is built.
+  if (config.tracing) await startTracing(config.tracing, logger);
   const app = createApp({
     config,
     db,
@@ -72,9 +77,11 @@ export async function startTestGateway(
     ...(opts.jwksCooldownMs ? { jwksCooldownMs: opts.jwksCooldownMs } : {}),
     ...(opts.authServer ? { authServer: opts.authServer } : {}),
     ...(opts.upstreamTimeouts ? { upstreamTimeouts: opts.upstreamTimeouts } : {}),
+    ...(opts.resumeGraceMs !== undefined ? { resumeGraceMs: opts.resumeGraceMs } : {}),
   });
   await app.keys.jwks(); // as main.ts does: the signing key exists before the first request
   await app.start();
+  useExpressPrototypes(server, app.express);
   server.on('request', app.listener);
   return {
     app,
@@ -85,6 +92,7 @@ export async function startTestGateway(
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await app.close();
+      if (config.tracing) await stopTracing();
     },
   };
 }

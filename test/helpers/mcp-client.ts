@@ -31,3 +31,23 @@ export const INIT = {
   method: 'initialize',
   params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
 } as const;
+
+/**
+ * Reads an event-stream response as it arrives: `until(needle)` reads until the text so far contains `needle` (or the
+ * stream ends), `text()` is everything read.
+ */
+export function streamText(res: Response): { until(needle: string): Promise<void>; text(): string } {
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  return {
+    async until(needle) {
+      while (!text.includes(needle)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+      }
+    },
+    text: () => text,
+  };
+}

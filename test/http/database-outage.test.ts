@@ -26,7 +26,8 @@ describe.skipIf(!TEST_DATABASE_URL)('database outage (needs TEST_DATABASE_URL: a
     const res = await rawPost(`${t.gw.url}/t/demo/mcp`, INIT, { authorization: `Bearer ${token}` });
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('5');
-    expect((await res.json()).error.code).toBe('unavailable');
+    // The MCP endpoint says it in JSON-RPC, with the catalogue's code as the reason.
+    expect((await res.json()).error).toMatchObject({ code: -32000, data: { reason: 'unavailable' } });
 
     await t.proxy.start();
     const back = await fetch(`${t.gw.url}/ready`);

@@ -4,7 +4,7 @@
  * alone, get the same status, body and headers — refusals, errors and a session's start alike.
  */
 import http from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { tokenFor, useTestGateway } from '../helpers/gateway.js';
 import { INIT } from '../helpers/mcp-client.js';
 import { listenOnLoopback, type LoopbackServer } from '../helpers/loopback-server.js';
@@ -69,6 +69,18 @@ describe('the MCP fast lane', () => {
       const fast = await answer(t.gw.url, path, { body: JSON.stringify(INIT), headers: { authorization: `Bearer ${token}` } });
       const slow = await answer(viaExpress.url, path, { body: JSON.stringify(INIT), headers: { authorization: `Bearer ${token}` } });
       expect(fast).toEqual({ ...slow, requestId: fast.requestId });
+    }
+  });
+
+  it('gives requests no prototypes of their own: the server made them with Express’s (createHttpServer)', async () => {
+    const spy = vi.spyOn(Object, 'setPrototypeOf');
+    try {
+      const res = await answer(t.gw.url, '/t/demo/mcp', { body: JSON.stringify(INIT), headers: { authorization: `Bearer ${token}` } });
+      expect(res.status).toBe(200);
+      const touched = spy.mock.calls.filter(([o]) => o instanceof http.IncomingMessage || o instanceof http.ServerResponse);
+      expect(touched).toEqual([]);
+    } finally {
+      spy.mockRestore();
     }
   });
 });

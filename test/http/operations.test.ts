@@ -61,7 +61,7 @@ describe('operations endpoints', () => {
       const res = await request(t.gw.app.express).get('/t/demo/sessions').set('authorization', `Bearer ${tok}`);
       expect(res.status).toBe(200);
     }
-    const row = await t.tdb.db.prisma.signingKey.findUniqueOrThrow({ where: { kid: oldKid } });
+    const row = await t.tdb.db.prisma.signingKey.findUniqueOrThrow({ where: { kid: oldKid! } });
     expect(row.privateJwkEncrypted).toMatch(/^v1\./);
     expect(row.privateJwkEncrypted).not.toContain('"d"');
   });

@@ -47,6 +47,28 @@ describe.skipIf(!TEST_DATABASE_URL)('start on PostgreSQL: the demo team and the 
     expect(asked.banner).toContain(`MCP endpoint (team demo): ${asked.publicUrl}/t/demo/mcp (also ${asked.publicUrl}/mcp)`);
   });
 
+  it('with OTEL_EXPORTER_OTLP_ENDPOINT, says tracing is on and where spans go, never the export headers', async () => {
+    const logs = new LogCapture();
+    const port = await freePort();
+    const config = loadConfig({
+      PORT: String(port),
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      DATABASE_URL: tdb.url!,
+      ENCRYPTION_KEY: KEY,
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector-user:userinfo-secret@127.0.0.1:9/otlp?api_key=query-secret',
+      OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=header-secret',
+    });
+    const gw = await startGateway(config, { logger: createLogger({ level: 'info', destination: logs }) });
+    const banner = describeEndpoints(config, gw);
+    await gw.stop();
+    expect(logs.text()).toContain('tracing on: spans exported to http://127.0.0.1:9/otlp/v1/traces (http/protobuf)');
+    expect(banner).toContain('Tracing: OTLP http/protobuf to http://127.0.0.1:9/otlp/v1/traces (sampler parentbased_always_on)');
+    for (const secret of ['userinfo-secret', 'query-secret', 'header-secret']) {
+      expect(logs.text()).not.toContain(secret);
+      expect(banner).not.toContain(secret);
+    }
+  });
+
   it('after the demo team was deleted, names the teams that exist instead', async () => {
     await tdb.db.prisma.team.deleteMany({ where: { slug: 'demo' } });
     for (const slug of ['acme', 'beta', 'gamma', 'delta']) await createTeam(tdb.db.prisma, { slug, name: slug });

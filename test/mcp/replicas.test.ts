@@ -77,11 +77,13 @@ describe.skipIf(!TEST_DATABASE_URL)('two replicas on one database (needs TEST_DA
     const second = await init(b);
     const s2 = second.headers.get('mcp-session-id')!;
     await second.text();
-    // A hears of the supersede through NOTIFY and drops its copy; both replicas now place the user in s2.
-    await expect.poll(async () => (await whoami(a, 10)).session, { timeout: 3000 }).toBe(s2);
-    expect((await whoami(b, 11)).session).toBe(s2);
+    // B's initialize closed s1 in the database (its use by the client, written in batches, was seen) …
     const row = await tdb.db.prisma.session.findUniqueOrThrow({ where: { id: s1 } });
-    expect(row.closeReason).toBe('superseded');
+    expect(row).toMatchObject({ closeReason: 'superseded', clientUse: 'implicit' });
+    // … and A hears of it through NOTIFY and drops its copy; both replicas now place the user in s2. (A loaded
+    // machine has delayed the notification by seconds.)
+    await expect.poll(async () => (await whoami(a, 10)).session, { timeout: 10_000, interval: 100 }).toBe(s2);
+    expect((await whoami(b, 11)).session).toBe(s2);
     expect((await call(a, token, s1, 12)).status).toBe(404);
   });
   it('a tool-server change made on A reaches the next new session on B at once (B had its configuration cached)', async () => {

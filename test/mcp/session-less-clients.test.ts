@@ -1,15 +1,16 @@
 /**
  * docs/interface.md §3: ChatGPT's and Claude's connectors as they really behave. Requests that carry no `Mcp-Session-Id`
  * are served in the caller's session for (team, user, OAuth client, chat); a new `initialize` per batch supersedes
- * the conversation's idle session instead of piling up; the 2026-07-28 probe still gets 400 and leaves nothing.
+ * the conversation's idle session instead of piling up; a bare 2026-07-28 probe (no envelope) gets 400 and leaves nothing.
  * Replayed with raw HTTP (the documented request patterns) and with an SDK client whose transport drops the id.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { tokenFor, useTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { rawPost, INIT } from '../helpers/mcp-client.js';
 import { LOCAL_ISSUER } from '../../src/teams/users.js';
+import { USE_FLUSH_MS } from '../../src/mcp/session-runtime.js';
 
 const t = useTestGateway();
 const endpoint = () => `${t.gw.url}/t/demo/mcp`;
@@ -71,7 +72,8 @@ describe('Claude-shaped: initialize, then everything without the session id', ()
 
     const open = await openSessions(userId);
     expect(open.map((s) => s.id)).toEqual([sid]);
-    expect(open[0]!.clientUse).toBe('implicit');
+    // Uses are written in batches (`USE_FLUSH_MS`): the row says so shortly after.
+    await vi.waitFor(async () => expect((await openSessions(userId))[0]!.clientUse).toBe('implicit'), { timeout: 5 * USE_FLUSH_MS, interval: 50 });
   });
 
   it('an SDK client whose transport drops the session id works end to end, in one session', async () => {
@@ -236,11 +238,12 @@ describe('what stays strict', () => {
     expect(whoami((await post(token, whoamiCall(2), withId(s2))).text).session).toBe(s2);
   });
 
-  it('the server/discover probe and any request claiming 2026-07-28 get 400 and create nothing', async () => {
+  it('the bare server/discover probe and requests claiming 2026-07-28 without a valid envelope get 400 and create nothing', async () => {
     const { token, userId } = await tokenFor(t.gw, { email: 'modern@example.com', clientId: 'probe' });
     const probe = await post(token, { jsonrpc: '2.0', id: 1, method: 'server/discover', params: {} }, { 'mcp-protocol-version': '2026-07-28' });
     expect(probe.status).toBe(400);
-    expect(message(probe.text).error!.code).toBe(-32000);
+    // Invalid params (the envelope is missing), not one of the modern codes: the client falls back to initialize.
+    expect(message(probe.text).error!.code).toBe(-32602);
     const headerOnly = await post(token, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, { 'mcp-protocol-version': '2026-07-28' });
     expect(headerOnly.status).toBe(400);
     const envelope = await post(token, {

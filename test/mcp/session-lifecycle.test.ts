@@ -189,7 +189,7 @@ describe('requests that never become sessions', () => {
     const { token } = await tokenFor(gw, { email: 'probe@example.com' });
     const res = await rawPost(endpoint, INIT, { authorization: `Bearer ${token}`, origin: 'https://evil.example' });
     expect(res.status).toBe(403);
-    expect((await res.json()).error.code).toBe('forbidden');
+    expect((await res.json()).error).toMatchObject({ code: -32000, data: { reason: 'forbidden' } });
     const ok = await rawPost(endpoint, INIT, { authorization: `Bearer ${token}`, origin: 'https://chatgpt.com' });
     expect(ok.status).toBe(200);
     expect(ok.headers.get('access-control-allow-origin')).toBe('https://chatgpt.com');
@@ -214,7 +214,7 @@ describe('requests that never become sessions', () => {
   it('an unknown team gets 404', async () => {
     const res = await rawPost(`${gw.url}/t/nope/mcp`, INIT);
     expect(res.status).toBe(404);
-    expect((await res.json()).error.code).toBe('team_not_found');
+    expect(await res.json()).toMatchObject({ jsonrpc: '2.0', error: { code: -32000, message: 'No team "nope" exists on this gateway', data: { reason: 'team_not_found' } }, id: null });
   });
 
   it('invalid JSON gets a JSON-RPC parse error', async () => {

@@ -40,7 +40,7 @@ async function startFloodingUpstream(): Promise<LoopbackServer> {
         }
         return { content: [{ type: 'text', text: 'done' }] };
       });
-      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+      const transport = new StreamableHTTPServerTransport({});
       await mcp.connect(transport);
       await transport.handleRequest(req, res, chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined);
     })();

@@ -11,8 +11,9 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { SdkError, SdkErrorCode, SdkHttpError } from '@modelcontextprotocol/client';
+import { McpError as ClientMcpError } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, McpError } from '../../src/mcp/mcp-error.js';
 import { LogCapture, tokenFor } from '../helpers/gateway.js';
 import { connectClient } from '../helpers/mcp-client.js';
 import { startUpstream, type UpstreamFixture } from '../fixtures/upstream-server.js';
@@ -221,9 +222,9 @@ describe('upstream error text stays in the log', () => {
 
     // A JSON-RPC error the upstream answers with is passed on unchanged.
     const err = await client.getPrompt({ name: 'flaky__nope' }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(McpError);
-    expect((err as McpError).code).toBe(ErrorCode.InvalidParams);
-    expect((err as McpError).message).toMatch(/nope/);
+    expect(err).toBeInstanceOf(ClientMcpError);
+    expect((err as ClientMcpError).code).toBe(ErrorCode.InvalidParams);
+    expect((err as ClientMcpError).message).toMatch(/nope/);
     await client.close();
   });
 
@@ -242,10 +243,12 @@ describe('upstream error text stays in the log', () => {
   });
 
   it.each([
-    ['an HTTP error with a body', new StreamableHTTPError(502, `Error POSTing to endpoint: ${MARKER}`), 'answered HTTP 502'],
-    ['an unexpected content type', new StreamableHTTPError(-1, `Unexpected content type: text/${MARKER}`), 'protocol error'],
+    // What the SDK v2 client throws (`SdkHttpError`, `SdkError`), and the gateway's own errors (`mcp-error.ts`).
+    ['an HTTP error with a body', new SdkHttpError(SdkErrorCode.ClientHttpNotImplemented, `Error POSTing to endpoint: ${MARKER}`, { status: 502 }), 'answered HTTP 502'],
+    ['an unexpected content type', new SdkError(SdkErrorCode.ClientHttpUnexpectedContent, `Unexpected content type: text/${MARKER}`), 'protocol error'],
     ['a refused connection', new TypeError('fetch failed', { cause: Object.assign(new Error(`connect ECONNREFUSED ${MARKER}`), { code: 'ECONNREFUSED' }) }), 'unreachable'],
-    ['a request timeout', new McpError(ErrorCode.RequestTimeout, `Request timed out ${MARKER}`), 'timed out'],
+    ['a request timeout', new SdkError(SdkErrorCode.RequestTimeout, `Request timed out ${MARKER}`), 'timed out'],
+    ['a request timeout, as the gateway reports it', new McpError(ErrorCode.RequestTimeout, `Request timed out ${MARKER}`), 'timed out'],
     ['an invalid answer', z.object({ a: z.string() }).safeParse({ a: MARKER.length }).error, 'protocol error'],
     ['anything else', new Error(MARKER), 'unexpected error'],
   ])('%s → a generic reason; the details only in the log', async (_what, err, reason) => {

@@ -4,7 +4,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { startTestGateway, tokenFor, type TestGateway } from '../helpers/gateway.js';
 import { rawPost, INIT } from '../helpers/mcp-client.js';
 import { createTeam } from '../../src/teams/team-admin.js';
-import { ApiError } from '../../src/http/errors.js';
+import { DomainError } from '../../src/errors.js';
 
 let tdb: TestDatabase;
 let gw: TestGateway;
@@ -48,7 +48,7 @@ describe('join policy', () => {
 
   it('createTeam validates and refuses duplicates', async () => {
     await expect(createTeam(tdb.db.prisma, { slug: 'Bad Slug', name: 'x' })).rejects.toMatchObject({ code: 'invalid_body' });
-    await expect(createTeam(tdb.db.prisma, { slug: 'x', name: 'x', packs: ['nope'] })).rejects.toBeInstanceOf(ApiError);
+    await expect(createTeam(tdb.db.prisma, { slug: 'x', name: 'x', packs: ['nope'] })).rejects.toBeInstanceOf(DomainError);
     await expect(createTeam(tdb.db.prisma, { slug: 'closed', name: 'again' })).rejects.toMatchObject({ code: 'conflict' });
   });
 });

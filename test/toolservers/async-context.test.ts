@@ -47,6 +47,6 @@ describe('async context', () => {
     const root = path.resolve(import.meta.dirname, '../../src');
     const files = readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts') && !f.startsWith('generated'));
     const creators = files.filter((f) => /new AsyncLocalStorage\b/.test(readFileSync(path.join(root, f), 'utf8')));
-    expect(creators).toEqual([path.join('toolservers', 'request-context.ts')]);
+    expect(creators).toEqual([path.join('observability', 'request-context.ts')]);
   });
 });

@@ -26,7 +26,7 @@ const NODE22 =
 const CLI = path.resolve('node_modules/@modelcontextprotocol/conformance/dist/index.js');
 const BASELINE = path.resolve('test/toolservers/conformance-baseline.json');
 
-type Outcome = { passed: boolean; failures: string[] };
+type Outcome = { passed: boolean; failures: string[]; successes: string[] };
 
 /** Runs every server scenario against `url`; scenario → whether all its checks passed (warnings allowed). */
 async function runConformance(url: string): Promise<Map<string, Outcome>> {
@@ -50,7 +50,7 @@ async function runConformance(url: string): Promise<Map<string, Outcome>> {
       const scenario = dir.replace(/^server-/, '').replace(/-\d{4}-\d{2}-\d{2}T[\d-]+Z$/, '');
       const checks = JSON.parse(await readFile(path.join(out, dir, 'checks.json'), 'utf8')) as { id: string; status: string; errorMessage?: string }[];
       const failures = checks.filter((c) => c.status === 'FAILURE').map((c) => `${c.id}: ${c.errorMessage ?? ''}`);
-      results.set(scenario, { passed: failures.length === 0, failures });
+      results.set(scenario, { passed: failures.length === 0, failures, successes: checks.filter((c) => c.status === 'SUCCESS').map((c) => c.id) });
     }
     return results;
   } finally {
@@ -111,6 +111,18 @@ describe.skipIf(!existsSync(NODE22))('MCP conformance server scenarios (needs No
       .map((s) => `${s}: ${gateway.get(s)?.failures.join('; ') ?? 'did not run'}`);
     const stale = Object.keys(baseline.throughGateway).filter((s) => gateway.get(s)?.passed || !direct.has(s));
     expect(regressions, 'scenarios passing directly but failing through the gateway').toEqual([]);
+    // Not only no failure: no check that succeeds directly is a mere warning through the gateway (SSE polling's
+    // priming event, retry and resumption included).
+    const fewer = [...direct]
+      .filter(([s]) => !(s in baseline.throughGateway))
+      .map(([s, o]) => [s, o.successes.filter((id) => !gateway.get(s)?.successes.includes(id))] as const)
+      .filter(([, missing]) => missing.length > 0)
+      .map(([s, missing]) => `${s}: ${missing.join(', ')}`);
+    expect(fewer, 'checks that succeed directly but not through the gateway').toEqual([]);
+    // The gateway's own response streams are resumable (SEP-1699), whatever the upstream's are: the fixture sends no
+    // priming event (its SDK transport has no event store), the gateway does, and lets the client poll when the
+    // upstream closes its stream mid-call.
+    expect(gateway.get('server-sse-polling')?.successes).toEqual(expect.arrayContaining(['server-sse-priming-event', 'server-sse-retry-field', 'server-sse-disconnect-resume']));
     expect(stale, 'baseline entries that now pass (remove them from conformance-baseline.json)').toEqual([]);
   }, 300_000);
 });

@@ -42,7 +42,7 @@ describe('upstream → client during a tool call', () => {
     const logs: unknown[] = [];
     c.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params.data));
     await c.setLoggingLevel('debug');
-    const progress: { progress: number; total?: number; message?: string }[] = [];
+    const progress: { progress: number; total?: number | undefined; message?: string | undefined }[] = [];
     const r = await c.callTool({ name: 'up__progress', arguments: { steps: 3 } }, undefined, { onprogress: (p) => void progress.push(p) });
     expect(textOf(r)).toBe('done 3');
     expect(progress).toEqual([
@@ -58,7 +58,8 @@ describe('upstream → client during a tool call', () => {
     const c = await client();
     const ac = new AbortController();
     const call = c.callTool({ name: 'up__wait', arguments: { id: 'cancel-me' } }, undefined, { signal: ac.signal });
-    await new Promise((r) => setTimeout(r, 300));
+    // Cancelled once the upstream's handler runs (a fixed pause lost the race on a loaded machine).
+    await until(() => t.up.waiting.includes('cancel-me'), 'the upstream to start the call');
     ac.abort('user gave up');
     await expect(call).rejects.toThrow();
     await until(() => t.up.cancelled.includes('cancel-me'), 'the upstream to see the cancellation');

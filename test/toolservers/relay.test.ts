@@ -13,7 +13,8 @@ import { listenOnLoopback, type LoopbackServer } from '../helpers/loopback-serve
 import { createTeam } from '../../src/teams/team-admin.js';
 import { addToolServer } from '../../src/toolservers/tool-server-config.js';
 
-const t = useTestGateway({ upstreamTimeouts: { callMs: 1_500, maxCallMs: 4_000 } });
+// A short resumption grace: a client that goes away and does not come back is cancelled after it.
+const t = useTestGateway({ upstreamTimeouts: { callMs: 1_500, maxCallMs: 4_000 }, resumeGraceMs: 200 });
 
 interface Seen {
   id?: string | number;
@@ -161,7 +162,7 @@ describe('the relay', () => {
     expect(audit.outcome).toBe('upstream_error');
   });
 
-  it('cancels the upstream call when the client goes away', async () => {
+  it('cancels the upstream call when the client goes away and does not resume its stream', async () => {
     const before = callsSeen('hang').length;
     const ac = new AbortController();
     const sessionId = (client.transport as { sessionId?: string } | undefined)?.sessionId;

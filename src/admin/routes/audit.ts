@@ -1,5 +1,4 @@
 /** `GET /audit`: the audit trail of tool calls, for the teams the caller may see. */
-import { listAudit } from '../audit-service.js';
 import { defineRoute } from '../route.js';
 import { auditQuery } from '../request-schemas.js';
 import { auditRecordJson, listOf } from '../response-schemas.js';
@@ -15,6 +14,6 @@ export const auditRoutes = [
     query: auditQuery,
     success: { status: 200, description: 'A page of tool-call records', schema: listOf(auditRecordJson, 'AuditRecordList') },
     errors: ['team_not_found'],
-    handle: ({ deps, principal, query }) => listAudit(deps, principal, query),
+    handle: ({ services, principal, query }) => services.audit.list(principal, query),
   }),
 ];

@@ -1,5 +1,4 @@
 /** `/teams/{team}/members` and `/teams/{team}/invitations`. */
-import { addMember, cancelInvitation, listInvitations, listMembers, removeMember } from '../members-service.js';
 import { defineRoute } from '../route.js';
 import { invitationPath, listQuery, memberAddBody, memberPath, noQuery, teamPath } from '../request-schemas.js';
 import { invitationCreated, invitationJson, listOf, memberJson } from '../response-schemas.js';
@@ -15,7 +14,7 @@ export const memberRoutes = [
     query: listQuery,
     success: { status: 200, description: 'A page of members', schema: listOf(memberJson, 'MemberList') },
     errors: ['team_not_found'],
-    handle: ({ deps, params, query }) => listMembers(deps, params.team, query),
+    handle: ({ services, params, query }) => services.members.list(params.team, query),
   }),
   defineRoute({
     key: 'POST /teams/{team}/members',
@@ -38,8 +37,8 @@ export const memberRoutes = [
       { status: 202, description: 'Invited: a pending membership for the e-mail address', schema: invitationCreated },
     ],
     errors: ['invalid_body', 'team_not_found', 'user_not_found', 'conflict'],
-    async handle({ deps, params, body, principal, status }) {
-      const result = await addMember(deps, principal, params.team, body);
+    async handle({ services, params, body, principal, status }) {
+      const result = await services.members.add(principal, params.team, body);
       if (result.kind === 'invitation') {
         status(202);
         return { invitation: result.invitation };
@@ -59,7 +58,7 @@ export const memberRoutes = [
     query: noQuery,
     success: { status: 204, description: 'Removed' },
     errors: ['team_not_found', 'member_not_found'],
-    handle: ({ deps, params, principal }) => removeMember(deps, principal, params.team, params.userId),
+    handle: ({ services, params, principal }) => services.members.remove(principal, params.team, params.userId),
   }),
   defineRoute({
     key: 'GET /teams/{team}/invitations',
@@ -71,7 +70,7 @@ export const memberRoutes = [
     query: listQuery,
     success: { status: 200, description: 'A page of invitations', schema: listOf(invitationJson, 'InvitationList') },
     errors: ['team_not_found'],
-    handle: ({ deps, params, query }) => listInvitations(deps, params.team, query),
+    handle: ({ services, params, query }) => services.members.listInvitations(params.team, query),
   }),
   defineRoute({
     key: 'DELETE /teams/{team}/invitations/{email}',
@@ -82,6 +81,6 @@ export const memberRoutes = [
     query: noQuery,
     success: { status: 204, description: 'Withdrawn' },
     errors: ['team_not_found', 'invitation_not_found'],
-    handle: ({ deps, params, principal }) => cancelInvitation(deps, principal, params.team, params.email),
+    handle: ({ services, params, principal }) => services.members.cancelInvitation(principal, params.team, params.email),
   }),
 ];

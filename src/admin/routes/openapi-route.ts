@@ -15,10 +15,10 @@ export const openApiRoute = defineRoute({
   query: noQuery,
   success: { status: 200, description: 'The OpenAPI document', schema: z.looseObject({ openapi: z.string() }).meta({ id: 'OpenApiDocument' }) },
   errors: [],
-  async handle({ deps, routes }) {
+  async handle({ config, routes }) {
     const byUrl = documents.get(routes) ?? new Map<string, unknown>();
     documents.set(routes, byUrl);
-    const url = deps.config.publicUrl;
+    const url = config.publicUrl;
     if (!byUrl.has(url)) byUrl.set(url, buildOpenApiDocument(routes, url));
     return byUrl.get(url);
   },

@@ -2,11 +2,6 @@
  * Sessions of any user or team: `/sessions` (every team the caller may see), `/teams/{team}/sessions`,
  * `/users/{userId}/sessions`, `/sessions/{sessionId}`.
  */
-import { ApiError } from '../../http/errors.js';
-import { listSessions } from '../../sessions/session-list.js';
-import { toSessionJson } from '../../sessions/session-json.js';
-import { endSession, findSessionFor, listAllSessions } from '../sessions-service.js';
-import { findTeam } from '../teams-service.js';
 import { defineRoute } from '../route.js';
 import { allSessionsQuery, noQuery, sessionPath, sessionsQuery, teamPath, userPath } from '../request-schemas.js';
 import { listOf, sessionJson } from '../response-schemas.js';
@@ -24,7 +19,7 @@ export const sessionRoutes = [
     query: allSessionsQuery,
     success: { status: 200, description: 'A page of sessions', schema: sessionList },
     errors: ['team_not_found'],
-    handle: ({ deps, principal, query }) => listAllSessions(deps, principal, query),
+    handle: ({ services, principal, query }) => services.sessions.listAll(principal, query),
   }),
   defineRoute({
     key: 'GET /teams/{team}/sessions',
@@ -36,10 +31,7 @@ export const sessionRoutes = [
     query: sessionsQuery,
     success: { status: 200, description: 'A page of sessions', schema: sessionList },
     errors: ['team_not_found'],
-    async handle({ deps, params, query }) {
-      const team = await findTeam(deps, params.team);
-      return listSessions(deps.db.prisma, { teamId: team.id }, query, deps.clock());
-    },
+    handle: ({ services, params, query }) => services.sessions.listForTeam(params.team, query),
   }),
   defineRoute({
     key: 'GET /users/{userId}/sessions',
@@ -51,11 +43,7 @@ export const sessionRoutes = [
     query: sessionsQuery,
     success: { status: 200, description: 'A page of sessions', schema: sessionList },
     errors: ['user_not_found'],
-    async handle({ deps, params, query }) {
-      const user = await deps.db.prisma.user.findUnique({ where: { id: params.userId }, select: { id: true } });
-      if (!user) throw new ApiError('user_not_found', `No user ${params.userId}`);
-      return listSessions(deps.db.prisma, { userId: user.id }, query, deps.clock());
-    },
+    handle: ({ services, params, query }) => services.sessions.listForUser(params.userId, query),
   }),
   defineRoute({
     key: 'GET /sessions/{sessionId}',
@@ -66,7 +54,7 @@ export const sessionRoutes = [
     query: noQuery,
     success: { status: 200, description: 'The session', schema: sessionJson },
     errors: ['session_not_found'],
-    handle: async ({ deps, params, principal }) => toSessionJson(await findSessionFor(deps, principal, params.sessionId), deps.clock()),
+    handle: ({ services, params, principal }) => services.sessions.get(principal, params.sessionId),
   }),
   defineRoute({
     key: 'DELETE /sessions/{sessionId}',
@@ -79,6 +67,6 @@ export const sessionRoutes = [
     query: noQuery,
     success: { status: 200, description: 'The session, now closed', schema: sessionJson },
     errors: ['session_not_found', 'session_closed'],
-    handle: ({ deps, params, principal }) => endSession(deps, principal, params.sessionId),
+    handle: ({ services, params, principal }) => services.sessions.end(principal, params.sessionId),
   }),
 ];

@@ -1,9 +1,8 @@
 /** `/teams` and `/teams/{team}`. */
-import { createTeam } from '../../teams/team-admin.js';
 import { defineRoute } from '../route.js';
 import { listQuery, noQuery, teamCreateBody, teamPatchBody, teamPath } from '../request-schemas.js';
 import { listOf, teamJson } from '../response-schemas.js';
-import { deleteTeam, findTeam, listTeams, toTeamJson, updateTeam } from '../teams-service.js';
+import { toTeamJson } from '../teams-service.js';
 
 export const teamRoutes = [
   defineRoute({
@@ -15,7 +14,7 @@ export const teamRoutes = [
     query: listQuery,
     success: { status: 200, description: 'A page of teams', schema: listOf(teamJson, 'TeamList') },
     errors: [],
-    handle: ({ deps, query }) => listTeams(deps, query),
+    handle: ({ services, query }) => services.teams.list(query),
   }),
   defineRoute({
     key: 'POST /teams',
@@ -27,12 +26,7 @@ export const teamRoutes = [
     body: teamCreateBody,
     success: { status: 201, description: 'The new team', schema: teamJson },
     errors: ['invalid_body', 'conflict'],
-    async handle({ deps, body, principal }) {
-      const team = await createTeam(deps.db.prisma, body);
-      deps.teams.invalidate(team.slug);
-      deps.audit.record({ teamId: team.id, actor: principal.actor, action: 'admin.team_create', target: team.slug, outcome: 'ok' });
-      return toTeamJson(team);
-    },
+    handle: ({ services, body, principal }) => services.teams.create(principal, body),
   }),
   defineRoute({
     key: 'GET /teams/{team}',
@@ -43,7 +37,7 @@ export const teamRoutes = [
     query: noQuery,
     success: { status: 200, description: 'The team', schema: teamJson },
     errors: ['team_not_found'],
-    handle: async ({ deps, params }) => toTeamJson(await findTeam(deps, params.team)),
+    handle: async ({ services, params }) => toTeamJson(await services.teams.find(params.team)),
   }),
   defineRoute({
     key: 'PATCH /teams/{team}',
@@ -56,7 +50,7 @@ export const teamRoutes = [
     body: teamPatchBody,
     success: { status: 200, description: 'The changed team', schema: teamJson },
     errors: ['invalid_body', 'team_not_found', 'unprocessable'],
-    handle: ({ deps, params, body, principal }) => updateTeam(deps, principal, params.team, body),
+    handle: ({ services, params, body, principal }) => services.teams.update(principal, params.team, body),
   }),
   defineRoute({
     key: 'DELETE /teams/{team}',
@@ -69,6 +63,6 @@ export const teamRoutes = [
     query: noQuery,
     success: { status: 204, description: 'Deleted' },
     errors: ['team_not_found'],
-    handle: ({ deps, params, principal }) => deleteTeam(deps, principal, params.team),
+    handle: ({ services, params, principal }) => services.teams.delete(principal, params.team),
   }),
 ];

@@ -1,6 +1,6 @@
 /** A built-in tool pack: plain tools implemented inside the gateway, registered by name in `packs/index.ts`. */
 import { z } from 'zod';
-import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, Tool } from '@modelcontextprotocol/client';
 import type { SessionContext, ToolServerConnection } from '../types.js';
 
 export interface PackTool<S extends z.ZodObject = z.ZodObject> {

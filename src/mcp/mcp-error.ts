@@ -1,0 +1,53 @@
+/**
+ * The gateway's JSON-RPC errors, on SDK v2. v2 renamed `McpError`/`ErrorCode` to `ProtocolError`/`ProtocolErrorCode`,
+ * dropped the "MCP error <code>: " prefix v1 put in every message, and moved the local failures (timeout, closed
+ * connection) to `SdkError` with string codes. What our clients see stays as it was (CONTRACT.md): our errors keep
+ * the v1 prefix and the v1 codes -32000 and -32001 for the gateway's own timeouts and closed streams, and an error an
+ * upstream answered with is re-raised with the same text a v1 client gave it (`fromUpstream`).
+ */
+import { ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode } from '@modelcontextprotocol/server';
+
+/** JSON-RPC error codes the gateway sends: the spec's, plus v1's two for its own timeouts and closed streams. */
+export const ErrorCode = {
+  ConnectionClosed: -32000,
+  RequestTimeout: -32001,
+  ParseError: ProtocolErrorCode.ParseError,
+  InvalidRequest: ProtocolErrorCode.InvalidRequest,
+  MethodNotFound: ProtocolErrorCode.MethodNotFound,
+  InvalidParams: ProtocolErrorCode.InvalidParams,
+  InternalError: ProtocolErrorCode.InternalError,
+  UrlElicitationRequired: ProtocolErrorCode.UrlElicitationRequired,
+} as const;
+
+/**
+ * A JSON-RPC error raised by the gateway. A `ProtocolError` (so the v2 SDK server answers it with its code, message
+ * and data), whose message carries the v1 prefix clients have always read.
+ */
+export class McpError extends ProtocolError {
+  constructor(code: number, message: string, data?: unknown) {
+    super(code, `MCP error ${code}: ${message}`, data);
+    this.name = 'McpError';
+  }
+
+  /**
+   * An error the SDK client raised, as a v1 client raised it: an upstream's (or client's) error answer with the same
+   * words as before, a timeout or a closed connection with v1's codes. Our own errors and anything else pass unchanged.
+   */
+  static fromUpstream(err: unknown): unknown {
+    if (err instanceof McpError) return err;
+    if (err instanceof ProtocolError) return new McpError(err.code, err.message, err.data);
+    if (err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout) return new McpError(ErrorCode.RequestTimeout, 'Request timed out', err.data);
+    if (err instanceof SdkError && err.code === SdkErrorCode.ConnectionClosed) return new McpError(ErrorCode.ConnectionClosed, 'Connection closed');
+    return err;
+  }
+}
+
+/** The SDK client gave up waiting for an answer (a v1 `McpError` with -32001 before). */
+export function isTimeout(err: unknown): boolean {
+  return (err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout) || (err instanceof McpError && err.code === ErrorCode.RequestTimeout);
+}
+
+/** The connection closed before the answer came (a v1 `McpError` with -32000 before). */
+export function isConnectionClosed(err: unknown): boolean {
+  return (err instanceof SdkError && err.code === SdkErrorCode.ConnectionClosed) || (err instanceof McpError && err.code === ErrorCode.ConnectionClosed);
+}
