@@ -78,7 +78,8 @@ export interface StreamHost {
   /** Writes events of a cut stream and tells followers; resolves when done (in order per stream). */
   persist(stream: { sessionId: string; id: string | undefined }, events: StoredEvent[]): Promise<void>;
   register(stream: ResponseStream): void;
-  unregister(stream: ResponseStream): void;
+  /** The stream is over here; `tail`: its last events up to the answer, if it ended without having been cut. */
+  unregister(stream: ResponseStream, tail?: StoredEvent[]): void;
 }
 
 export class ResponseStream {
@@ -160,7 +161,8 @@ export class ResponseStream {
       void this.save([event]).finally(() => this.close());
       return;
     }
-    this.close();
+    if (this.id) this.kept.push(event);
+    this.close(true);
     if (this.res.destroyed) return;
     if (!this.res.headersSent) this.res.writeHead(200, this.headers);
     this.res.end(this.primed(frame(this.id ? `${this.id}:${event.seq}` : undefined, json)));
@@ -207,9 +209,23 @@ export class ResponseStream {
    */
   follow(over: () => void): boolean {
     if (this.ended) return false;
+    if (this.cutAt === undefined) this.takenOver();
     (this.followers ??= []).push(over);
     clearTimeout(this.grace);
     return true;
+  }
+
+  /**
+   * A client resumes the stream before this replica saw it lost (the close of a dropped connection can reach us late,
+   * through a balancer later still): a client comes back with `Last-Event-ID` only for a stream it no longer reads, so
+   * from here on it is cut — what it may have missed and what follows goes to the store, the old response is ended.
+   */
+  private takenOver(): void {
+    this.cutAt = Date.now();
+    clearTimeout(this.primeTimer);
+    this.priming = undefined;
+    void this.save(this.kept.splice(0));
+    if (!this.res.destroyed) this.res.destroy();
   }
 
   /** Events waiting for the store: written in order, all that gathered meanwhile in one statement. */
@@ -223,13 +239,15 @@ export class ResponseStream {
     return this.chain;
   }
 
-  private close(): void {
+  /** `answered`: the answer went to the client's socket (as far as this replica knows). */
+  private close(answered = false): void {
     if (this.ended) return;
     this.ended = true;
     clearTimeout(this.grace);
     clearTimeout(this.primeTimer);
+    const tail = this.kept;
     this.kept = [];
-    if (this.id) this.host!.unregister(this);
+    if (this.id) this.host!.unregister(this, answered && this.cutAt === undefined ? tail : undefined);
     for (const over of this.followers ?? []) over();
   }
 }

@@ -22,6 +22,14 @@ const CHECK_MS = 250;
 const REREAD_MS = 5_000;
 /** How long a follower waits for that replica to say whether the call is still running. */
 const ACK_MS = 5_000;
+/**
+ * How long the tail of an answered stream is kept (between this and twice it): the answer may have gone to a socket
+ * its client had already lost — or to a balancer's connection that outlived the client's — and the client, coming
+ * back with `Last-Event-ID` after the `retry` wait, is then given it from the store.
+ */
+const ANSWERED_KEPT_MS = 5_000;
+/** At most this many characters of answered tails per generation; answers past it are not kept. */
+const ANSWERED_KEPT_BYTES = 16 * 1024 * 1024;
 
 export const REPLICA_GONE = { code: -32603, message: 'The gateway replica serving this request stopped before it was answered; send the request again' };
 
@@ -58,6 +66,21 @@ export function createResumableStreams(deps: { db: Database; bus: ClusterBus; lo
   const { bus, logger } = deps;
   const store = createEventStore(deps.db);
   const live = new Map<string, ResponseStream>();
+  /**
+   * Answered streams' tails in two generations, the older dropped every `ANSWERED_KEPT_MS`: one map write per call
+   * and one timer per replica, instead of a timer per call.
+   */
+  type Answered = { sessionId: string; stream: ResponseStream; tail: StoredEvent[] };
+  let answered = new Map<string, Answered>();
+  let answeredBefore = new Map<string, Answered>();
+  /** Characters kept in the newer generation (a bound on memory when answers are large and many). */
+  let answeredBytes = 0;
+  const rotate = setInterval(() => {
+    answeredBytes = 0;
+    answeredBefore = answered;
+    answered = new Map();
+  }, ANSWERED_KEPT_MS);
+  rotate.unref();
   const acks = new Map<string, (live: boolean) => void>();
   /** Cut GET streams still storing, by stream id. */
   const cutGets = new Map<string, GetStreamLog>();
@@ -66,8 +89,13 @@ export function createResumableStreams(deps: { db: Database; bus: ClusterBus; lo
     replica: bus.replica,
     graceMs: deps.graceMs ?? RESUME_GRACE_MS,
     register: (s) => void live.set(s.id!, s),
-    unregister: (s) => {
+    unregister: (s, tail) => {
       if (live.get(s.id!) === s) live.delete(s.id!);
+      if (!tail) return;
+      const bytes = tail.reduce((n, e) => n + e.json.length, 0);
+      if (answeredBytes + bytes > ANSWERED_KEPT_BYTES) return;
+      answeredBytes += bytes;
+      answered.set(s.id!, { sessionId: s.sessionId, stream: s, tail });
     },
     async persist(s, events) {
       if (!events.length) return;
@@ -94,6 +122,14 @@ export function createResumableStreams(deps: { db: Database; bus: ClusterBus; lo
   bus.onDirect('follow', (m) => {
     const s = live.get(m.streamId) ?? cutGets.get(m.streamId);
     const tell = (live: boolean) => void bus.send(m.from, { type: 'followed', x: m.x, live }).catch(() => undefined);
+    const done = s ? undefined : (answered.get(m.streamId) ?? answeredBefore.get(m.streamId));
+    if (done && done.sessionId === m.sessionId) {
+      // Over, and stored before saying so (a follower reads the store once told).
+      answered.delete(m.streamId);
+      answeredBefore.delete(m.streamId);
+      void host.persist(done.stream, done.tail).finally(() => tell(false));
+      return;
+    }
     // Told again once the stream is over here: a follower of a call cancelled meanwhile ends too.
     tell(s !== undefined && s.sessionId === m.sessionId && s.follow(() => tell(false)));
   });
@@ -120,7 +156,17 @@ export function createResumableStreams(deps: { db: Database; bus: ClusterBus; lo
     }
   }
 
-  async function follow(sessionId: string, last: ParsedEventId, res: ServerResponse): Promise<void> {
+  /**
+   * Serves the stream `last` names from the store. The status line waits for the serving replica's first reply (or
+   * for it being gone): by then that replica has stopped writing to the stream the client lost and stores what follows
+   * (`ResponseStream.follow`), so a client that acts on the headers misses nothing.
+   */
+  async function follow(sessionId: string, last: ParsedEventId, res: ServerResponse, headers: Record<string, string>): Promise<void> {
+    const open = () => {
+      if (res.headersSent) return;
+      res.writeHead(200, headers);
+      res.flushHeaders();
+    };
     let seq = last.seq;
     let wake: (() => void) | undefined;
     const woken = () => wake?.();
@@ -152,8 +198,10 @@ export function createResumableStreams(deps: { db: Database; bus: ClusterBus; lo
         const read = dirty || gone || Date.now() - readAt > REREAD_MS;
         dirty = false;
         if (read) readAt = Date.now();
+        if (running !== undefined || gone) open();
         for (const e of read ? await store.after(sessionId, last.streamId, seq) : []) {
           if (res.destroyed) return;
+          open();
           seq = e.seq;
           const data = frame(`${last.streamId}:${e.seq}`, e.json);
           if (isAnswer(e.json)) return void res.end(data);
@@ -161,6 +209,7 @@ export function createResumableStreams(deps: { db: Database; bus: ClusterBus; lo
         }
         if (res.destroyed) return;
         if (gone) {
+          open();
           if (last.requestId !== undefined && running !== false) res.end(frame(undefined, JSON.stringify({ jsonrpc: '2.0', id: last.requestId, error: REPLICA_GONE })));
           else res.end();
           return;
@@ -185,10 +234,9 @@ export function createResumableStreams(deps: { db: Database; bus: ClusterBus; lo
     resume(sessionId, lastEventId, res, headers) {
       const last = parseEventId(lastEventId);
       if (last?.kind !== 'response') return false;
-      res.writeHead(200, headers);
-      res.flushHeaders();
-      return follow(sessionId, last, res).catch((err: unknown) => {
+      return follow(sessionId, last, res, headers).catch((err: unknown) => {
         logger.warn({ err, sessionId }, 'could not replay a response stream');
+        if (!res.headersSent && !res.destroyed) res.writeHead(200, headers);
         if (!res.writableEnded) res.end();
       });
     },

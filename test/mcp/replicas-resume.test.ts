@@ -70,6 +70,36 @@ describe.skipIf(!TEST_DATABASE_URL)('response streams resumed on another replica
     expect(await replay.rest()).toHaveLength(replay.events.length); // the stream ends after the answer
   });
 
+  it('resumed on B while A still holds the old stream open (its close not seen yet): A stops writing there and stores the rest', async () => {
+    const { token, sid } = await session(a, 'late-close@example.com');
+    const first = new SseReader(await post(a, token, { jsonrpc: '2.0', id: 'late', method: 'tools/call', params: { name: 'up__drip', arguments: { count: 6, gapMs: 150 } } }, { 'mcp-session-id': sid }));
+    const one = (await first.next((e) => e.message?.method === 'notifications/message'))!;
+    // No cancel: as when a balancer still holds A's connection after the client dropped its own.
+    const replay = new SseReader(await resume(b, token, sid, one.id!));
+    const answer = (await replay.next((e) => e.message?.id === 'late'))!;
+    expect(answer.message!.result).toMatchObject({ content: [{ type: 'text', text: 'dripped 6' }] });
+    const old = await first.rest(2_000); // A ended the old stream once B's client came back
+    const seqOf = (e: SseEvent) => Number(e.id!.split(':').at(-1));
+    const onOld = old.filter((e) => e.message).map(seqOf);
+    const onNew = replay.events.filter((e) => e.message).map(seqOf);
+    // Between them every event once: what A still wrote to the old stream before it knew is replayed from the store.
+    expect(onNew[0]).toBe(seqOf(one) + 1);
+    expect(onNew).toEqual(onNew.map((_, i) => seqOf(one) + 1 + i));
+    expect(onNew.at(-1)).toBe(7);
+    expect(Math.max(0, ...onOld)).toBeLessThan(7); // the answer never went to the old stream
+  });
+
+  it('a call answered on A to a stream its client had already lost: the client resuming on B is given the answer', async () => {
+    const { token, sid } = await session(a, 'lost-answer@example.com');
+    const first = new SseReader(await post(a, token, { jsonrpc: '2.0', id: 'lost', method: 'tools/call', params: { name: 'up__drip', arguments: { count: 2, gapMs: 100 } } }, { 'mcp-session-id': sid }));
+    const one = (await first.next((e) => e.message?.method === 'notifications/message'))!;
+    await first.next((e) => e.message?.id === 'lost'); // A answered; this client pretends it never got it
+    const replay = new SseReader(await resume(b, token, sid, one.id!));
+    const events = await replay.rest();
+    expect(drops(events)).toEqual(['drop 2']);
+    expect(events.at(-1)!.message).toMatchObject({ id: 'lost', result: { content: [{ type: 'text', text: 'dripped 2' }] } });
+  });
+
   it('a 50 KB message arrives intact through the store and another replica', async () => {
     const { token, sid } = await session(a, 'big@example.com');
     const first = new SseReader(await post(a, token, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'up__drip', arguments: { count: 3, gapMs: 300, bytes: 50_000 } } }, { 'mcp-session-id': sid }));
