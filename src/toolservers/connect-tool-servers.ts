@@ -10,7 +10,7 @@ import type { SecretBox } from '../security/secret-box.js';
 import { BUILTIN_PACKS } from './packs/index.js';
 import { packConnection } from './packs/pack.js';
 import type { SessionContext, SessionDownstream, ToolServerConnection, ToolServerDefinition } from './types.js';
-import { upstreamCredentials } from './upstream-credentials.js';
+import { upstreamCredentials, type UpstreamCredentials } from './upstream-credentials.js';
 import { UpstreamClient, DEFAULT_UPSTREAM_TIMEOUTS, type UpstreamTimeouts } from './upstream-client.js';
 import { relayUpstreamNotification, upstreamConnection } from './upstream-connection.js';
 import { upstreamSessionStore } from './upstream-sessions.js';
@@ -78,9 +78,8 @@ export function connectToolServers(
       continue;
     }
     const { deps, downstream } = remote;
-    const timeouts = { ...DEFAULT_UPSTREAM_TIMEOUTS, ...deps.timeouts };
     if (def.authMode === 'oauth') {
-      const connection = oauthToolServer(def, session, logger, remote.deps, remote.downstream, sessions);
+      const connection = oauthToolServer(def, session, logger, deps, downstream, sessions);
       if (connection) out.push(connection);
       continue;
     }
@@ -90,28 +89,10 @@ export function connectToolServers(
         session,
         { keys: deps.keys, box: deps.box, issuer: deps.publicUrl, ...(deps.clock ? { clock: deps.clock } : {}) },
       );
-      const listing = listingKeys(session.team.id, def, session.user.id);
-      const onNotification = (n: ServerNotification) => {
-        if (n.method === 'notifications/tools/list_changed') deps.listings?.invalidate(listing.server);
-        relayUpstreamNotification(def, downstream, n);
-      };
-      const fetch = deps.network.fetchFor({ allowPrivateAddresses: def.allowPrivateAddresses === true });
-      const client = new UpstreamClient({
-        name: def.name,
-        url: def.url,
-        credentials,
-        sessions,
-        downstream,
-        logger,
-        timeouts,
-        onNotification,
-        fetch,
-        dispatcher: deps.network.dispatcherFor({ allowPrivateAddresses: def.allowPrivateAddresses === true }),
-      });
-      const shared = deps.listings ? { listing: { cache: deps.listings, key: listing.key, server: listing.server, onChange: () => downstream.listChanged('tools') } } : {};
-      const legacy = upstreamConnection({ name: def.name, prefix: def.prefix, client, timeouts, ...shared });
+      const up = upstreamOf(def, def.url, session, logger, deps, downstream, sessions, credentials, true);
+      const legacy = up.connection;
       // Either era (`dual-era-upstream.ts`), when the process remembers eras; else spoken to as legacy.
-      out.push(deps.eras && legacy.relay ? dualEraConnection({ name: def.name, prefix: def.prefix, url: def.url, eras: deps.eras, legacy: { ...legacy, relay: legacy.relay }, downstream, timeouts, ...shared, streams: { fetch, onNotification, logger } }) : legacy);
+      out.push(deps.eras && legacy.relay ? dualEraConnection({ name: def.name, prefix: def.prefix, url: def.url, eras: deps.eras, legacy: { ...legacy, relay: legacy.relay }, downstream, timeouts: up.timeouts, ...up.shared, streams: { fetch: up.fetch, onNotification: up.onNotification, logger } }) : legacy);
     } catch (err) {
       logger.warn({ err, toolServer: def.name }, 'remote tool server misconfigured; tool server skipped');
     }
@@ -137,24 +118,46 @@ function oauthToolServer(
   }
   const oauth = deps.oauth;
   const credentials = oauth.credentials(def, session);
+  const inner = upstreamOf(def, def.url, session, logger, deps, downstream, sessions, credentials, false).connection;
+  return oauthConnection({ inner, def, teamId: session.team.id, credentials, oauth, connectUrl: () => oauth.connectUrl(def, session), downstream, logger });
+}
+
+/**
+ * A remote tool server's upstream client and its legacy-era connection, with the parts an era switch reuses.
+ * `relay`: with the pooled dispatcher the relay forwards through (without it, the SDK client path only).
+ */
+function upstreamOf(
+  def: ToolServerDefinition,
+  url: string,
+  session: SessionContext,
+  logger: Logger,
+  deps: UpstreamDeps,
+  downstream: SessionDownstream,
+  sessions: ReturnType<typeof upstreamSessionStore>,
+  credentials: UpstreamCredentials,
+  relay: boolean,
+) {
+  const timeouts = { ...DEFAULT_UPSTREAM_TIMEOUTS, ...deps.timeouts };
   const listing = listingKeys(session.team.id, def, session.user.id);
   const onNotification = (n: ServerNotification) => {
     if (n.method === 'notifications/tools/list_changed') deps.listings?.invalidate(listing.server);
     relayUpstreamNotification(def, downstream, n);
   };
-  const timeouts = { ...DEFAULT_UPSTREAM_TIMEOUTS, ...deps.timeouts };
+  const network = { allowPrivateAddresses: def.allowPrivateAddresses === true };
+  const fetch = deps.network.fetchFor(network);
   const client = new UpstreamClient({
     name: def.name,
-    url: def.url,
+    url,
     credentials,
     sessions,
     downstream,
     logger,
     timeouts,
     onNotification,
-    fetch: deps.network.fetchFor({ allowPrivateAddresses: def.allowPrivateAddresses === true }),
+    fetch,
+    ...(relay ? { dispatcher: deps.network.dispatcherFor(network) } : {}),
   });
   const shared = deps.listings ? { listing: { cache: deps.listings, key: listing.key, server: listing.server, onChange: () => downstream.listChanged('tools') } } : {};
-  const inner = upstreamConnection({ name: def.name, prefix: def.prefix, client, timeouts, ...shared });
-  return oauthConnection({ inner, def, teamId: session.team.id, credentials, oauth, connectUrl: () => oauth.connectUrl(def, session), downstream, logger });
+  const connection = upstreamConnection({ name: def.name, prefix: def.prefix, client, timeouts, ...shared });
+  return { connection, timeouts, shared, fetch, onNotification };
 }
