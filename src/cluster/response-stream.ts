@@ -13,7 +13,7 @@
  * database for the rare stream that is cut (see docs/architecture.md §Replicas).
  */
 import type { ServerResponse } from 'node:http';
-import { needsDrain, whenWritable } from '../mcp/http-bridge.js';
+import { needsDrain, whenWritable } from '../mcp/backpressure.js';
 import type { StoredEvent } from './event-store.js';
 
 /** The reconnection delay the priming event asks for. */

@@ -14,7 +14,7 @@ import type { Database } from '../db/database.js';
 import { createEventStore, type EventStore, type StoredEvent } from './event-store.js';
 import { frame, parseEventId, RESUME_GRACE_MS, ResponseStream, type ParsedEventId, type StreamHost } from './response-stream.js';
 import { GetStreamLog, type GetLogHost } from './get-stream-log.js';
-import { needsDrain, whenWritable } from '../mcp/http-bridge.js';
+import { needsDrain, whenWritable } from '../mcp/backpressure.js';
 
 /** How often a follower checks that the replica serving its call is alive (without reading the store). */
 const CHECK_MS = 250;

@@ -20,7 +20,6 @@ import { resourceMetadataUrl, teamResource } from '../auth/protected-resource.js
 import type { TokenIdentity } from '../auth/verify-access-token.js';
 import type { SessionRuntime, Principal } from './session-runtime.js';
 import type { LiveSession } from './live-session.js';
-import { toWebRequest, sendWebResponse } from './http-bridge.js';
 import { JSONRPC, sendJsonRpcError } from './jsonrpc-errors.js';
 import { requestShape } from './request-shape.js';
 import { tracingOn, traceMcpArrival, traceMcpRequest } from '../observability/tracing.js';
@@ -144,16 +143,27 @@ export function identify(config: Config, teams: TeamDirectory, users: UserDirect
 }
 
 /**
- * Whether the session may answer this request itself (front end, relay, its own stream): what the session's
- * transport would check before serving it holds (the client accepts `accepts` — for a POST both JSON and an event
- * stream — and speaks a version served here); otherwise the transport answers, with its error.
+ * What the Streamable HTTP transport checks before it serves a request of a session (2025-11-25, §Sending Messages
+ * to the Server and §Listening for Messages from the Server), in the words and order of the SDK's transport, which
+ * clients and tests already know: the client must accept JSON and an event stream for a POST (an event stream for a
+ * GET) and — after its `initialize` — speak a version served here. (That the body is JSON was settled when it was
+ * parsed: `application/json` or any `+json` type.) Undefined: it may be served.
  */
-function relayable(req: Request, ...accepts: string[]): boolean {
-  const accept = req.headers.accept;
-  if (!accepts.length) accepts = ['application/json', 'text/event-stream'];
-  if (!accept || accepts.some((type) => !accept.includes(type))) return false;
+function transportRefusal(req: Request, kind: 'request' | 'stream', body: unknown): { status: number; message: string } | undefined {
+  const accept = req.headers.accept ?? '';
+  if (kind === 'stream') {
+    if (!accept.includes('text/event-stream')) return { status: 406, message: 'Not Acceptable: Client must accept text/event-stream' };
+  } else {
+    if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
+      return { status: 406, message: 'Not Acceptable: Client must accept both application/json and text/event-stream' };
+    }
+    if ((body as { method?: unknown } | null)?.method === 'initialize') return undefined;
+  }
   const version = req.headers['mcp-protocol-version'];
-  return version === undefined || (typeof version === 'string' && SUPPORTED_PROTOCOL_VERSIONS.includes(version));
+  if (version !== undefined && (typeof version !== 'string' || !SUPPORTED_PROTOCOL_VERSIONS.includes(version))) {
+    return { status: 400, message: `Bad Request: Unsupported protocol version: ${String(version)} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})` };
+  }
+  return undefined;
 }
 
 /** The MCP routes, and the handlers of their POST (which `http/mcp-fast-lane.ts` runs without the router). */
@@ -241,7 +251,7 @@ export function mcpRouter(deps: McpEndpointDeps): { router: Router; postChain: R
     res: Response,
     lookup: () => Promise<LiveSession | undefined>,
     body: unknown,
-    opts: { kind: 'request' | 'stream'; placed?: boolean; before?: (s: LiveSession) => Promise<void> },
+    opts: { kind: 'request' | 'stream'; before?: (s: LiveSession) => Promise<void> },
   ) => {
     for (let attempt = 0; attempt < 2; attempt++) {
       const s = await lookup();
@@ -250,31 +260,31 @@ export function mcpRouter(deps: McpEndpointDeps): { router: Router; postChain: R
         if (s.isClosed) return false;
         noteRequest({ sessionId: s.id });
         await opts.before?.(s);
-        const principal = res.locals.principal!;
-        if (opts.kind === 'request' && relayable(req) && (await s.serveDirect(body, req, res, principal.authInfo))) return true;
-        if (opts.kind === 'stream' && s.initialized && relayable(req, 'text/event-stream')) {
-          // A response stream the client lost, resumed from its last event (on any replica: `cluster/resumable-streams.ts`).
-          const last = req.get('last-event-id');
-          const resumed = last ? s.streams.resume(s.id, last, res, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'mcp-session-id': s.id }) : false;
-          if (resumed) {
-            await resumed;
-            return true;
-          }
-          // The session's own stream (`session-stream.ts`): open until the client or the session ends it.
-          const open = s.stream.open(res, { resumable: s.resumable, lastEventId: last });
-          if (open === false) sendJsonRpcError(res, 409, JSONRPC.SERVER_ERROR, 'Conflict: Only one SSE stream is allowed per session');
-          else await open;
+        const refusal = transportRefusal(req, opts.kind, body);
+        if (refusal) {
+          sendJsonRpcError(res, refusal.status, JSONRPC.SERVER_ERROR, refusal.message);
           return true;
         }
-        const response = await s.handle(toWebRequest(req, config.publicUrl, opts.placed ? s.id : undefined), body, principal.authInfo);
-        if (s.initError) {
-          // The session's row could not be written: answer with the real cause (503 while the database is down,
-          // 400 for a value it refuses), never the transport's "Parse error" carrying the driver's text.
-          await response.body?.cancel();
-          await s.shutdown();
-          throw s.initError;
+        const principal = res.locals.principal!;
+        if (opts.kind === 'request') {
+          await s.serve(body, res, principal.authInfo);
+          return true;
         }
-        await sendWebResponse(res, response);
+        if (!s.initialized) {
+          sendJsonRpcError(res, 400, JSONRPC.SERVER_ERROR, 'Bad Request: Server not initialized');
+          return true;
+        }
+        // A response stream the client lost, resumed from its last event (on any replica: `cluster/resumable-streams.ts`).
+        const last = req.get('last-event-id');
+        const resumed = last ? s.streams.resume(s.id, last, res, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'mcp-session-id': s.id }) : false;
+        if (resumed) {
+          await resumed;
+          return true;
+        }
+        // The session's own stream (`session-stream.ts`): open until the client or the session ends it.
+        const open = s.stream.open(res, { resumable: s.resumable, lastEventId: last });
+        if (open === false) sendJsonRpcError(res, 409, JSONRPC.SERVER_ERROR, 'Conflict: Only one SSE stream is allowed per session');
+        else await open;
         return true;
       });
       if (served) return;
@@ -309,6 +319,9 @@ export function mcpRouter(deps: McpEndpointDeps): { router: Router; postChain: R
       return;
     }
     if (shape.kind === 'initialize') {
+      // Refused before anything is made for it (the same check runs again, harmlessly, once the session exists).
+      const refusal = transportRefusal(req, 'request', body);
+      if (refusal) return sendJsonRpcError(res, refusal.status, JSONRPC.SERVER_ERROR, refusal.message);
       const s = await sessions.create(l.principal, shape.init, chat);
       await serve(req, res, async () => s, body, { kind: 'request' });
       return;
@@ -325,7 +338,6 @@ export function mcpRouter(deps: McpEndpointDeps): { router: Router; postChain: R
     }
     await serve(req, res, () => sessions.forKey(l.principal, chat, shape.protocolVersion), body, {
       kind: 'request',
-      placed: true,
       before: async (s) => sessions.noteUse(s, 'implicit'),
     });
   };

@@ -20,8 +20,8 @@ export const ErrorCode = {
 } as const;
 
 /**
- * A JSON-RPC error raised by the gateway. A `ProtocolError` (so the v2 SDK server answers it with its code, message
- * and data), whose message carries the v1 prefix clients have always read.
+ * A JSON-RPC error raised by the gateway. A `ProtocolError` (what the SDK's own code raises, so both are answered
+ * alike with code, message and data), whose message carries the v1 prefix clients have always read.
  */
 export class McpError extends ProtocolError {
   constructor(code: number, message: string, data?: unknown) {

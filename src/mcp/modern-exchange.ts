@@ -8,7 +8,7 @@
  * (`modern-flight.ts`). The client closing the response early is the request's cancellation (`onGone`).
  */
 import type { ServerResponse } from 'node:http';
-import { needsDrain, whenWritable } from './http-bridge.js';
+import { needsDrain, whenWritable } from './backpressure.js';
 import { sseEvent } from './in-flight.js';
 import { LOG_LEVELS, MODERN_ERROR, type LogLevel } from './protocol-era.js';
 

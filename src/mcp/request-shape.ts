@@ -12,6 +12,9 @@ import { SUPPORTED_PROTOCOL_VERSIONS, isInitializeRequest, isJSONRPCRequest, typ
 /** The `_meta` key that carries the protocol version in every 2026-07-28 request. */
 export const MODERN_VERSION_KEY = 'io.modelcontextprotocol/protocolVersion';
 
+/** The most messages a batch may hold (the SDK's transport's limit, which clients may know). */
+export const MAX_BATCH = 100;
+
 export type RequestShape =
   | { kind: 'initialize'; init: InitializeRequest }
   | { kind: 'modern' }
@@ -49,6 +52,7 @@ function claimsModern(m: { method?: unknown; params?: unknown }, headerVersion: 
 export function requestShape(body: unknown, headerVersion: string | undefined): RequestShape {
   const messages: unknown[] = Array.isArray(body) ? body : [body];
   if (messages.length === 0) return { kind: 'invalid', message: 'Invalid Request: an empty batch' };
+  if (messages.length > MAX_BATCH) return { kind: 'invalid', message: `Invalid Request: Batch must not exceed ${MAX_BATCH} messages` };
   for (const m of messages) {
     if (!JSONRPCMessageSchema.safeParse(m).success) {
       return { kind: 'invalid', message: 'Invalid Request: the body is JSON but not a JSON-RPC 2.0 request, notification or response' };

@@ -3,10 +3,8 @@
  * (upstream list changes, resource updates, messages and requests on an upstream's standalone stream), on the
  * session's own stream (`session-stream.ts`), and what it declared (from the session's record).
  */
-import type { ClientCapabilities, LoggingLevel, Result, ServerContext, ServerNotification, ServerRequest } from '@modelcontextprotocol/server';
-import { ResultSchema } from '@modelcontextprotocol/core';
-import { McpError } from './mcp-error.js';
-import type { Downstream, SessionDownstream } from '../toolservers/types.js';
+import type { ClientCapabilities, LoggingLevel, Result, ServerNotification, ServerRequest } from '@modelcontextprotocol/server';
+import type { SessionDownstream } from '../toolservers/types.js';
 import type { SessionStream } from './session-stream.js';
 
 /** A class, not an object of closures: a process holds thousands of idle sessions (see `switchable-aggregator.ts`). */
@@ -41,15 +39,3 @@ export class SessionHub implements SessionDownstream {
 }
 
 const ignore = () => undefined;
-
-/** The downstream of one request being served: its notifications and nested requests go on that request's stream. */
-export function requestDownstream(ctx: ServerContext): Downstream {
-  return {
-    notify: (n: ServerNotification) => ctx.mcpReq.notify(n),
-    // The client's error answer reads as it did on SDK v1 (`mcp-error.ts`).
-    request: (r: ServerRequest, o) =>
-      ctx.mcpReq.send(r, ResultSchema, { ...(o.signal ? { signal: o.signal } : {}), ...(o.timeoutMs ? { timeout: o.timeoutMs } : {}) }).catch((err: unknown) => {
-        throw McpError.fromUpstream(err);
-      }),
-  };
-}

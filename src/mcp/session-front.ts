@@ -1,15 +1,16 @@
 /**
- * The session's own front end: the MCP methods of a session answered from its record and its aggregator, without an
- * SDK server (see `live-session.ts`). Answers are what the session's SDK server sends: the same initialize result
- * (version negotiation included), an event stream carrying what the work sends on the way (progress, log messages,
- * requests to the client) and then the answer, 202 for notifications; JSON-RPC errors pass, and a failure inside
- * the gateway is logged and answered with a generic error, never its text. Requests are checked against the SDK's
- * own schemas; a request that does not fit gets -32602 saying what was wrong.
- *
- * Not here (the SDK server answers them): batches, methods this front end does not know, and — for teams without
- * remote tool servers — prompts, resources and completions (the SDK answers "method not found", as before).
+ * The session's front end: every MCP message of a legacy-era session (2025-11-25 and before) answered from its
+ * record and its aggregator — there is no SDK server behind it. Answers are what an SDK server sends: the same
+ * initialize result (version negotiation included), an event stream carrying what the work sends on the way
+ * (progress, log messages, requests to the client) and then the answer, 202 for notifications and responses,
+ * "Method not found" for a method the session does not offer (prompts, resources and completions for a team without
+ * remote tool servers), and the transport's errors in its words (a second `initialize`, a request before the first).
+ * JSON-RPC errors pass, and a failure inside the gateway is logged and answered with a generic error, never its text.
+ * Requests are checked against the SDK's own schemas; a request that does not fit gets -32602 saying what was wrong.
+ * A JSON-RPC batch (protocol versions up to 2025-03-26; taken from any version, as the SDK's transport did) is
+ * answered on one event stream, each request's events and answer as they come.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { AuthInfo } from '@modelcontextprotocol/server';
 import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, type LoggingLevel } from '@modelcontextprotocol/server';
 import {
@@ -29,6 +30,8 @@ import type { RelayMessage } from '../toolservers/upstream-relay.js';
 import { SERVER_INFO, sessionCapabilities, thrownOutcome, type ToolCallOutcome } from './session-server.js';
 import type { SessionStream } from './session-stream.js';
 import { idKey, sseEvent, track } from './in-flight.js';
+import { followClient, needsDrain, whenWritable } from './backpressure.js';
+import { JSONRPC } from './jsonrpc-errors.js';
 import type { ResumableStreams } from '../cluster/resumable-streams.js';
 import { tracingOn, traceAnswer } from '../observability/tracing.js';
 
@@ -39,8 +42,9 @@ export interface FrontSession {
   readonly streams: ResumableStreams;
   readonly resumable: boolean;
   initialized: boolean;
-  initError: unknown;
   shutdown(): Promise<void>;
+  /** A cancellation of a request not being answered here: perhaps another replica serves it. */
+  cancelElsewhere(requestId: unknown): void;
 }
 
 export interface FrontHooks {
@@ -103,49 +107,81 @@ export class SessionFront {
     readonly hooks: FrontHooks,
   ) {}
 
-  /** Answers `message` if it is one of the front end's; false: someone else must. */
-  async serve(message: unknown, _req: IncomingMessage, res: ServerResponse, authInfo: AuthInfo): Promise<boolean> {
-    if (!message || typeof message !== 'object' || Array.isArray(message)) return false;
-    const m = message as RelayMessage;
+  /** Answers `message`, a single JSON-RPC message (a batch: `batch`). */
+  async serve(message: RelayMessage, res: ServerResponse, authInfo: AuthInfo): Promise<void> {
     const s = this.session;
-    if (m.method === 'initialize') {
-      if (s.initialized || m.id === undefined) return false; // the transport refuses it as the SDK does
-      await this.initialize(m, res);
-      return true;
+    if (message.method === 'initialize') {
+      // The session is made for its initialize (`mcp-endpoint.ts`): a second one is refused, as the SDK's transport does.
+      if (s.initialized) return refuse(res, 400, JSONRPC.INVALID_REQUEST, 'Invalid Request: Server already initialized');
+      return this.initialize(message, res);
     }
-    if (!s.initialized) return false;
-    if (m.method === undefined) {
-      if (!this.stream.answer(m)) return false;
+    if (!s.initialized) return refuse(res, 400, JSONRPC.SERVER_ERROR, 'Bad Request: Server not initialized');
+    if (message.id === undefined || message.method === undefined) {
+      await this.deliver(message);
       res.writeHead(202).end();
-      return true;
+      return;
     }
-    if (m.id === undefined) return this.notification(m, res);
+    const method = this.method(message);
+    if ('refusal' in method) return this.answer(res, method.refusal);
+    const stream = s.streams.start(res, s.id, message.id, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'mcp-session-id': s.id }, method.long && s.resumable);
+    await this.respond(message, res, authInfo, method.work, stream, method.long);
+  }
+
+  /**
+   * A batch: its notifications and responses are delivered in order; its requests are worked on at once, each
+   * request's events and answer going out on one event stream as they come, which ends with the last answer
+   * (202 if there is no request). Not resumable: a batch has no one request id to name its stream by.
+   */
+  async batch(messages: RelayMessage[], res: ServerResponse, authInfo: AuthInfo): Promise<void> {
+    const s = this.session;
+    if (!s.initialized) return refuse(res, 400, JSONRPC.SERVER_ERROR, 'Bad Request: Server not initialized');
+    const requests = messages.filter((m) => m.id !== undefined && m.method !== undefined);
+    for (const m of messages) if (m.id === undefined || m.method === undefined) await this.deliver(m);
+    if (requests.length === 0) {
+      res.writeHead(202).end();
+      return;
+    }
+    const out = new BatchResponse(res, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'mcp-session-id': s.id }, requests.length);
+    await Promise.all(
+      requests.map((m) => {
+        const method = this.method(m);
+        const share = out.share();
+        if ('refusal' in method) return share.end(method.refusal);
+        return this.respond(m, res, authInfo, method.work, share, true);
+      }),
+    );
+  }
+
+  /** What answers request `m`: its method's work, or the refusal it gets (unknown method, params that do not fit). */
+  private method(m: RelayMessage): { work: Work; long: boolean } | { refusal: unknown } {
     // Own keys only: a method named `constructor` or `__proto__` is not one of ours.
-    const method = Object.hasOwn(METHODS, m.method) ? METHODS[m.method] : undefined;
-    if (!method || (method.remoteOnly && !this.hooks.aggregator.hasRemote)) return false;
+    const method = Object.hasOwn(METHODS, m.method!) ? METHODS[m.method!] : undefined;
+    if (!method || (method.remoteOnly && !this.hooks.aggregator.hasRemote)) {
+      return { refusal: { jsonrpc: '2.0', id: m.id, error: { code: ErrorCode.MethodNotFound, message: 'Method not found' } } };
+    }
     if (method.schema) {
       const parsed = method.schema.safeParse(m);
       if (!parsed.success) {
-        this.answer(res, { jsonrpc: '2.0', id: m.id, error: { code: ErrorCode.InvalidParams, message: `Invalid ${m.method} request: ${problem(parsed.error as never)}` } });
-        return true;
+        return { refusal: { jsonrpc: '2.0', id: m.id, error: { code: ErrorCode.InvalidParams, message: `Invalid ${m.method} request: ${problem(parsed.error as never)}` } } };
       }
     }
-    await this.respond(m, res, authInfo, method.work, method.long === true);
-    return true;
+    return { work: method.work, long: method.long === true };
   }
 
-  private async notification(m: RelayMessage, res: ServerResponse): Promise<boolean> {
-    if (m.method === 'notifications/initialized') {
-      // Nothing to do: the session is ready from its initialize on.
+  /**
+   * A notification or a response from the client. Responses answer what the session's stream asked the client (one
+   * nobody waits for any more is dropped, as an SDK server does); notifications the session has no use for are
+   * taken and ignored, as an SDK server ignores them.
+   */
+  private async deliver(m: RelayMessage): Promise<void> {
+    if (m.method === undefined) {
+      this.stream.answer(m);
     } else if (m.method === 'notifications/cancelled') {
-      if (!this.cancel(m.params?.requestId)) return false; // perhaps the relay's, or the SDK server's
+      const requestId = m.params?.requestId;
+      if (!this.cancel(requestId)) this.session.cancelElsewhere(requestId);
     } else if (m.method === 'notifications/roots/list_changed') {
-      if (this.hooks.aggregator.hasRemote) await this.hooks.aggregator.rootsChanged();
-    } else {
-      return false;
+      if (this.hooks.aggregator.hasRemote) await this.hooks.aggregator.rootsChanged().catch((err: unknown) => this.hooks.logger.warn({ err, sessionId: this.session.id }, 'roots change not passed on'));
     }
-    res.writeHead(202).end();
-    return true;
   }
 
   /** Aborts the request the client knows as `requestId`; false if none is being answered here. */
@@ -162,7 +198,6 @@ export class SessionFront {
       this.hooks.onInitialized = undefined;
     } catch (err) {
       // The row could not be written: the endpoint answers with the real cause (503 while the database is down).
-      s.initError = err;
       await s.shutdown();
       throw err;
     }
@@ -189,12 +224,12 @@ export class SessionFront {
   }
 
   /**
-   * Runs `work` for request `m` and answers it on `res`: what the work sends on the way (progress, log messages,
-   * requests to the client) goes out first, on the same stream. A cancelled request gets no answer.
+   * Runs `work` for request `m` and answers it on `stream` (over `res`): what the work sends on the way (progress,
+   * log messages, requests to the client) goes out first, on the same stream. A cancelled request gets no answer.
+   * `long`: the work may read an upstream stream on the client's behalf, which then follows how fast the client reads.
    */
-  private async respond(m: RelayMessage, res: ServerResponse, authInfo: AuthInfo, work: Work, long: boolean): Promise<void> {
-    const s = this.session;
-    const stream = s.streams.start(res, s.id, m.id!, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'mcp-session-id': s.id }, long && s.resumable);
+  private async respond(m: RelayMessage, res: ServerResponse, authInfo: AuthInfo, work: Work, stream: AnswerStream, long: boolean): Promise<void> {
+    if (long) followClient(res);
     const { controller, done } = track(this.calls, idKey(m.id), res, (abort) => stream.cut(abort));
     const { progressToken, ...meta } = (m.params?._meta ?? {}) as Record<string, unknown>;
     const call: CallContext = {
@@ -237,5 +272,83 @@ export class SessionFront {
     if (tracingOn) traceAnswer(res, m);
     this.head(res);
     res.end(sseEvent(m));
+  }
+}
+
+/** A refusal in the words and shape of the SDK's transport (a JSON body, `id: null`). */
+function refuse(res: ServerResponse, status: number, code: number, message: string): void {
+  if (tracingOn) traceAnswer(res, { error: { code } });
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }));
+}
+
+/** What one request's events and answer go out on: its own response stream, or its share of a batch's. */
+interface AnswerStream {
+  /** Whether anyone still reads what is written. */
+  readonly wanted: boolean;
+  /** One event before the answer; a promise: wait, the client reads slowly. */
+  write(m: unknown): void | Promise<void>;
+  /** The answer. */
+  end(m: unknown): void;
+  /** The request ended with nothing owed (cancelled). */
+  abandon(): void;
+  /** The client went away before the answer: `abort` the work (at once, or later if the stream can be resumed). */
+  cut(abort: () => void): void;
+}
+
+/** The one event stream a batch's requests are answered on; it ends with the last answer. */
+class BatchResponse {
+  private open: number;
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly headers: Record<string, string>,
+    requests: number,
+  ) {
+    this.open = requests;
+  }
+
+  /** The part of the stream that is one request's. */
+  share(): AnswerStream {
+    return new BatchShare(this);
+  }
+
+  get reading(): boolean {
+    return !this.res.destroyed;
+  }
+
+  write(m: unknown): void | Promise<void> {
+    if (this.res.destroyed) return;
+    if (!this.res.headersSent) this.res.writeHead(200, this.headers);
+    if (!this.res.write(sseEvent(m)) && needsDrain(this.res)) return whenWritable(this.res);
+  }
+
+  /** A request's answer (undefined: none, it was cancelled); the stream ends with the last. */
+  last(m: unknown): void {
+    if (m !== undefined) void this.write(m);
+    if (--this.open > 0 || this.res.writableEnded) return;
+    if (!this.res.headersSent) this.res.writeHead(200, this.headers);
+    this.res.end();
+  }
+}
+
+/** One request's part of a batch's stream. */
+class BatchShare implements AnswerStream {
+  private done = false;
+  constructor(private readonly batch: BatchResponse) {}
+  get wanted(): boolean {
+    return !this.done && this.batch.reading;
+  }
+  write(m: unknown): void | Promise<void> {
+    if (!this.done) return this.batch.write(m);
+  }
+  end(m: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    this.batch.last(m);
+  }
+  abandon(): void {
+    this.end(undefined);
+  }
+  cut(abort: () => void): void {
+    abort();
   }
 }

@@ -1,10 +1,9 @@
 /**
  * The relay's side of a session (docs/architecture.md §The relay): the client's `tools/call` for a remote tool
- * server is answered here, straight from the upstream (`toolservers/upstream-relay.ts`), instead of through the
- * session's SDK server and client. Also here: what belongs to such a call afterwards — the client's answers to the
+ * server is answered here, straight from the upstream (`toolservers/upstream-relay.ts`), without an SDK client. Also here: what belongs to such a call afterwards — the client's answers to the
  * requests an upstream made during it (sampling, elicitation, roots), and its cancellation.
  *
- * The response is an event stream, as the SDK server's own responses are: whatever the upstream sends during the
+ * The response is an event stream, as an SDK server's responses are: whatever the upstream sends during the
  * call (progress, log messages, its requests) goes out as it arrives, then the answer with the client's id. Requests
  * of the upstream get the gateway's ids (`sb-relay:<replica>:<n>`), unique in the session, so the client's answer can
  * be recognised — on any replica, which forwards it here (`cluster/request-home.ts`) — and sent back to the upstream

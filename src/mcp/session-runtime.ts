@@ -26,7 +26,6 @@ import { connectToolServers, loadToolServers, type UpstreamDeps } from '../tools
 import type { SessionContext, ToolServerDefinition } from '../toolservers/types.js';
 import { LiveSession, type SessionRecord, type SessionServices } from './live-session.js';
 import { SessionCache } from './session-cache.js';
-import { createSessionServer } from './session-server.js';
 import { SessionHub } from './session-downstream.js';
 import { SessionStream } from './session-stream.js';
 import { MODERN_PROTOCOL_VERSION } from './protocol-era.js';
@@ -156,14 +155,7 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
     async setLevel(s, level) {
       s.hub.setLogLevel(level);
       s.record.logLevel = level;
-      if (!s.replayingNow) await store.setLogLevel(s.id, level);
-    },
-    createServer(s) {
-      return createSessionServer(s.aggregator, {
-        onSetLevel: (level) => services.setLevel(s, level),
-        onInternalError: (err) => logger.error({ err, sessionId: s.id }, 'MCP request failed inside the gateway'),
-        onToolCall: (tool, outcome, durationMs) => services.toolCall(s, tool, outcome, durationMs),
-      });
+      await store.setLogLevel(s.id, level);
     },
     working(s, busy) {
       if (busy) working.add(s);
@@ -205,7 +197,7 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
     });
   }
 
-  /** A session held here again, from its row: its record as stored (its SDK server is built if a request needs it). */
+  /** A session held here again, from its row: its record as stored (nothing else to restore). */
   async function rehydrate(row: StoredSession, p: Principal, opts: { fresh?: boolean } = {}): Promise<LiveSession> {
     const init = row.initializeRequest as { params?: { capabilities?: ClientCapabilities } } | null;
     return build(row, p, { initializeRequest: row.initializeRequest, protocolVersion: row.protocolVersion, clientCapabilities: init?.params?.capabilities ?? {}, logLevel: row.logLevel }, opts);

@@ -1,7 +1,7 @@
 /**
  * A session's own stream to its client (the Streamable HTTP GET stream): what the gateway sends outside any request
  * — list changes, resource updates, messages and requests from an upstream's own stream — goes here, as the SDK
- * transport's standalone stream did, without the session needing an SDK server. One open stream per session (a
+ * transport's standalone stream did. One open stream per session (a
  * second GET is refused with 409, as the SDK does); nothing is kept for a client without one, as before.
  *
  * A notification produced where the stream is not held (this replica has no GET stream of the session open) is
@@ -19,7 +19,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Result } from '@modelcontextprotocol/server';
 import { ErrorCode, McpError } from './mcp-error.js';
-import { needsDrain, whenWritable } from './http-bridge.js';
+import { needsDrain, whenWritable } from './backpressure.js';
 import { sseEvent } from './in-flight.js';
 import { ASK_PREFIX, requestIdFor } from '../cluster/request-home.js';
 import type { ClusterBus } from '../cluster/bus.js';

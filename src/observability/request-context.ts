@@ -9,8 +9,8 @@
  * - `request`: the request's id (`X-Request-Id`), entered by the request logger (`request-log.ts`), and the caller
  *   and session as the MCP pipeline identifies them (`noteRequest`): one object, shared by every context derived
  *   from the request's, so what is learnt later is seen by all;
- * - `flow`: how fast the client reads this request's response (`upstream-flow.ts`), entered where the request is
- *   bridged (`mcp/http-bridge.ts`);
+ * - `flow`: how fast the client reads this request's response (`upstream-flow.ts`), entered where the session's
+ *   front end starts answering a request that may read an upstream stream (`mcp/backpressure.ts`);
  * - `upstream`: the downstream request an upstream client's request serves (`upstream-client.ts`), so what arrives
  *   on that upstream response stream reaches the right client request. It names its owner: a client only ever reads
  *   the scope of its own requests.

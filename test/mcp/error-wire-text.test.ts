@@ -1,8 +1,7 @@
 /**
  * JSON-RPC errors read the same on SDK v2 as they did on v1 (`mcp/mcp-error.ts`): the gateway's own errors carry
  * the "MCP error <code>: " prefix, an upstream's error answer reaches the client with the words a v1 client gave it,
- * and a timeout or closed connection of the v2 client keeps v1's codes — whether the session's front end answers or
- * the session's SDK v2 server does (a batch).
+ * and a timeout or closed connection of the v2 client keeps v1's codes — for single requests and for batches alike.
  */
 import { describe, expect, it } from 'vitest';
 import { ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
@@ -28,7 +27,7 @@ async function errorsOf(res: Response): Promise<Map<unknown, RpcError>> {
 }
 
 describe('the wire text of errors on SDK v2', () => {
-  it('is what v1 sent, from the front end and from the SDK server alike: our errors and an upstream’s', async () => {
+  it('is what v1 sent, alone and in a batch: our errors and an upstream’s', async () => {
     const { token } = await tokenFor(t.gw, { email: 'errors@example.com', team: 'errtext' });
     const { client, transport } = await connectClient(`${t.gw.url}/t/errtext/mcp`, token);
     const headers = { authorization: `Bearer ${token}`, 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-11-25' };
@@ -36,17 +35,17 @@ describe('the wire text of errors on SDK v2', () => {
     const ours = { jsonrpc: '2.0', id: 'ours', method: 'prompts/get', params: { name: 'nowhere__greet' } };
     const theirs = { jsonrpc: '2.0', id: 'theirs', method: 'prompts/get', params: { name: 'up__missing' } };
 
-    // The front end answers single requests…
+    // Single requests…
     const front = new Map([...(await errorsOf(await rawPost(url, ours, headers))), ...(await errorsOf(await rawPost(url, theirs, headers)))]);
-    // …the session's SDK v2 server a batch.
-    const sdk = await errorsOf(await rawPost(url, [ours, theirs], headers));
+    // …and batches.
+    const batched = await errorsOf(await rawPost(url, [ours, theirs], headers));
 
-    for (const answered of [front, sdk]) {
+    for (const answered of [front, batched]) {
       expect(answered.get('ours')).toEqual({ code: ErrorCode.InvalidParams, message: 'MCP error -32602: Unknown prompt nowhere__greet' });
       // The upstream (an SDK v1 server) said "MCP error -32602: Prompt missing not found"; a v1 client prefixed it once more.
       expect(answered.get('theirs')).toMatchObject({ code: ErrorCode.InvalidParams, message: expect.stringMatching(/^MCP error -32602: MCP error -32602: .*missing/) });
     }
-    expect(sdk.get('theirs')).toEqual(front.get('theirs'));
+    expect(batched.get('theirs')).toEqual(front.get('theirs'));
     await client.close();
   });
 

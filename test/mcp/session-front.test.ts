@@ -1,8 +1,7 @@
 /**
- * A session answers what nearly every client sends — initialize, notifications/initialized, ping, tools/list and
- * tools/call of a remote tool server — without building an SDK server (`mcp/session-front.ts`, `session-relay.ts`),
- * with the answers the SDK server gives; a request that needs more (a GET stream, logging/setLevel, prompts) builds
- * it, in the session's state, on the spot.
+ * A session is answered by its own front end (`mcp/session-front.ts`) and relay (`session-relay.ts`) — there is no
+ * SDK server behind it — with the answers an SDK server gives: initialize, notifications, ping, lists, calls, the
+ * rarer methods, batches, unknown methods, and the transport's refusals.
  */
 import { describe, expect, it } from 'vitest';
 import { LATEST_PROTOCOL_VERSION, LoggingMessageNotificationSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -25,7 +24,7 @@ async function messageOf(res: Response): Promise<{ id?: unknown; result?: Record
 }
 
 describe('the session front end', () => {
-  it('serves a whole ordinary session (as ChatGPT’s connector sends it: POSTs only) without an SDK server', async () => {
+  it('serves a whole ordinary session (as ChatGPT’s connector sends it: POSTs only)', async () => {
     const { token } = await tokenFor(t.gw, { email: 'front@example.com', team: 'front' });
     const url = `${t.gw.url}/t/front/mcp`;
     const auth = { authorization: `Bearer ${token}` };
@@ -48,7 +47,6 @@ describe('the session front end', () => {
     // A late cancellation of that call (it already ended) is taken and changes nothing.
     const late = await rawPost(url, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 4, reason: 'late' } }, inSession);
     expect(late.status).toBe(202);
-    expect((await session(sessionId))?.hasSdkServer).toBe(false);
   });
 
   it('negotiates the version as the SDK does: a supported one is kept, another becomes the latest', async () => {
@@ -60,7 +58,7 @@ describe('the session front end', () => {
     expect(unknown.result?.protocolVersion).toBe(LATEST_PROTOCOL_VERSION);
   });
 
-  it('answers the rarer methods too (log level, prompts, resources, completions) and builds the SDK server only for what it does not know (a batch), in the session’s state', async () => {
+  it('answers the rarer methods too (log level, prompts, resources, completions), and batches, in the session’s state', async () => {
     const { token } = await tokenFor(t.gw, { email: 'builds@example.com', team: 'front' });
     const { client, transport } = await connectClient(`${t.gw.url}/t/front/mcp`, token);
     const sid = transport.sessionId!;
@@ -73,20 +71,58 @@ describe('the session front end', () => {
     expect((await client.complete({ ref: { type: 'ref/resource', uri: `switchboard://up/${encodeURIComponent('items://')}{id}${encodeURIComponent('/detail')}` }, argument: { name: 'id', value: 'ap' } })).completion.values).toEqual(['apple', 'apricot']);
     await client.callTool({ name: 'up__progress', arguments: { steps: 2 } });
     expect(logs).toEqual(['step 1', 'step 2']);
-    expect((await session(sid))?.hasSdkServer).toBe(false);
     expect((await t.tdb.db.prisma.session.findUniqueOrThrow({ where: { id: sid } })).logLevel).toBe('debug');
 
-    // A batch is not the front end's: the SDK server is built for it, with the recorded initialize and log level.
-    const batch = await rawPost(`${t.gw.url}/t/front/mcp`, [{ jsonrpc: '2.0', id: 'b1', method: 'prompts/list' }], {
-      authorization: `Bearer ${token}`,
-      'mcp-session-id': sid,
-      'mcp-protocol-version': '2025-11-25',
-    });
+    // A batch (2025-03-26 and before): its requests are answered on one event stream, each with what it sent on the
+    // way (the log messages the session's level lets through), an unknown method with "Method not found"; its
+    // notifications get nothing.
+    const inSession = { authorization: `Bearer ${token}`, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-03-26' };
+    const batch = await rawPost(
+      `${t.gw.url}/t/front/mcp`,
+      [
+        { jsonrpc: '2.0', id: 'b1', method: 'prompts/list' },
+        { jsonrpc: '2.0', method: 'notifications/roots/list_changed' },
+        { jsonrpc: '2.0', id: 'b2', method: 'tools/call', params: { name: 'up__progress', arguments: { steps: 2 } } },
+        { jsonrpc: '2.0', id: 'b3', method: 'no/such/method' },
+      ],
+      inSession,
+    );
     expect(batch.status).toBe(200);
-    expect(await batch.text()).toContain('up__greet');
-    const s = await session(sid);
-    expect(s?.hasSdkServer).toBe(true);
-    expect(s?.record.logLevel).toBe('debug');
+    expect(batch.headers.get('content-type')).toBe('text/event-stream');
+    const events = [...(await batch.text()).matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]!) as { id?: unknown; method?: string; params?: { data?: unknown }; result?: unknown; error?: unknown });
+    const byId = new Map(events.filter((e) => e.id !== undefined).map((e) => [e.id, e]));
+    expect([...byId.keys()].sort()).toEqual(['b1', 'b2', 'b3']);
+    expect(JSON.stringify(byId.get('b1')?.result)).toContain('up__greet');
+    expect(byId.get('b2')?.result).toMatchObject({ content: [{ type: 'text' }] });
+    expect(byId.get('b3')?.error).toEqual({ code: -32601, message: 'Method not found' });
+    expect(events.filter((e) => e.method === 'notifications/message').map((e) => e.params?.data)).toEqual(['step 1', 'step 2']);
+    // A batch of notifications only: 202, no body.
+    const quiet = await rawPost(`${t.gw.url}/t/front/mcp`, [{ jsonrpc: '2.0', method: 'notifications/initialized' }, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'gone' } }], inSession);
+    expect(quiet.status).toBe(202);
+    expect(await quiet.text()).toBe('');
+    await client.close();
+  });
+
+  it('refuses what the transport refuses, in its words: wrong Accept, an unknown version, an oversized batch', async () => {
+    const { token } = await tokenFor(t.gw, { email: 'refusals@example.com', team: 'front' });
+    const { client, transport } = await connectClient(`${t.gw.url}/t/front/mcp`, token);
+    const url = `${t.gw.url}/t/front/mcp`;
+    const base = { authorization: `Bearer ${token}`, 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-11-25', 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    const ping = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
+    const post = async (headers: Record<string, string>, body = ping) => {
+      const res = await fetch(url, { method: 'POST', headers: { ...base, ...headers }, body });
+      return { status: res.status, body: (await res.json()) as unknown };
+    };
+    const refusal = (message: string) => ({ jsonrpc: '2.0', error: { code: -32000, message }, id: null });
+    expect(await post({ accept: 'application/json' })).toEqual({ status: 406, body: refusal('Not Acceptable: Client must accept both application/json and text/event-stream') });
+    expect(await post({ 'mcp-protocol-version': '1999-01-01' })).toMatchObject({ status: 400, body: refusal(expect.stringMatching(/^Bad Request: Unsupported protocol version: 1999-01-01 \(supported versions: .*2025-11-25/) as unknown as string) });
+    const many = JSON.stringify(Array.from({ length: 101 }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'ping' })));
+    expect(await post({}, many)).toMatchObject({ status: 400, body: { error: { code: -32600, message: 'Invalid Request: Batch must not exceed 100 messages' } } });
+    const get = await fetch(url, { headers: { ...base, accept: 'application/json' } });
+    expect(get.status).toBe(406);
+    expect(await get.json()).toEqual(refusal('Not Acceptable: Client must accept text/event-stream'));
+    // None of them hurt the session.
+    await client.ping();
     await client.close();
   });
 
@@ -110,7 +146,7 @@ describe('the session front end', () => {
     await client.close();
   });
 
-  it('the session’s own stream: list changes reach it without an SDK server, and a second one is refused (409)', async () => {
+  it('the session’s own stream: list changes reach it, and a second one is refused (409)', async () => {
     const { token } = await tokenFor(t.gw, { email: 'stream@example.com', team: 'front' });
     const { client, transport } = await connectClient(`${t.gw.url}/t/front/mcp`, token);
     let changed = 0;
@@ -126,7 +162,6 @@ describe('the session front end', () => {
     });
     expect(second.status).toBe(409);
     expect(await second.json()).toEqual({ jsonrpc: '2.0', error: { code: -32000, message: 'Conflict: Only one SSE stream is allowed per session' }, id: null });
-    expect((await session(transport.sessionId!))?.hasSdkServer).toBe(false);
     await client.close();
   });
 

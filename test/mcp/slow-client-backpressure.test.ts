@@ -5,6 +5,9 @@
  * bytes long before the upstream has sent everything. Without backpressure the gateway reads the whole flood into
  * memory (measured: ~124 MB for 94 MB of notifications).
  *
+ * The same for a request the session's front end answers through the upstream's SDK client (`prompts/get`: the
+ * response's flow, `mcp/backpressure.ts`).
+ *
  * Observed from outside only: the test waits until the proxy's gateway-side socket is full (or the whole flood went
  * through), then checks that nothing more reaches the gateway for half a second and that it holds a fraction of the flood.
  */
@@ -39,6 +42,12 @@ async function startFloodingUpstream(): Promise<LoopbackServer> {
           await extra.sendNotification({ method: 'notifications/message', params: { level: 'info', data: 'x'.repeat(NOTIFICATION_BYTES) } });
         }
         return { content: [{ type: 'text', text: 'done' }] };
+      });
+      mcp.registerPrompt('flood', { argsSchema: { n: z.string() } }, async ({ n }, extra) => {
+        for (let i = 0; i < Number(n); i++) {
+          await extra.sendNotification({ method: 'notifications/message', params: { level: 'info', data: 'x'.repeat(NOTIFICATION_BYTES) } });
+        }
+        return { messages: [{ role: 'user', content: { type: 'text', text: 'done' } }] };
       });
       const transport = new StreamableHTTPServerTransport({});
       await mcp.connect(transport);
@@ -84,59 +93,74 @@ afterAll(async () => {
   await upstream?.close();
 });
 
+/**
+ * Sends `request` on a raw socket that reads nothing, then waits until the gateway has stopped taking the upstream's
+ * bytes (or the whole flood went through) and checks it holds a fraction of the flood; then the client gives up.
+ */
+async function floodWhileNotReading(request: { method: string; params: unknown }): Promise<void> {
+  const { token } = await tokenFor(t.gw, { email: `slow-${request.method.replace('/', '-')}@example.com`, team: 'flood' });
+  const endpoint = `${t.gw.url}/t/flood/mcp`;
+  const headers = { authorization: `Bearer ${token}` };
+  const init = await rawPost(endpoint, INIT, headers);
+  const session = { ...headers, 'mcp-session-id': init.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-11-25' };
+  await init.text();
+  await (await rawPost(endpoint, { jsonrpc: '2.0', method: 'notifications/initialized' }, session)).text();
+  const before = proxy.toGateway.length;
+
+  const body = JSON.stringify({ jsonrpc: '2.0', id: 2, ...request });
+  const { host, port } = new URL(t.gw.url);
+  const client = net.connect(Number(port), '127.0.0.1');
+  client.pause();
+  client.write(
+    [
+      'POST /t/flood/mcp HTTP/1.1',
+      `Host: ${host}`,
+      `Authorization: Bearer ${token}`,
+      'Content-Type: application/json',
+      'Accept: application/json, text/event-stream',
+      `Mcp-Session-Id: ${session['mcp-session-id']}`,
+      'Mcp-Protocol-Version: 2025-11-25',
+      `Content-Length: ${Buffer.byteLength(body)}`,
+      '',
+      body,
+    ].join('\r\n'),
+  );
+
+  // This request's connections only (a session's first request through the SDK client opens its own).
+  const mine = () => proxy.toGateway.slice(before);
+  const delivered = () => mine().reduce((n, sock) => n + sock.bytesWritten, 0);
+  const gatewayFull = () => mine().some((sock) => sock.writableNeedDrain);
+  // Stopped, not merely slow: wait until nothing more has gone to the gateway for half a second (or the flood is
+  // through, which fails below).
+  let last = -1;
+  await expect
+    .poll(
+      () => {
+        const now = delivered();
+        const stopped = now === last && gatewayFull();
+        last = now;
+        return stopped || now >= FLOOD_BYTES;
+      },
+      { timeout: 30_000, interval: 500 },
+    )
+    .toBe(true);
+  const held = delivered();
+  expect(gatewayFull()).toBe(true);
+  // What reached the gateway is what the sockets in between hold, not the flood. (The SDK's upstream transport
+  // queues the rest in the upstream's own process: that is the upstream's business.)
+  expect(held).toBeLessThan(FLOOD_BYTES / 4);
+
+  // The client gives up: the gateway lets go of the upstream's stream (cancels the call, closes that connection).
+  client.destroy();
+  await expect.poll(() => mine().every((sock) => sock.destroyed || !sock.writableNeedDrain), { timeout: 10_000 }).toBe(true);
+}
+
 describe('a client that stops reading holds back its upstream', () => {
-  it('the gateway stops reading an upstream flood while the client reads nothing', async () => {
-    const { token } = await tokenFor(t.gw, { email: 'slow@example.com', team: 'flood' });
-    const endpoint = `${t.gw.url}/t/flood/mcp`;
-    const headers = { authorization: `Bearer ${token}` };
-    const init = await rawPost(endpoint, INIT, headers);
-    const session = { ...headers, 'mcp-session-id': init.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-11-25' };
-    await init.text();
-    await (await rawPost(endpoint, { jsonrpc: '2.0', method: 'notifications/initialized' }, session)).text();
+  it('the gateway stops reading an upstream flood while the client reads nothing (a relayed tools/call)', async () => {
+    await floodWhileNotReading({ method: 'tools/call', params: { name: 'f__flood', arguments: { n: NOTIFICATIONS } } });
+  });
 
-    const body = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'f__flood', arguments: { n: NOTIFICATIONS } } });
-    const { host, port } = new URL(t.gw.url);
-    const client = net.connect(Number(port), '127.0.0.1');
-    client.pause();
-    client.write(
-      [
-        'POST /t/flood/mcp HTTP/1.1',
-        `Host: ${host}`,
-        `Authorization: Bearer ${token}`,
-        'Content-Type: application/json',
-        'Accept: application/json, text/event-stream',
-        `Mcp-Session-Id: ${session['mcp-session-id']}`,
-        'Mcp-Protocol-Version: 2025-11-25',
-        `Content-Length: ${Buffer.byteLength(body)}`,
-        '',
-        body,
-      ].join('\r\n'),
-    );
-
-    const delivered = () => proxy.toGateway.reduce((n, sock) => n + sock.bytesWritten, 0);
-    const gatewayFull = () => proxy.toGateway.some((sock) => sock.writableNeedDrain);
-    // Stopped, not merely slow: wait until nothing more has gone to the gateway for half a second (or the flood is
-    // through, which fails below).
-    let last = -1;
-    await expect
-      .poll(
-        () => {
-          const now = delivered();
-          const stopped = now === last && gatewayFull();
-          last = now;
-          return stopped || now >= FLOOD_BYTES;
-        },
-        { timeout: 30_000, interval: 500 },
-      )
-      .toBe(true);
-    const held = delivered();
-    expect(gatewayFull()).toBe(true);
-    // What reached the gateway is what the sockets in between hold, not the flood. (The SDK's upstream transport
-    // queues the rest in the upstream's own process: that is the upstream's business.)
-    expect(held).toBeLessThan(FLOOD_BYTES / 4);
-
-    // The client gives up: the gateway lets go of the upstream's stream (cancels the call, closes that connection).
-    client.destroy();
-    await expect.poll(() => proxy.toGateway.every((sock) => sock.destroyed || !sock.writableNeedDrain), { timeout: 10_000 }).toBe(true);
+  it('the same for a request the front end answers through the upstream’s client (prompts/get)', async () => {
+    await floodWhileNotReading({ method: 'prompts/get', params: { name: 'f__flood', arguments: { n: String(NOTIFICATIONS) } } });
   });
 });
