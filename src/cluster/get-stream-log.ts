@@ -7,7 +7,7 @@
  * Stream ids are `<replica>.G<n>.` — the `G` tells them from response streams.
  */
 import type { StoredEvent } from './event-store.js';
-import { frame, RETRY_MS } from './response-stream.js';
+import { frame, RETRY_MS, STORE_BACKLOG } from './response-stream.js';
 
 const KEPT = 256;
 let logs = 0;
@@ -69,9 +69,10 @@ export class GetStreamLog {
     this.grace.unref();
   }
 
-  /** A message sent while the stream is cut. */
-  store(m: unknown): Promise<void> {
-    return this.save([{ seq: ++this.seq, json: JSON.stringify(m) }]);
+  /** A message sent while the stream is cut; a promise: wait, the store is behind (see `STORE_BACKLOG`). */
+  store(m: unknown): Promise<void> | undefined {
+    const stored = this.save([{ seq: ++this.seq, json: JSON.stringify(m) }]);
+    return this.toSave.length >= STORE_BACKLOG ? stored : undefined;
   }
 
   /** A new stream takes over: storing stops; `over` runs once everything is stored. False if it was not storing. */

@@ -28,6 +28,12 @@ export const RESUME_GRACE_MS = 5_000;
 export const PRIME_WITHIN_MS = 50;
 /** Events kept in memory per live stream, for the case it is cut (a client resumes from one it received lately). */
 const KEPT = 256;
+/**
+ * Events a cut stream may have waiting for the store before its writer (the relay reading the upstream) waits too.
+ * Below it the writer goes on, and what gathers while one statement runs goes in the next: waiting for every event's
+ * write made the store one statement (and NOTIFY) per event (bench, events phase).
+ */
+export const STORE_BACKLOG = 256;
 
 const EVENT_ID = /^([0-9a-f]{12})\.(G?[0-9a-z]{1,11})\.([A-Za-z0-9_-]*):(\d{1,9})$/;
 
@@ -134,7 +140,7 @@ export class ResponseStream {
     return !this.ended && (this.cutAt !== undefined || !this.res.destroyed);
   }
 
-  /** One event before the answer; a promise: wait, the client reads slowly (or the store is being written). */
+  /** One event before the answer; a promise: wait, the client reads slowly (or the store is behind). */
   write(m: unknown): void | Promise<void> {
     if (this.ended) return;
     const json = JSON.stringify(m);
@@ -145,7 +151,10 @@ export class ResponseStream {
       return;
     }
     const event = { seq: ++this.seq, json };
-    if (this.cutAt !== undefined) return this.save([event]);
+    if (this.cutAt !== undefined) {
+      const stored = this.save([event]);
+      return this.toSave.length >= STORE_BACKLOG ? stored : undefined;
+    }
     this.open();
     this.kept.push(event);
     if (this.kept.length > KEPT) this.kept.shift();
