@@ -32,5 +32,14 @@ export async function revokeUserConnection(deps: ServiceDeps, p: AdminPrincipal,
   const teams = visibleTeams(p);
   const removed = await removeConnectionById(deps.db.prisma, { userId, ...(teams !== undefined ? { teamIds: teams } : {}) }, id);
   if (!removed) throw new NotFound('connection_not_found', `User ${userId} has no connection ${id}`);
-  deps.audit.record({ teamId: removed.teamId, actor: p.actor, userId, action: 'admin.connection_revoke', target: removed.toolServer, outcome: 'ok' });
+  const upstream = await deps.revokeUpstream?.(removed.tokens);
+  deps.audit.record({
+    teamId: removed.json.teamId,
+    actor: p.actor,
+    userId,
+    action: 'admin.connection_revoke',
+    target: removed.json.toolServer,
+    outcome: 'ok',
+    ...(typeof upstream === 'string' ? { detail: { upstream } } : {}),
+  });
 }

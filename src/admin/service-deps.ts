@@ -11,6 +11,7 @@ import type { SecretBox } from '../security/secret-box.js';
 import type { TeamDirectory } from '../teams/team-directory.js';
 import type { UserDirectory } from '../teams/users.js';
 import type { SessionRuntime } from '../mcp/session-runtime.js';
+import type { RemovedConnection } from '../toolservers/oauth/upstream-tokens.js';
 
 export interface ServiceDeps {
   config: Config;
@@ -24,4 +25,6 @@ export interface ServiceDeps {
   clock: () => number;
   /** The 32-byte key that seals secrets at rest; the built-in issuer's signing keys are sealed with it. */
   encryptionKey: Buffer;
+  /** Revokes a removed connection at its tool server's authorization server (the app's; none in the CLI). */
+  revokeUpstream?: (removed: RemovedConnection) => Promise<unknown>;
 }

@@ -105,8 +105,24 @@ export async function updateToolServer(deps: ServiceDeps, p: AdminPrincipal, slu
 
 export async function removeToolServer(deps: ServiceDeps, p: AdminPrincipal, slug: string, name: string): Promise<void> {
   const team = await findTeam(deps, slug);
+  await revokeConnectionsOf(deps, team.id, name);
   await registry.removeToolServer(deps.db.prisma, team.id, name);
   await changed(deps, p, team.id, 'admin.tool_server_remove', name);
+}
+
+/**
+ * Users' own accounts at an `oauth` tool server about to be removed (its rows go with it) are revoked at its
+ * authorization server first, while its registration is still there to authenticate with: all at once, each bounded
+ * by `REVOKE_TIMEOUT_MS`, best effort (see `upstream-tokens.ts`).
+ */
+async function revokeConnectionsOf(deps: ServiceDeps, teamId: string, name: string): Promise<void> {
+  const revoke = deps.revokeUpstream;
+  if (!revoke) return;
+  const rows = await deps.db.prisma.upstreamConnection.findMany({
+    where: { teamId, toolServer: { teamId, name, authMode: 'oauth' } },
+    select: { teamId: true, userId: true, toolServerId: true, accessTokenEncrypted: true, refreshTokenEncrypted: true },
+  });
+  await Promise.allSettled(rows.map((row) => revoke(row)));
 }
 
 /** Only a platform admin approves a tool server's URL for private addresses. */

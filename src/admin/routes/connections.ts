@@ -28,7 +28,7 @@ export const connectionRoutes = [
     operationId: 'revokeUserConnection',
     tag: 'Users',
     summary: 'Revoke a user’s connection',
-    description: 'Deletes the stored tokens: the user’s next call to that tool server asks them to connect again. Audited as `admin.connection_revoke`.',
+    description: 'Deletes the stored tokens and revokes them at the tool server’s authorization server (RFC 7009, best effort): the user’s next call to that tool server asks them to connect again. Audited as `admin.connection_revoke`, with `detail.upstream` saying whether the upstream revoked them.',
     params: connectionPath,
     query: noQuery,
     success: { status: 204, description: 'Revoked' },

@@ -4,6 +4,8 @@
  * or the teams the caller may see.
  */
 import type { PrismaClient } from '../../db/database.js';
+import type { Prisma } from '../../generated/prisma/client.js';
+import type { RemovedConnection } from './upstream-tokens.js';
 
 export interface ConnectionJson {
   id: string;
@@ -71,17 +73,27 @@ export async function listConnections(prisma: PrismaClient, scope: { userId: str
   return rows.map(toJson);
 }
 
-/** Removes the user's connection to a tool server of the team; false when there was none. */
-export async function removeConnectionByServer(prisma: PrismaClient, scope: { userId: string; teamId: string }, toolServer: string): Promise<boolean> {
-  const { count } = await prisma.upstreamConnection.deleteMany({ where: { userId: scope.userId, teamId: scope.teamId, toolServer: { name: toolServer, teamId: scope.teamId } } });
-  return count > 0;
+/** A removed connection: as the APIs show it, and what revoking it at the upstream needs (never shown). */
+export type Removed = { json: ConnectionJson & { teamId: string }; tokens: RemovedConnection };
+
+const removable = { ...select, teamId: true, toolServerId: true, accessTokenEncrypted: true } as const;
+
+/** Deletes the row found by `where` (the user's own); what it held, or undefined if there was none (or it went meanwhile). */
+async function remove(prisma: PrismaClient, userId: string, where: Prisma.UpstreamConnectionWhereInput): Promise<Removed | undefined> {
+  const row = await prisma.upstreamConnection.findFirst({ where: { ...where, userId }, select: removable });
+  if (!row) return undefined;
+  const { count } = await prisma.upstreamConnection.deleteMany({ where: { id: row.id, userId } });
+  if (count === 0) return undefined;
+  const tokens = { teamId: row.teamId, userId, toolServerId: row.toolServerId, accessTokenEncrypted: row.accessTokenEncrypted, refreshTokenEncrypted: row.refreshTokenEncrypted };
+  return { json: { ...toJson(row), teamId: row.teamId }, tokens };
 }
 
-/** Removes one of the user's connections by id (within `teamIds` when given); the removed connection, or undefined. */
-export async function removeConnectionById(prisma: PrismaClient, scope: { userId: string; teamIds?: readonly string[] }, id: string): Promise<(ConnectionJson & { teamId: string }) | undefined> {
-  const where = { id, userId: scope.userId, ...(scope.teamIds !== undefined ? { teamId: { in: [...scope.teamIds] } } : {}) };
-  const row = await prisma.upstreamConnection.findFirst({ where, select: { ...select, teamId: true } });
-  if (!row) return undefined;
-  const { count } = await prisma.upstreamConnection.deleteMany({ where: { id: row.id, userId: scope.userId } });
-  return count > 0 ? { ...toJson(row), teamId: row.teamId } : undefined;
+/** Removes the user's connection to a tool server of the team. */
+export function removeConnectionByServer(prisma: PrismaClient, scope: { userId: string; teamId: string }, toolServer: string): Promise<Removed | undefined> {
+  return remove(prisma, scope.userId, { teamId: scope.teamId, toolServer: { name: toolServer, teamId: scope.teamId } });
+}
+
+/** Removes one of the user's connections by id (within `teamIds` when given). */
+export function removeConnectionById(prisma: PrismaClient, scope: { userId: string; teamIds?: readonly string[] }, id: string): Promise<Removed | undefined> {
+  return remove(prisma, scope.userId, { id, ...(scope.teamIds !== undefined ? { teamId: { in: [...scope.teamIds] } } : {}) });
 }

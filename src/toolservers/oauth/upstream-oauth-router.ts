@@ -63,9 +63,10 @@ export function upstreamOAuthRouter(deps: { oauth: UpstreamOAuth; db: Database; 
     const p = res.locals.principal!;
     const name = String(req.params.toolServer);
     if (!TOOL_SERVER_NAME.test(name)) throw new Invalid('invalid_path', 'toolServer must be a tool server name (1–32 of a-z, 0-9, _ and -)');
-    if (!(await removeConnectionByServer(deps.db.prisma, { userId: p.user.id, teamId: p.team.id }, name))) {
-      throw new NotFound('connection_not_found', `You have no connection to tool server ${name} in this team`);
-    }
+    const removed = await removeConnectionByServer(deps.db.prisma, { userId: p.user.id, teamId: p.team.id }, name);
+    if (!removed) throw new NotFound('connection_not_found', `You have no connection to tool server ${name} in this team`);
+    // Answered once the upstream has been told too (bounded by REVOKE_TIMEOUT_MS; its refusal is logged, not the user's problem).
+    await deps.oauth.revoke(removed.tokens);
     res.status(204).end();
   });
 

@@ -15,7 +15,7 @@ import type { UpstreamCredentials } from '../upstream-credentials.js';
 import { UpstreamConnectRequired, UpstreamOAuthSetupError } from './connect-required.js';
 import { connectLink, openConnectLink } from './connect-link.js';
 import { CALLBACK_PATH, clientMetadataDocument, upstreamClient, type OAuthToolServer } from './upstream-registration.js';
-import { createUpstreamTokens, type ConnectionKey } from './upstream-tokens.js';
+import { createUpstreamTokens, type ConnectionKey, type RemovedConnection } from './upstream-tokens.js';
 
 type Fetch = (url: string | URL, init?: RequestInit) => Promise<Response>;
 
@@ -61,6 +61,8 @@ export interface UpstreamOAuth {
   /** Callback: stores the tokens; the tool server's name for the page. */
   finishConnect(query: Record<string, unknown>, cookieState: string | undefined): Promise<{ toolServer: string }>;
   clientMetadataDocument(): ReturnType<typeof clientMetadataDocument>;
+  /** Revokes a removed connection at the tool server's authorization server (best effort; see `upstream-tokens.ts`). */
+  revoke(removed: RemovedConnection): Promise<'revoked' | 'unsupported' | 'failed'>;
 }
 
 /**
@@ -105,6 +107,7 @@ export function createUpstreamOAuth(options: UpstreamOAuthDeps): UpstreamOAuth {
   });
 
   return {
+    revoke: (removed) => tokens.revoke(removed),
     credentials(def, session) {
       const key: ConnectionKey = { teamId: session.team.id, userId: session.user.id, toolServerId: def.id ?? '', url: def.url ?? '' };
       let cached: { token: string; until: number } | undefined;

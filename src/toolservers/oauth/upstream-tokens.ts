@@ -6,8 +6,13 @@
  * token expiring, the second waits, sees the row changed and uses the first one's result, so a rotated refresh
  * token is used once. A refresh the authorization server refuses (`invalid_grant`: revoked, expired, reused) deletes
  * the connection: the caller asks the user to connect again; nothing retries it.
+ *
+ * A connection the user or an admin removes is also revoked at the authorization server (RFC 7009), when it has a
+ * revocation endpoint: the refresh token (which ends the grant and its access tokens there), else the access token.
+ * Best effort — the row is gone whatever the upstream answers, and what it answered is logged, never the token.
  */
-import { OAuthError, refreshAuthorization } from '@modelcontextprotocol/client';
+import { OAuthError, refreshAuthorization, selectClientAuthMethod } from '@modelcontextprotocol/client';
+import * as oidc from 'openid-client';
 import type { PrismaClient } from '../../db/database.js';
 import type { SecretBox } from '../../security/secret-box.js';
 import type { Logger } from '../../observability/logger.js';
@@ -31,6 +36,18 @@ export interface TokenSet {
   scope?: string | undefined;
 }
 
+/** A connection just deleted, as its row held it: what revoking it at the upstream needs. */
+export interface RemovedConnection {
+  teamId: string;
+  userId: string;
+  toolServerId: string;
+  accessTokenEncrypted: string;
+  refreshTokenEncrypted: string | null;
+}
+
+/** How long revoking a removed connection may take before the gateway gives up on it. */
+export const REVOKE_TIMEOUT_MS = 5_000;
+
 export interface UpstreamTokens {
   /**
    * A usable access token: the stored one, or a refreshed one when it is expiring or `force` (the upstream answered
@@ -39,6 +56,11 @@ export interface UpstreamTokens {
   accessToken(key: ConnectionKey, opts?: { rejected?: string }): Promise<{ token: string; expiresAt: number | undefined } | undefined>;
   /** Stores the tokens of a completed authorization (replacing any earlier connection). */
   save(key: ConnectionKey, tokens: TokenSet): Promise<void>;
+  /**
+   * Revokes a removed connection's tokens at the tool server's authorization server. `revoked`: it accepted;
+   * `unsupported`: it has no revocation endpoint; `failed`: it refused or could not be reached (logged).
+   */
+  revoke(removed: RemovedConnection): Promise<'revoked' | 'unsupported' | 'failed'>;
 }
 
 interface Row {
@@ -85,6 +107,33 @@ export function createUpstreamTokens(deps: {
         scope: tokens.scope ?? null,
       };
       await prisma.upstreamConnection.upsert({ where: where(key), create: { teamId: key.teamId, userId: key.userId, toolServerId: key.toolServerId, ...data }, update: data });
+    },
+
+    async revoke(removed) {
+      const about = { toolServerId: removed.toolServerId, userId: removed.userId };
+      try {
+        const reg = await deps.client(removed.toolServerId, removed.teamId);
+        // Both kinds of discovered metadata (RFC 8414, OpenID) may carry it; the SDK types only the first with it.
+        const metadata = reg.metadata as { issuer: string; revocation_endpoint?: string; revocation_endpoint_auth_methods_supported?: string[]; token_endpoint_auth_methods_supported?: string[] };
+        const endpoint = metadata.revocation_endpoint;
+        if (!endpoint) return 'unsupported';
+        // openid-client does the request (client authentication, form, error parsing); the fetch is the SSRF-checked one.
+        const secret = reg.client.client_secret;
+        const method = secret ? selectClientAuthMethod(reg.client, metadata.revocation_endpoint_auth_methods_supported ?? metadata.token_endpoint_auth_methods_supported ?? []) : 'none';
+        const auth = secret && method === 'client_secret_basic' ? oidc.ClientSecretBasic(secret) : secret && method === 'client_secret_post' ? oidc.ClientSecretPost(secret) : oidc.None();
+        const config = new oidc.Configuration(metadata as oidc.ServerMetadata, reg.client.client_id, undefined, auth);
+        config[oidc.customFetch] = (url, init) => reg.fetchFn(url, { ...(init as RequestInit), signal: AbortSignal.timeout(REVOKE_TIMEOUT_MS) });
+        // Plain http only where the tool server itself is (an operator-approved server on a private network).
+        if (new URL(endpoint).protocol === 'http:') oidc.allowInsecureRequests(config);
+        const refresh = removed.refreshTokenEncrypted;
+        await oidc.tokenRevocation(config, box.open(refresh ?? removed.accessTokenEncrypted), { token_type_hint: refresh ? 'refresh_token' : 'access_token' });
+        deps.logger.info(about, 'removed connection revoked at the upstream');
+        return 'revoked';
+      } catch (err) {
+        const reason = err instanceof Error ? `${err.name}: ${err.message}` : 'unknown error';
+        deps.logger.warn({ ...about, reason }, 'removed connection could not be revoked at the upstream');
+        return 'failed';
+      }
     },
   };
 

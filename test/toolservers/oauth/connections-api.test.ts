@@ -56,8 +56,12 @@ describe('connections endpoints', () => {
     expect((await api('/t/conn/connections/Not_A_Name!', alice.token, 'DELETE')).status).toBe(400);
     expect(await t.tdb.db.prisma.upstreamConnection.count({ where: { userId: alice.userId } })).toBe(1);
 
+    const refreshToken = t.gw.app.box.open(stored.refreshTokenEncrypted!);
+    expect(await t.up.refreshTokenActive(refreshToken)).toBe(true);
     const removed = await api('/t/conn/connections/gh', alice.token, 'DELETE');
     expect(removed.status).toBe(204);
+    // Revoked at the upstream's authorization server too (RFC 7009), not only forgotten here.
+    expect(await t.up.refreshTokenActive(refreshToken)).toBe(false);
     expect(await t.tdb.db.prisma.upstreamConnection.count({ where: { userId: alice.userId } })).toBe(0);
     expect((await alice.call()).text).toContain('/oauth/upstream/connect?link=');
     expect((await api('/t/conn/connections/gh', alice.token, 'DELETE')).status).toBe(404);
@@ -79,12 +83,39 @@ describe('connections endpoints', () => {
     expect((await api(`/admin/v1/users/${someoneElse.userId}/connections/${items[0]!.id}`, ADMIN_KEY, 'DELETE')).status).toBe(404);
     expect((await api(`/admin/v1/users/00000000-0000-4000-8000-000000000000/connections`, ADMIN_KEY)).status).toBe(404);
 
+    const stored = await t.tdb.db.prisma.upstreamConnection.findFirstOrThrow({ where: { userId: carol.userId } });
+    const refreshToken = t.gw.app.box.open(stored.refreshTokenEncrypted!);
     expect((await api(`/admin/v1/users/${carol.userId}/connections/${items[0]!.id}`, ADMIN_KEY, 'DELETE')).status).toBe(204);
+    expect(await t.up.refreshTokenActive(refreshToken)).toBe(false);
     expect((await carol.call()).text).toContain('/oauth/upstream/connect?link=');
     await t.gw.app.audit.flush();
     const audit = await t.tdb.db.prisma.auditRecord.findMany({ where: { action: 'admin.connection_revoke' } });
-    expect(audit).toEqual([expect.objectContaining({ target: 'gh', outcome: 'ok', userId: carol.userId })]);
+    expect(audit).toEqual([expect.objectContaining({ target: 'gh', outcome: 'ok', userId: carol.userId, detail: { upstream: 'revoked' } })]);
     for (const c of [carol, someoneElse]) await c.client.close();
+  });
+});
+
+describe('removing an oauth tool server', () => {
+  it('revokes its users’ connections at the upstream first, then forgets them', async () => {
+    // Through the admin API (as a platform admin: approved for the loopback address), so live caches hear of it.
+    const added = await fetch(`${t.gw.url}/admin/v1/teams/conn/tool-servers`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'gh2', kind: 'remote', url: t.up.mcpUrl, auth: { mode: 'oauth', scopes: ['tools'] } }),
+    });
+    expect(added.status).toBe(201);
+    const erin = await user('erin@example.com');
+    const call = async () => ((await erin.client.callTool({ name: 'gh2__whoami', arguments: {} })) as CallToolResult).content[0] as { text: string };
+    await connectViaFetch(linkIn((await call()).text), 'erin-upstream');
+    expect((await call()).text).toBe('sub=erin-upstream');
+    const stored = await t.tdb.db.prisma.upstreamConnection.findFirstOrThrow({ where: { userId: erin.userId, toolServer: { name: 'gh2' } } });
+    const refreshToken = t.gw.app.box.open(stored.refreshTokenEncrypted!);
+    expect(await t.up.refreshTokenActive(refreshToken)).toBe(true);
+
+    expect((await api('/admin/v1/teams/conn/tool-servers/gh2', ADMIN_KEY, 'DELETE')).status).toBe(204);
+    expect(await t.up.refreshTokenActive(refreshToken)).toBe(false);
+    expect(await t.tdb.db.prisma.upstreamConnection.count({ where: { id: stored.id } })).toBe(0);
+    await erin.client.close();
   });
 });
 
