@@ -13,7 +13,7 @@ import type { FetchLike } from '@modelcontextprotocol/client';
 import type { ServerNotification } from '@modelcontextprotocol/client';
 import type { Logger } from '../observability/logger.js';
 import { MODERN_PROTOCOL_VERSION } from '../mcp/protocol-era.js';
-import { parseEvent } from './upstream-relay.js';
+import { sseEvents } from './sse-events.js';
 
 /** How long the upstream has to acknowledge a listen request, and the pause before a lost stream is reopened. */
 const ACK_TIMEOUT_MS = 10_000;
@@ -126,24 +126,16 @@ export class ModernUpstreamListener {
 
   /** Reads the stream until it ends; `acked` at the acknowledgement. Never rejects. */
   private async read(body: ReadableStream<Uint8Array>, controller: AbortController, acked: () => void): Promise<void> {
-    const decoder = new TextDecoder();
-    let buffer = '';
     try {
-      for await (const bytes of body as unknown as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(bytes, { stream: true }).replace(/\r\n?/g, '\n');
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) !== -1) {
-          const data = parseEvent(buffer.slice(0, end)).data;
-          buffer = buffer.slice(end + 2);
-          if (!data) continue;
-          const m = JSON.parse(data) as { method?: unknown; params?: Record<string, unknown> };
-          if (m.method === 'notifications/subscriptions/acknowledged') {
-            acked();
-            this.openedAt = Date.now();
-          } else if (typeof m.method === 'string' && m.method.startsWith('notifications/')) {
-            this.failures = 0;
-            this.opts.onNotification({ method: m.method, params: m.params ?? {} } as ServerNotification);
-          }
+      for await (const { data } of sseEvents(body)) {
+        if (!data) continue;
+        const m = JSON.parse(data) as { method?: unknown; params?: Record<string, unknown> };
+        if (m.method === 'notifications/subscriptions/acknowledged') {
+          acked();
+          this.openedAt = Date.now();
+        } else if (typeof m.method === 'string' && m.method.startsWith('notifications/')) {
+          this.failures = 0;
+          this.opts.onNotification({ method: m.method, params: m.params ?? {} } as ServerNotification);
         }
       }
     } catch (err) {

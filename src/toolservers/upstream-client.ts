@@ -37,6 +37,8 @@ import { tracingOn, traceUpstreamFetch } from '../observability/tracing.js';
 import type { Downstream, SessionDownstream } from './types.js';
 import type { RelayEndpoint } from './upstream-relay.js';
 import type { Dispatcher } from 'undici';
+import { JSONRPCMessageSchema } from '@modelcontextprotocol/core';
+import { sseEvents } from './sse-events.js';
 
 export const UPSTREAM_CLIENT_INFO: Implementation = { name: 'switchboard', version: '0.1.0' };
 
@@ -84,6 +86,8 @@ interface Connected {
   client: Client;
   transport: StreamableHTTPClientTransport;
   server: UpstreamServer;
+  /** Ends the standalone stream the gateway opened itself (a resumed session's). */
+  standalone?: AbortController;
 }
 
 /** What the SDK client threw, as the gateway passes it on (errors read as on SDK v1: `mcp/mcp-error.ts`). */
@@ -185,6 +189,7 @@ export class UpstreamClient {
       await Promise.race([conn.transport.terminateSession().catch(() => undefined), new Promise((r) => setTimeout(r, 2_000).unref())]);
       await this.opts.sessions.forget(this.opts.name);
     }
+    conn.standalone?.abort();
     await conn.client.close().catch(() => undefined);
   }
 
@@ -207,7 +212,12 @@ export class UpstreamClient {
     const old = this.current;
     this.current = undefined;
     this.resumeStored = false;
-    await old?.then((c) => c.client.close()).catch(() => undefined);
+    await old
+      ?.then((c) => {
+        c.standalone?.abort();
+        return c.client.close();
+      })
+      .catch(() => undefined);
   }
 
   private async open(): Promise<Connected> {
@@ -225,10 +235,11 @@ export class UpstreamClient {
     if (stored) {
       if (stored.protocolVersion) transport.setProtocolVersion(stored.protocolVersion);
       await client.connect(transport);
-      // The SDK opens the standalone stream only after its own `initialize`; a resumed session opens it here.
-      openStandaloneStream(transport, (err) => opts.logger.debug({ err, toolServer: opts.name }, 'upstream standalone stream not opened'));
+      // The SDK opens the standalone stream only after its own `initialize`; a resumed session's is opened here.
+      const standalone = new AbortController();
+      void standaloneStream({ url: opts.url, fetch: this.authorizedFetch(), transport, signal: standalone.signal, logger: opts.logger, name: opts.name });
       opts.logger.debug({ toolServer: opts.name, upstreamSession: stored.id }, 'resumed upstream session');
-      return { client, transport, server: storedServer(stored) };
+      return { client, transport, server: storedServer(stored), standalone };
     }
     await client.connect(transport, { timeout: opts.timeouts.connectMs });
     const serverInfo = client.getServerVersion();
@@ -330,15 +341,49 @@ function storedServer(stored: { capabilities?: Record<string, unknown> | undefin
   };
 }
 
+/** Reopening a resumed session's standalone stream stops after this many in a row that ended early. */
+const STANDALONE_REOPENS = 3;
+const STANDALONE_REOPEN_MS = 1_000;
+const STANDALONE_SHORT_LIVED_MS = 60_000;
+
 /**
- * The one SDK private member the gateway still touches: the transport opens the standalone GET stream itself only
- * after the `notifications/initialized` it sends, which a resumed session never sends again. Neither SDK version has
- * a public "open the standalone stream" call (v2's `resumeStream` needs a `Last-Event-ID`); should one appear (or
- * `connect` open it when the transport starts with a session id), it replaces this. Without the method, the
- * resumed session simply has no standalone stream (list changes then reach it on its next connection).
+ * A resumed upstream session's standalone stream (the GET of Streamable HTTP). The SDK's transport opens it only
+ * after the `notifications/initialized` it sends itself, which a resumed session never sends again, and has no
+ * public call that opens it (`resumeStream` needs a `Last-Event-ID`). So the gateway opens it: a GET carrying the
+ * session's id and version and, through the transport's own fetch, its credentials; each message is handed to the
+ * client as its transport hands messages over (`onmessage`, the Transport interface's callback), so requests on it
+ * are answered by the client over the transport as usual. A stream that ends is reopened after a pause (from its
+ * last event id, if the upstream gives ids), a few times in a row at most; 405 (the upstream offers no such stream),
+ * 404 (the session is gone: the next request initializes anew) and other refusals end it. Never rejects.
  */
-function openStandaloneStream(transport: StreamableHTTPClientTransport, onError: (err: unknown) => void): void {
-  const t = transport as unknown as { _startOrAuthSse?: (o: { resumptionToken?: string }) => Promise<void> };
-  if (typeof t._startOrAuthSse !== 'function') return;
-  t._startOrAuthSse({}).catch(onError);
+async function standaloneStream(o: { url: string; fetch: FetchLike; transport: StreamableHTTPClientTransport; signal: AbortSignal; logger: Logger; name: string }): Promise<void> {
+  let lastEventId: string | undefined;
+  let failures = 0;
+  while (!o.signal.aborted && failures < STANDALONE_REOPENS) {
+    const opened = Date.now();
+    try {
+      const headers: Record<string, string> = { accept: 'text/event-stream' };
+      if (o.transport.sessionId) headers['mcp-session-id'] = o.transport.sessionId;
+      if (o.transport.protocolVersion) headers['mcp-protocol-version'] = o.transport.protocolVersion;
+      if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
+      const res = await o.fetch(o.url, { method: 'GET', headers, signal: o.signal });
+      if (!res.ok || !res.body || !res.headers.get('content-type')?.includes('text/event-stream')) {
+        await res.body?.cancel().catch(() => undefined);
+        if (res.status !== 405) o.logger.debug({ toolServer: o.name, status: res.status }, 'upstream standalone stream refused');
+        return;
+      }
+      for await (const event of sseEvents(res.body)) {
+        if (event.id !== undefined) lastEventId = event.id;
+        if (!event.data) continue;
+        const message = JSONRPCMessageSchema.safeParse(JSON.parse(event.data));
+        if (message.success) o.transport.onmessage?.(message.data);
+        else o.logger.debug({ toolServer: o.name }, 'upstream standalone stream sent something that is not JSON-RPC');
+      }
+    } catch (err) {
+      if (o.signal.aborted) return;
+      o.logger.debug({ err, toolServer: o.name }, 'upstream standalone stream broke');
+    }
+    failures = Date.now() - opened >= STANDALONE_SHORT_LIVED_MS ? 1 : failures + 1;
+    await new Promise((r) => setTimeout(r, STANDALONE_REOPEN_MS).unref());
+  }
 }

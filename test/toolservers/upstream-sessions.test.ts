@@ -42,6 +42,30 @@ describe('upstream sessions', () => {
     expect(call.sessionId).toBe(stored!.id);
     // The resumed client still knows what the upstream offers (restored, not re-initialized).
     expect((await again.client.listPrompts()).prompts.map((p) => p.name)).toEqual(['up__greet']);
+
+    // The resumed upstream session's standalone stream is open again (the gateway opens it: no initialize was sent),
+    // and what the upstream announces on it reaches the client's own stream.
+    await expect.poll(() => t.up.requests.some((r) => r.httpMethod === 'GET' && r.sessionId === stored!.id)).toBe(true);
+    const stream = await fetch(endpoint(), { headers: { authorization: `Bearer ${token2}`, accept: 'text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' } });
+    expect(stream.status).toBe(200);
+    const reader = stream.body!.getReader();
+    let seen = '';
+    const reading = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        seen += new TextDecoder().decode(value);
+      }
+    })().catch(() => undefined);
+    // Announced until it arrives: the client's stream may not be registered yet when the first one goes out.
+    await expect
+      .poll(() => {
+        t.up.announceToolsChanged();
+        return seen;
+      })
+      .toContain('notifications/tools/list_changed');
+    await reader.cancel();
+    await reading;
     await again.client.close();
   });
 
