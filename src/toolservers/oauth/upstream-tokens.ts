@@ -18,7 +18,10 @@ import type { SecretBox } from '../../security/secret-box.js';
 import type { Logger } from '../../observability/logger.js';
 import type { UpstreamClientRecord } from './upstream-registration.js';
 
-/** Tokens are refreshed this long before they expire, so none expires in flight. */
+/**
+ * Tokens are refreshed this long before they expire, so none expires in flight — or, for a token issued for less
+ * than twice that, once half its lifetime is gone (else a short-lived token would be refreshed on every request).
+ */
 export const REFRESH_MARGIN_MS = 60_000;
 
 export interface ConnectionKey {
@@ -68,6 +71,8 @@ interface Row {
   access_token_encrypted: string;
   refresh_token_encrypted: string | null;
   expires_at: Date | null;
+  /** When the current tokens were stored (issued, as far as the gateway knows). */
+  updated_at: Date;
 }
 
 export function createUpstreamTokens(deps: {
@@ -81,7 +86,12 @@ export function createUpstreamTokens(deps: {
   const { prisma, box, clock } = deps;
   const where = (k: ConnectionKey) => ({ userId_teamId_toolServerId: { userId: k.userId, teamId: k.teamId, toolServerId: k.toolServerId } });
   const expiresAtOf = (t: TokenSet) => (typeof t.expires_in === 'number' && t.expires_in > 0 ? new Date(clock() + t.expires_in * 1000) : null);
-  const fresh = (r: { expires_at: Date | null }) => r.expires_at === null || r.expires_at.getTime() - REFRESH_MARGIN_MS > clock();
+  const fresh = (r: { expires_at: Date | null; updated_at: Date }) => {
+    if (r.expires_at === null) return true;
+    const expires = r.expires_at.getTime();
+    const margin = Math.max(0, Math.min(REFRESH_MARGIN_MS, (expires - r.updated_at.getTime()) / 2));
+    return expires - margin > clock();
+  };
 
   return {
     async accessToken(key, opts = {}) {
@@ -92,7 +102,7 @@ export function createUpstreamTokens(deps: {
         await prisma.upstreamConnection.deleteMany({ where: { id: row.id, teamId: key.teamId, userId: key.userId } });
         return undefined;
       }
-      const current = { id: row.id, access_token_encrypted: row.accessTokenEncrypted, refresh_token_encrypted: row.refreshTokenEncrypted, expires_at: row.expiresAt };
+      const current = { id: row.id, access_token_encrypted: row.accessTokenEncrypted, refresh_token_encrypted: row.refreshTokenEncrypted, expires_at: row.expiresAt, updated_at: row.updatedAt };
       const token = box.open(current.access_token_encrypted);
       if (token !== opts.rejected && fresh(current)) return { token, expiresAt: current.expires_at?.getTime() };
       return refresh(key, current, opts.rejected);
@@ -142,7 +152,7 @@ export function createUpstreamTokens(deps: {
     return prisma.$transaction(
       async (tx) => {
         const [row] = await tx.$queryRaw<Row[]>`
-          SELECT id, access_token_encrypted, refresh_token_encrypted, expires_at FROM upstream_connections
+          SELECT id, access_token_encrypted, refresh_token_encrypted, expires_at, updated_at FROM upstream_connections
           WHERE id = ${seen.id}::uuid AND team_id = ${key.teamId}::uuid AND user_id = ${key.userId}::uuid FOR UPDATE`;
         if (!row) return undefined;
         // Someone refreshed while this waited for the lock: theirs is the current token.
