@@ -7,15 +7,15 @@ import { describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { tokenFor } from '../../helpers/gateway.js';
+import { startTestGateway, tokenFor, TEST_ENCRYPTION_KEY, type TestGateway } from '../../helpers/gateway.js';
 import { connectViaFetch, useOAuthUpstreamGateway } from '../../fixtures/oauth-upstream.js';
 
 const t = useOAuthUpstreamGateway('tokens');
 
-async function session(email: string) {
+async function session(email: string, gw: TestGateway = t.gw) {
   const { token, userId } = await tokenFor(t.gw, { email, team: 'tokens' });
   const client = new Client({ name: 'tokens-test', version: '1' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(`${t.gw.url}/t/tokens/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${gw.url}/t/tokens/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
   const whoami = async () => {
     const r = (await client.callTool({ name: 'gh__whoami', arguments: {} })) as CallToolResult;
     return { isError: r.isError === true, text: (r.content[0] as { text: string }).text };
@@ -78,6 +78,27 @@ describe('upstream tokens', () => {
     expect(results).toEqual(Array(4).fill({ isError: false, text: 'sub=race-upstream' }));
     expect(await t.tdb.db.prisma.upstreamConnection.count({ where: { userId: s.userId } })).toBe(1);
     for (const c of [s, a, b]) await c.client.close();
+  });
+
+  it('concurrent calls on two replicas (own pools, one database) refresh once: the row lock holds across processes', async () => {
+    const s = await connected('replicas@example.com', 'replicas-upstream');
+    const b = await startTestGateway(await t.tdb.open(), { encryptionKey: TEST_ENCRYPTION_KEY, env: { PUBLIC_URL: t.gw.url } });
+    try {
+      await expireStored(s.userId);
+      const onA = await session('replicas@example.com');
+      const onB = await session('replicas@example.com', b);
+      const before = t.up.calls.length;
+      const results = await Promise.all([onA.whoami(), onB.whoami(), onA.whoami(), onB.whoami()]);
+      expect(results).toEqual(Array(4).fill({ isError: false, text: 'sub=replicas-upstream' }));
+      // One refresh: every call after the expiry carried the same new token (a second refresh would have used the
+      // rotated refresh token again, which the AS refuses, and removed the connection).
+      const used = new Set(t.up.calls.slice(before).filter((c) => c.sub === 'replicas-upstream').map((c) => c.token));
+      expect(used.size).toBe(1);
+      expect(await t.tdb.db.prisma.upstreamConnection.count({ where: { userId: s.userId } })).toBe(1);
+      for (const c of [s, onA, onB]) await c.client.close();
+    } finally {
+      await b.close();
+    }
   });
 
   it('an upstream 401 renews the token and retries the call once', async () => {
