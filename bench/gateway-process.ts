@@ -15,19 +15,32 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
-import { loadConfig } from '../src/config/config.js';
-import { createApp } from '../src/http/app.js';
-import { createHttpServer, useExpressPrototypes } from '../src/http/mcp-fast-lane.js';
-import { createLogger } from '../src/observability/logger.js';
-import { createTeam } from '../src/teams/team-admin.js';
-import { addToolServer } from '../src/toolservers/tool-server-config.js';
-import { issueAccessToken } from '../src/authserver/access-token.js';
-import { LOCAL_ISSUER } from '../src/teams/users.js';
-import { teamResource } from '../src/auth/protected-resource.js';
 import { benchDatabase, joinBenchDatabase } from './harness.js';
 import { serveBenchCommands } from './ipc.js';
 import { benchTracingEnv } from './otlp-sink.js';
-import { startTracing, stopTracing } from '../src/observability/tracing.js';
+import { appModule } from './gateway-code.js';
+import type * as ConfigModule from '../src/config/config.js';
+import type * as AppModule from '../src/http/app.js';
+import type * as McpFastLaneModule from '../src/http/mcp-fast-lane.js';
+import type * as LoggerModule from '../src/observability/logger.js';
+import type * as TeamAdminModule from '../src/teams/team-admin.js';
+import type * as ToolServerConfigModule from '../src/toolservers/tool-server-config.js';
+import type * as AccessTokenModule from '../src/authserver/access-token.js';
+import type * as UsersModule from '../src/teams/users.js';
+import type * as ProtectedResourceModule from '../src/auth/protected-resource.js';
+import type * as TracingModule from '../src/observability/tracing.js';
+
+// The app, from the code this process runs (`gateway-code.ts`: `dist/` as `npm start` runs it, or `src/`).
+const { loadConfig } = await appModule<typeof ConfigModule>('config/config');
+const { createApp } = await appModule<typeof AppModule>('http/app');
+const { createHttpServer, useExpressPrototypes } = await appModule<typeof McpFastLaneModule>('http/mcp-fast-lane');
+const { createLogger } = await appModule<typeof LoggerModule>('observability/logger');
+const { createTeam } = await appModule<typeof TeamAdminModule>('teams/team-admin');
+const { addToolServer } = await appModule<typeof ToolServerConfigModule>('toolservers/tool-server-config');
+const { issueAccessToken } = await appModule<typeof AccessTokenModule>('authserver/access-token');
+const { LOCAL_ISSUER } = await appModule<typeof UsersModule>('teams/users');
+const { teamResource } = await appModule<typeof ProtectedResourceModule>('auth/protected-resource');
+const { startTracing, stopTracing } = await appModule<typeof TracingModule>('observability/tracing');
 
 const BENCH_TEAM = 'bench';
 

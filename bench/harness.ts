@@ -3,8 +3,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { openDatabase, type Database } from '../src/db/database.js';
-import { migrate } from '../src/db/migrator.js';
+import type { Database } from '../src/db/database.js';
+import { appModule } from './gateway-code.js';
+import type * as DatabaseModule from '../src/db/database.js';
+import type * as MigratorModule from '../src/db/migrator.js';
+
+const dbModule = () => appModule<typeof DatabaseModule>('db/database');
 
 export const BENCH_DATABASE_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 
@@ -15,8 +19,8 @@ export async function benchDatabase(): Promise<{ db: Database; name: string; dro
   await admin.query(`CREATE DATABASE ${name}`);
   const url = new URL(BENCH_DATABASE_URL);
   url.pathname = `/${name}`;
-  const db = await openDatabase({ url: url.toString(), poolSize: 10 });
-  await migrate(db.sql);
+  const db = await (await dbModule()).openDatabase({ url: url.toString(), poolSize: 10 });
+  await (await appModule<typeof MigratorModule>('db/migrator')).migrate(db.sql);
   return {
     db,
     name,
@@ -33,7 +37,7 @@ export async function joinBenchDatabase(name: string): Promise<Database> {
   if (!/^sb_bench_[0-9a-f]{8}$/.test(name)) throw new Error(`not a bench database: ${name}`);
   const url = new URL(BENCH_DATABASE_URL);
   url.pathname = `/${name}`;
-  return openDatabase({ url: url.toString(), poolSize: 10 });
+  return (await dbModule()).openDatabase({ url: url.toString(), poolSize: 10 });
 }
 
 export function percentile(sorted: readonly number[], p: number): number {

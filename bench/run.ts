@@ -13,6 +13,8 @@
  * runs on `gateway` alone.
  */
 import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -26,6 +28,7 @@ import { summariseProfile } from './profile-summary.js';
 import { renderReport, type DriveResult, type Results, type Row, type Target } from './report.js';
 import { startOtlpSink, type OtlpSink } from './otlp-sink.js';
 import { benchEra, type BenchEra } from './mcp-requests.js';
+import { gatewayCode } from './gateway-code.js';
 import { benchNumber, benchPhases, benchReplicas, benchTracingModes, gatewayTargets, type GatewayTargetSpec, type Phase } from './settings.js';
 
 const num = (name: string, fallback: number) => benchNumber(name, process.env[name], fallback);
@@ -44,6 +47,8 @@ const settings = {
   streamEvents: benchNumber('BENCH_STREAM_EVENTS', process.env.BENCH_STREAM_EVENTS, 20, 1),
 };
 const phases = benchPhases(process.env.BENCH_PHASES);
+// BENCH_GATEWAY_CODE: the gateway runs `dist/` (compiled, as `npm start` runs it; the default) or `src/` (`gateway-code.ts`).
+const code = gatewayCode(process.env.BENCH_GATEWAY_CODE ?? 'dist');
 const on = (phase: Phase) => phases.has(phase);
 const specs = gatewayTargets(benchReplicas(process.env.BENCH_REPLICAS), benchTracingModes(process.env.BENCH_TRACING));
 
@@ -55,6 +60,12 @@ const log = (msg: string) => console.error(`bench ${new Date().toISOString().sli
 const results: Results = { settings, started: new Date(), loadAtStart: loadAverage(), calls: [], handshakes: [], events: [], targets: specs, profiles: [], notes: [] };
 
 log(`starting upstream, nginx, ${specs.map((g) => g.label).join(', ')}, load generator`);
+if (code === 'dist') {
+  // Built exactly as `npm start` builds it: `bin/switchboard.mjs` compiles dist/ when it is missing or older than
+  // the sources (under its build lock), then answers `--help`.
+  log('gateway code: dist/ (building it first if the sources are newer)');
+  execFileSync(process.execPath, [fileURLToPath(new URL('../bin/switchboard.mjs', import.meta.url)), '--help'], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
 const upstream = await forkBenchChild<{ url: string }>('./upstream-process.ts', { env: { BENCH_UPSTREAM_ERA: eras.upstream } });
 const nginx = await startNginx(upstream.ready.url);
 
@@ -79,6 +90,7 @@ async function startGatewayTarget(spec: GatewayTargetSpec): Promise<GatewayTarge
   const publicPort = spec.replicas > 1 ? await freePort() : 0;
   const sink = spec.tracing ? await startOtlpSink() : undefined;
   const env: Record<string, string> = {
+    BENCH_GATEWAY_CODE: code,
     BENCH_UPSTREAM_URL: upstream.ready.url,
     BENCH_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
     // Set for every process: the runner's own BENCH_TRACING lists modes, a gateway runs one (or none).
@@ -280,6 +292,11 @@ try {
   await admin.end();
   await Promise.allSettled(gateways.map((g) => g.sink?.stop()));
 }
+results.notes.push(
+  code === 'dist'
+    ? 'Gateway code: dist/, compiled by tsc, as `npm start` runs it (BENCH_GATEWAY_CODE=dist, the default).'
+    : 'Gateway code: src/ through tsx, as the tests run it (BENCH_GATEWAY_CODE=src); `npm start` runs dist/.',
+);
 results.notes.push(
   `Protocol eras: clients ${eras.client} (${eras.client === 'modern' ? '2026-07-28, stateless' : '2025-11-25, sessions'}) to the gateway, upstream ${eras.upstream} (${eras.upstream === 'modern' ? '2026-07-28, SDK v2, legacy requests refused' : '2025-11-25, SDK v1'}); direct and nginx requests speak the upstream's (BENCH_CLIENT_ERA, BENCH_UPSTREAM_ERA).`,
 );

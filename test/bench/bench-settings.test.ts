@@ -9,6 +9,7 @@ import { nginxConfig } from '../../bench/nginx.js';
 import { firstEventId, resumedStream, sseEvents, streamBody } from '../../bench/mcp-requests.js';
 import { eventsTable, targetsTable, type EventsRow, type Row } from '../../bench/report.js';
 import { eventMessage, numberList } from '../../bench/cluster-db.js';
+import { gatewayCode } from '../../bench/gateway-code.js';
 
 describe('BENCH_PHASES', () => {
   it('runs every optional phase by default (today’s bench and the events), none with none, a chosen few otherwise', () => {
@@ -20,6 +21,16 @@ describe('BENCH_PHASES', () => {
 
   it('refuses a phase it does not know, by name', () => {
     expect(() => benchPhases('profile,heaps')).toThrow(/BENCH_PHASES: unknown phase "heaps"/);
+  });
+});
+
+describe('BENCH_GATEWAY_CODE', () => {
+  it('is src in a gateway process unless told dist (the runner tells dist by default), and refuses anything else', () => {
+    expect(gatewayCode(undefined)).toBe('src');
+    expect(gatewayCode('')).toBe('src');
+    expect(gatewayCode('src')).toBe('src');
+    expect(gatewayCode('dist')).toBe('dist');
+    expect(() => gatewayCode('build')).toThrow(/BENCH_GATEWAY_CODE must be src or dist, not "build"/);
   });
 });
 
