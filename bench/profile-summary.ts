@@ -25,7 +25,8 @@ function categoryOf(mod: string): string {
   if (mod.startsWith('(native)')) return 'native code (C++ bindings, syscalls such as writev)';
   if (mod.startsWith('(')) return `V8 ${mod}`;
   if (mod.startsWith('node:')) return 'Node internals (node:*)';
-  if (mod.startsWith('src/') || mod.startsWith('bench/')) return 'gateway source (src/)';
+  // Our code as the gateway ran it: compiled (dist/, as `npm start`) or the sources (src/, through tsx).
+  if (mod.startsWith('dist/') || mod.startsWith('src/') || mod.startsWith('bench/')) return 'gateway code (dist/ or src/)';
   return 'npm packages';
 }
 
