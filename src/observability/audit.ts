@@ -32,7 +32,11 @@ export interface AuditLog {
   close(deadline: number): Promise<void>;
 }
 
-/** How long a record waits for others before it is written (when no insert is in flight). */
+/**
+ * How long a record waits for others before it is written — alone, or after the insert before it (unless a full batch
+ * is waiting): a busy gateway writes at most one insert per linger, not one per database round trip (the audit insert
+ * was ~5 % of a forwarded call's CPU at one insert per ~25 calls, bench profile).
+ */
 export const AUDIT_LINGER_MS = 20;
 /** Records held while the database is unreachable before new ones are dropped (~70 MB at the most). */
 export const AUDIT_PENDING_MAX = 100_000;
@@ -99,6 +103,9 @@ export function createAuditLog(sql: AuditSql, logger: Logger, opts: AuditLogOpti
   const backoff = wakeableSleep();
   let timer: NodeJS.Timeout | undefined;
   let writing: Promise<void> | undefined;
+  /** Callers of `flush` waiting: the writer does not linger between batches meanwhile. */
+  let flushing = 0;
+  const gather = wakeableSleep();
   let closed = false;
   /** When the current outage began (first failed write), for the recovery log line. */
   let unavailableSince: number | undefined;
@@ -180,6 +187,8 @@ export function createAuditLog(sql: AuditSql, logger: Logger, opts: AuditLogOpti
       if (await writeHead()) {
         delay = retryMs.first;
         noteWritten();
+        // What arrived during that insert gathers for the next one, unless a full batch is there or someone waits.
+        if (queue.length > 0 && queue.length < AUDIT_BATCH_MAX && lingerMs > 0 && flushing === 0 && !closed) await gather.sleep(lingerMs);
         continue;
       }
       await backoff.sleep(delay);
@@ -200,12 +209,18 @@ export function createAuditLog(sql: AuditSql, logger: Logger, opts: AuditLogOpti
   }
 
   async function flush(deadline?: number): Promise<boolean> {
-    while (queue.length > 0 || writing) {
-      if (!writing) startWriting();
-      backoff.wake();
-      if (!(await settlesBy(writing!, deadline))) return false;
+    flushing++;
+    try {
+      while (queue.length > 0 || writing) {
+        if (!writing) startWriting();
+        backoff.wake();
+        gather.wake();
+        if (!(await settlesBy(writing!, deadline))) return false;
+      }
+      return true;
+    } finally {
+      flushing--;
     }
-    return true;
   }
 
   return {

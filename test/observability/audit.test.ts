@@ -38,6 +38,25 @@ describe('audit log batching', () => {
     expect(written[7]).toMatchObject({ teamId, actor: 'user:x', userId: null, chat: null, action: 'tool_call', outcome: 'ok', durationMs: 7, detail: null });
   });
 
+  it('under a steady stream of records, gathers between inserts: about one insert per linger time, not one per round trip', async () => {
+    let inserts = 0;
+    const sql = { query: (text: string, params: unknown[]) => (inserts++, tdb.db.sql.query(text, params)) };
+    const lingerMs = 100;
+    const audit = createAuditLog(sql, createLogger({ level: 'silent' }), { lingerMs });
+    const sessionId = randomUUID();
+    // 200 records, one per timer tick: written back to back (one insert per round trip) that would be dozens of
+    // inserts; gathering for the linger time after each insert bounds them by the time the stream lasted.
+    const started = Date.now();
+    for (let n = 0; n < 200; n++) {
+      audit.record({ teamId, actor: 'user:x', sessionId, action: 'tool_call', target: String(n), outcome: 'ok' });
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    const lasted = Date.now() - started;
+    await audit.flush();
+    expect(await rows(sessionId)).toHaveLength(200);
+    expect(inserts).toBeLessThanOrEqual(Math.ceil(lasted / lingerMs) + 2);
+  });
+
   it('writes on its own after the linger time, without flush()', async () => {
     const audit = createAuditLog(tdb.db.sql, createLogger({ level: 'silent' }), { lingerMs: 10 });
     const sessionId = randomUUID();
