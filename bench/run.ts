@@ -39,7 +39,9 @@ const settings = {
   firstWarmupSeconds: num('BENCH_FIRST_WARMUP_SECONDS', 3),
   rounds: num('BENCH_ROUNDS', 2),
   handshakeSeconds: num('BENCH_HANDSHAKE_SECONDS', 4),
-  handshakeUsers: num('BENCH_HANDSHAKE_USERS', 1000),
+  // Enough new users for a whole phase at the gateway's rate (~800/s here): with 1,000 a gateway round ran ~1.2 s of
+  // its 4, so its rate was a start-up-heavy slice while the direct and nginx rounds ran the full time.
+  handshakeUsers: num('BENCH_HANDSHAKE_USERS', 4000),
   manySessions: num('BENCH_MANY_SESSIONS', 1000),
   idleSessions: num('BENCH_IDLE_SESSIONS', 10_000),
   idleSeconds: num('BENCH_IDLE_SECONDS', 60),
