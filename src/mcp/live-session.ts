@@ -172,22 +172,38 @@ export class LiveSession {
    * `tools/call` the relay can forward is the relay's, the front end answers the rest.
    */
   async serve(message: unknown, res: ServerResponse, authInfo: AuthInfo): Promise<void> {
-    if (Array.isArray(message)) return this.front.batch(message as RelayMessage[], res, authInfo);
-    if (isAnswer(message) && this.initialized) {
-      const home = homeOf(message.id);
-      if (home !== undefined && home !== this.replica) {
-        // The request was put to the client by another replica, whose call waits for this answer: it goes there.
-        await this.services.bus.send(home, { type: 'answer', sessionId: this.id, message: { id: message.id, result: message.result, error: message.error } });
-        res.writeHead(202).end();
-        return;
-      }
+    if (Array.isArray(message)) {
+      // A batch's answers go where single ones go; the rest is the front end's (relayed calls included: the front
+      // end serves a batch's tool calls through the aggregator, on the batch's one stream).
+      const rest: RelayMessage[] = [];
+      for (const m of message as RelayMessage[]) if (!(await this.passAnswer(m))) rest.push(m);
+      return this.front.batch(rest, res, authInfo);
+    }
+    if (await this.passAnswer(message)) {
+      res.writeHead(202).end();
+      return;
     }
     if (await this.relay.serve(message, res, authInfo)) return;
     await this.front.serve(message as RelayMessage, res, authInfo);
   }
 
-  /** A cancellation of a request neither the relay nor the front end serves here: perhaps another replica does. */
+  /**
+   * A client's answer to a request another replica put to it (it goes to that replica, whose call waits for it) or
+   * that the relay passed on from an upstream (it goes to that upstream): passed on, true. Anything else: false.
+   */
+  private async passAnswer(message: unknown): Promise<boolean> {
+    if (!isAnswer(message) || !this.initialized) return false;
+    const home = homeOf(message.id);
+    if (home !== undefined && home !== this.replica) {
+      await this.services.bus.send(home, { type: 'answer', sessionId: this.id, message: { id: message.id, result: message.result, error: message.error } });
+      return true;
+    }
+    return this.relay.answer(message);
+  }
+
+  /** A cancellation of a request the front end does not serve: perhaps the relay's, perhaps another replica's. */
   cancelElsewhere(requestId: unknown): void {
+    if (this.relay.cancel(requestId)) return; // a relayed call of this replica's (a cancellation sent in a batch)
     if (!this.services.bus.shared || (typeof requestId !== 'string' && typeof requestId !== 'number')) return;
     // Every replica hears it; the one serving it stops.
     void this.services.bus.publish({ kind: 'cancelled', sessionId: this.id, requestId, from: this.replica }).catch(() => undefined);

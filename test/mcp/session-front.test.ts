@@ -103,6 +103,19 @@ describe('the session front end', () => {
     await client.close();
   });
 
+  it('a cancellation sent in a batch reaches a relayed call, as a single one does', async () => {
+    const { token } = await tokenFor(t.gw, { email: 'batch-cancel@example.com', team: 'front' });
+    const { client, transport } = await connectClient(`${t.gw.url}/t/front/mcp`, token);
+    const inSession = { authorization: `Bearer ${token}`, 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-11-25' };
+    const call = rawPost(`${t.gw.url}/t/front/mcp`, { jsonrpc: '2.0', id: 'long', method: 'tools/call', params: { name: 'up__wait', arguments: { id: 'batch-cancel' } } }, inSession);
+    await expect.poll(() => t.up.waiting.includes('batch-cancel')).toBe(true);
+    const cancel = await rawPost(`${t.gw.url}/t/front/mcp`, [{ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'long', reason: 'batched' } }], inSession);
+    expect(cancel.status).toBe(202);
+    await expect.poll(() => t.up.cancelled.includes('batch-cancel')).toBe(true);
+    void call.then((r) => r.body?.cancel()).catch(() => undefined);
+    await client.close();
+  });
+
   it('refuses what the transport refuses, in its words: wrong Accept, an unknown version, an oversized batch', async () => {
     const { token } = await tokenFor(t.gw, { email: 'refusals@example.com', team: 'front' });
     const { client, transport } = await connectClient(`${t.gw.url}/t/front/mcp`, token);
