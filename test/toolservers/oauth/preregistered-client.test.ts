@@ -4,11 +4,7 @@
  * (`client_secret_basic`) for the code exchange, the refresh and the revocation, and registers nothing.
  */
 import { describe, expect, it } from 'vitest';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { tokenFor } from '../../helpers/gateway.js';
-import { connectViaFetch, useOAuthUpstreamGateway } from '../../fixtures/oauth-upstream.js';
+import { connectLinkIn, connectViaFetch, memberClient, useOAuthUpstreamGateway } from '../../fixtures/oauth-upstream.js';
 
 const CLIENT_ID = 'switchboard-preregistered';
 const CLIENT_SECRET = 'preregistered-secret-0123456789abcdef';
@@ -30,16 +26,11 @@ const t = useOAuthUpstreamGateway('prereg', {
   auth: { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET },
 });
 
-const linkIn = (text: string) => /(http:\/\/\S+\/oauth\/upstream\/connect\?link=\S+)/.exec(text)![1]!;
-
 describe('a pre-registered upstream client', () => {
   it('connects, refreshes and is revoked as that client; nothing is registered', async () => {
-    const { token, userId } = await tokenFor(t.gw, { email: 'pat@example.com', team: 'prereg' });
-    const client = new Client({ name: 'prereg-test', version: '1' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(`${t.gw.url}/t/prereg/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
-    const call = async () => ((await client.callTool({ name: 'gh__whoami', arguments: {} })) as CallToolResult).content[0] as { text: string };
+    const { token, userId, client, whoami: call } = await memberClient(t.gw, 'prereg', 'pat@example.com');
 
-    const callback = await connectViaFetch(linkIn((await call()).text), 'pat-upstream');
+    const callback = await connectViaFetch(connectLinkIn((await call()).text), 'pat-upstream');
     expect(callback.status).toBe(200);
     expect((await call()).text).toBe('sub=pat-upstream');
     const registration = await t.tdb.db.prisma.upstreamOAuthClient.findFirstOrThrow({ where: { teamId: t.teamId } });
