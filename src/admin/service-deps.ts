@@ -27,4 +27,6 @@ export interface ServiceDeps {
   encryptionKey: Buffer;
   /** Revokes a removed connection at its tool server's authorization server (the app's; none in the CLI). */
   revokeUpstream?: (removed: RemovedConnection) => Promise<unknown>;
+  /** The same for many connections of one tool server, its registration read now, before the tool server changes. */
+  upstreamRevoker?: (toolServerId: string, teamId: string) => Promise<(removed: RemovedConnection) => Promise<unknown>>;
 }

@@ -95,7 +95,12 @@ export async function updateToolServer(deps: ServiceDeps, p: AdminPrincipal, slu
   const before = row?.kind === 'remote' && row.url !== null ? { url: row.url, authMode: row.authMode } : undefined;
   if (before) await enforce(deps, p, team.id, action, name, before, { url: patch.url ?? before.url, authMode: patch.auth?.mode ?? before.authMode });
   const { name: _name, kind: _kind, ...change } = patch;
+  // An `oauth` tool server that moves to another URL or leaves the mode: its users' tokens are of no use any more
+  // (they were issued for the old URL); they are revoked with the registration as it is now, once the change is made.
+  const leavesOAuth = before?.authMode === 'oauth' && ((patch.url !== undefined && patch.url !== before.url) || (patch.auth !== undefined && patch.auth.mode !== 'oauth'));
+  const revoke = leavesOAuth ? await connectionsRevoker(deps, team.id, name) : undefined;
   const updated = await registry.updateToolServer(deps.db.prisma, deps.box, team.id, name, change, savedBy(p));
+  await revoke?.();
   const credentials = credentialDetail(updated, before?.authMode, typeof patch.auth?.secret === 'string');
   // A policy change says so, with how many rules it leaves (the rules themselves are in the tool server).
   const policy = patch.policy !== undefined ? { policyRules: Object.values(updated.policy).reduce((n, r) => n + Object.keys(r ?? {}).length, 0) } : undefined;
@@ -105,24 +110,31 @@ export async function updateToolServer(deps: ServiceDeps, p: AdminPrincipal, slu
 
 export async function removeToolServer(deps: ServiceDeps, p: AdminPrincipal, slug: string, name: string): Promise<void> {
   const team = await findTeam(deps, slug);
-  await revokeConnectionsOf(deps, team.id, name);
+  const revoke = await connectionsRevoker(deps, team.id, name);
   await registry.removeToolServer(deps.db.prisma, team.id, name);
+  await revoke?.();
   await changed(deps, p, team.id, 'admin.tool_server_remove', name);
 }
 
 /**
- * Users' own accounts at an `oauth` tool server about to be removed (its rows go with it) are revoked at its
- * authorization server first, while its registration is still there to authenticate with: all at once, each bounded
- * by `REVOKE_TIMEOUT_MS`, best effort (see `upstream-tokens.ts`).
+ * For an `oauth` tool server about to be removed or moved: its users' connections as they are, and its registration
+ * read now (the change takes it away or makes it the new URL's), so that once the change is made the connections are
+ * deleted and revoked at its authorization server — all at once, each bounded by `REVOKE_TIMEOUT_MS`, best effort
+ * (`upstream-tokens.ts`). Undefined when there is nothing to revoke (no connections, or no upstream access: the CLI).
  */
-async function revokeConnectionsOf(deps: ServiceDeps, teamId: string, name: string): Promise<void> {
-  const revoke = deps.revokeUpstream;
-  if (!revoke) return;
+async function connectionsRevoker(deps: ServiceDeps, teamId: string, name: string): Promise<(() => Promise<void>) | undefined> {
+  if (!deps.upstreamRevoker) return undefined;
   const rows = await deps.db.prisma.upstreamConnection.findMany({
     where: { teamId, toolServer: { teamId, name, authMode: 'oauth' } },
-    select: { teamId: true, userId: true, toolServerId: true, accessTokenEncrypted: true, refreshTokenEncrypted: true },
+    select: { id: true, teamId: true, userId: true, toolServerId: true, accessTokenEncrypted: true, refreshTokenEncrypted: true },
   });
-  await Promise.allSettled(rows.map((row) => revoke(row)));
+  if (rows.length === 0) return undefined;
+  const revoke = await deps.upstreamRevoker(rows[0]!.toolServerId, teamId);
+  return async () => {
+    // Gone with a removed tool server; deleted here for a moved one (their tokens were for the old URL).
+    await deps.db.prisma.upstreamConnection.deleteMany({ where: { id: { in: rows.map((r) => r.id) }, teamId } });
+    await Promise.allSettled(rows.map(({ id: _id, ...row }) => revoke(row)));
+  };
 }
 
 /** Only a platform admin approves a tool server's URL for private addresses. */

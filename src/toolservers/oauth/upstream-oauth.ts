@@ -15,7 +15,7 @@ import type { UpstreamCredentials } from '../upstream-credentials.js';
 import { UpstreamConnectRequired, UpstreamOAuthSetupError } from './connect-required.js';
 import { connectLink, openConnectLink } from './connect-link.js';
 import { CALLBACK_PATH, clientMetadataDocument, upstreamClient, type OAuthToolServer } from './upstream-registration.js';
-import { createUpstreamTokens, type ConnectionKey, type RemovedConnection } from './upstream-tokens.js';
+import { createUpstreamTokens, type ConnectionKey, type RemovedConnection, type RevokeOutcome } from './upstream-tokens.js';
 
 type Fetch = (url: string | URL, init?: RequestInit) => Promise<Response>;
 
@@ -62,7 +62,9 @@ export interface UpstreamOAuth {
   finishConnect(query: Record<string, unknown>, cookieState: string | undefined): Promise<{ toolServer: string }>;
   clientMetadataDocument(): ReturnType<typeof clientMetadataDocument>;
   /** Revokes a removed connection at the tool server's authorization server (best effort; see `upstream-tokens.ts`). */
-  revoke(removed: RemovedConnection): Promise<'revoked' | 'unsupported' | 'failed'>;
+  revoke(removed: RemovedConnection): Promise<RevokeOutcome>;
+  /** Revokes many connections of one tool server with its registration read now (see `upstream-tokens.ts`). */
+  revoker(toolServerId: string, teamId: string): Promise<(removed: RemovedConnection) => Promise<RevokeOutcome>>;
 }
 
 /**
@@ -108,6 +110,7 @@ export function createUpstreamOAuth(options: UpstreamOAuthDeps): UpstreamOAuth {
 
   return {
     revoke: (removed) => tokens.revoke(removed),
+    revoker: (toolServerId, teamId) => tokens.revoker(toolServerId, teamId),
     credentials(def, session) {
       const key: ConnectionKey = { teamId: session.team.id, userId: session.user.id, toolServerId: def.id ?? '', url: def.url ?? '' };
       let cached: { token: string; until: number } | undefined;

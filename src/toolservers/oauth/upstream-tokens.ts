@@ -63,8 +63,12 @@ export interface UpstreamTokens {
    * Revokes a removed connection's tokens at the tool server's authorization server. `revoked`: it accepted;
    * `unsupported`: it has no revocation endpoint; `failed`: it refused or could not be reached (logged).
    */
-  revoke(removed: RemovedConnection): Promise<'revoked' | 'unsupported' | 'failed'>;
+  revoke(removed: RemovedConnection): Promise<RevokeOutcome>;
+  /** `revoke` for many connections of one tool server, with its registration read now (before it changes or goes). */
+  revoker(toolServerId: string, teamId: string): Promise<(removed: RemovedConnection) => Promise<RevokeOutcome>>;
 }
+
+export type RevokeOutcome = 'revoked' | 'unsupported' | 'failed';
 
 interface Row {
   id: string;
@@ -120,32 +124,53 @@ export function createUpstreamTokens(deps: {
     },
 
     async revoke(removed) {
-      const about = { toolServerId: removed.toolServerId, userId: removed.userId };
+      return (await revoker(removed.toolServerId, removed.teamId))(removed);
+    },
+
+    revoker,
+  };
+
+  /**
+   * Revokes connections of one tool server with its registration as it is now (looked up once): usable after the
+   * tool server has changed or gone. A registration that cannot be read makes every revocation `failed` (logged).
+   */
+  async function revoker(toolServerId: string, teamId: string): Promise<(removed: RemovedConnection) => Promise<RevokeOutcome>> {
+    let reg: Awaited<ReturnType<typeof deps.client>>;
+    try {
+      reg = await deps.client(toolServerId, teamId);
+    } catch (err) {
+      return async (removed) => failed(removed, err);
+    }
+    // Both kinds of discovered metadata (RFC 8414, OpenID) may carry it; the SDK types only the first with it.
+    const metadata = reg.metadata as { issuer: string; revocation_endpoint?: string; revocation_endpoint_auth_methods_supported?: string[]; token_endpoint_auth_methods_supported?: string[] };
+    const endpoint = metadata.revocation_endpoint;
+    if (!endpoint) return async () => 'unsupported';
+    // openid-client does the request (client authentication, form, error parsing); the fetch is the SSRF-checked one.
+    const secret = reg.client.client_secret;
+    const method = secret ? selectClientAuthMethod(reg.client, metadata.revocation_endpoint_auth_methods_supported ?? metadata.token_endpoint_auth_methods_supported ?? []) : 'none';
+    const auth = secret && method === 'client_secret_basic' ? oidc.ClientSecretBasic(secret) : secret && method === 'client_secret_post' ? oidc.ClientSecretPost(secret) : oidc.None();
+    const config = new oidc.Configuration(metadata as oidc.ServerMetadata, reg.client.client_id, undefined, auth);
+    const fetchFn = reg.fetchFn;
+    config[oidc.customFetch] = (url, init) => fetchFn(url, { ...(init as RequestInit), signal: AbortSignal.timeout(REVOKE_TIMEOUT_MS) });
+    // Plain http only where the tool server itself is (an operator-approved server on a private network).
+    if (new URL(endpoint).protocol === 'http:') oidc.allowInsecureRequests(config);
+    return async (removed) => {
       try {
-        const reg = await deps.client(removed.toolServerId, removed.teamId);
-        // Both kinds of discovered metadata (RFC 8414, OpenID) may carry it; the SDK types only the first with it.
-        const metadata = reg.metadata as { issuer: string; revocation_endpoint?: string; revocation_endpoint_auth_methods_supported?: string[]; token_endpoint_auth_methods_supported?: string[] };
-        const endpoint = metadata.revocation_endpoint;
-        if (!endpoint) return 'unsupported';
-        // openid-client does the request (client authentication, form, error parsing); the fetch is the SSRF-checked one.
-        const secret = reg.client.client_secret;
-        const method = secret ? selectClientAuthMethod(reg.client, metadata.revocation_endpoint_auth_methods_supported ?? metadata.token_endpoint_auth_methods_supported ?? []) : 'none';
-        const auth = secret && method === 'client_secret_basic' ? oidc.ClientSecretBasic(secret) : secret && method === 'client_secret_post' ? oidc.ClientSecretPost(secret) : oidc.None();
-        const config = new oidc.Configuration(metadata as oidc.ServerMetadata, reg.client.client_id, undefined, auth);
-        config[oidc.customFetch] = (url, init) => reg.fetchFn(url, { ...(init as RequestInit), signal: AbortSignal.timeout(REVOKE_TIMEOUT_MS) });
-        // Plain http only where the tool server itself is (an operator-approved server on a private network).
-        if (new URL(endpoint).protocol === 'http:') oidc.allowInsecureRequests(config);
         const refresh = removed.refreshTokenEncrypted;
         await oidc.tokenRevocation(config, box.open(refresh ?? removed.accessTokenEncrypted), { token_type_hint: refresh ? 'refresh_token' : 'access_token' });
-        deps.logger.info(about, 'removed connection revoked at the upstream');
+        deps.logger.info({ toolServerId: removed.toolServerId, userId: removed.userId }, 'removed connection revoked at the upstream');
         return 'revoked';
       } catch (err) {
-        const reason = err instanceof Error ? `${err.name}: ${err.message}` : 'unknown error';
-        deps.logger.warn({ ...about, reason }, 'removed connection could not be revoked at the upstream');
-        return 'failed';
+        return failed(removed, err);
       }
-    },
-  };
+    };
+  }
+
+  function failed(removed: RemovedConnection, err: unknown): RevokeOutcome {
+    const reason = err instanceof Error ? `${err.name}: ${err.message}` : 'unknown error';
+    deps.logger.warn({ toolServerId: removed.toolServerId, userId: removed.userId, reason }, 'removed connection could not be revoked at the upstream');
+    return 'failed';
+  }
 
   async function refresh(key: ConnectionKey, seen: Row, rejected: string | undefined) {
     const reg = await deps.client(key.toolServerId, key.teamId);

@@ -95,27 +95,44 @@ describe('connections endpoints', () => {
   });
 });
 
-describe('removing an oauth tool server', () => {
-  it('revokes its users’ connections at the upstream first, then forgets them', async () => {
+describe('removing or moving an oauth tool server', () => {
+  /** A tool server `name` on the upstream, added through the admin API, and a user connected to it. */
+  async function connectedTo(name: string, email: string) {
     // Through the admin API (as a platform admin: approved for the loopback address), so live caches hear of it.
     const added = await fetch(`${t.gw.url}/admin/v1/teams/conn/tool-servers`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'gh2', kind: 'remote', url: t.up.mcpUrl, auth: { mode: 'oauth', scopes: ['tools'] } }),
+      body: JSON.stringify({ name, kind: 'remote', url: t.up.mcpUrl, auth: { mode: 'oauth', scopes: ['tools'] } }),
     });
     expect(added.status).toBe(201);
-    const erin = await user('erin@example.com');
-    const call = async () => ((await erin.client.callTool({ name: 'gh2__whoami', arguments: {} })) as CallToolResult).content[0] as { text: string };
-    await connectViaFetch(linkIn((await call()).text), 'erin-upstream');
-    expect((await call()).text).toBe('sub=erin-upstream');
-    const stored = await t.tdb.db.prisma.upstreamConnection.findFirstOrThrow({ where: { userId: erin.userId, toolServer: { name: 'gh2' } } });
+    const u = await user(email);
+    const call = async () => ((await u.client.callTool({ name: `${name}__whoami`, arguments: {} })) as CallToolResult).content[0] as { text: string };
+    await connectViaFetch(linkIn((await call()).text), `${email}-upstream`);
+    expect((await call()).text).toBe(`sub=${email}-upstream`);
+    const stored = await t.tdb.db.prisma.upstreamConnection.findFirstOrThrow({ where: { userId: u.userId, toolServer: { name } } });
     const refreshToken = t.gw.app.box.open(stored.refreshTokenEncrypted!);
     expect(await t.up.refreshTokenActive(refreshToken)).toBe(true);
+    return { ...u, stored, refreshToken };
+  }
 
+  it('removing it revokes its users’ connections at the upstream, then forgets them', async () => {
+    const erin = await connectedTo('gh2', 'erin@example.com');
     expect((await api('/admin/v1/teams/conn/tool-servers/gh2', ADMIN_KEY, 'DELETE')).status).toBe(204);
-    expect(await t.up.refreshTokenActive(refreshToken)).toBe(false);
-    expect(await t.tdb.db.prisma.upstreamConnection.count({ where: { id: stored.id } })).toBe(0);
+    expect(await t.up.refreshTokenActive(erin.refreshToken)).toBe(false);
+    expect(await t.tdb.db.prisma.upstreamConnection.count({ where: { id: erin.stored.id } })).toBe(0);
     await erin.client.close();
+  });
+
+  it('moving it to another URL revokes and forgets them too (their tokens were for the old URL); other changes keep them', async () => {
+    const fay = await connectedTo('gh3', 'fay@example.com');
+    const patch = (body: unknown) =>
+      fetch(`${t.gw.url}/admin/v1/teams/conn/tool-servers/gh3`, { method: 'PATCH', headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await patch({ enabled: true })).status).toBe(200);
+    expect(await t.up.refreshTokenActive(fay.refreshToken)).toBe(true);
+    expect((await patch({ url: `${t.up.mcpUrl}?moved=1` })).status).toBe(200);
+    expect(await t.up.refreshTokenActive(fay.refreshToken)).toBe(false);
+    expect(await t.tdb.db.prisma.upstreamConnection.count({ where: { id: fay.stored.id } })).toBe(0);
+    await fay.client.close();
   });
 });
 
