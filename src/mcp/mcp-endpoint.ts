@@ -143,27 +143,30 @@ export function identify(config: Config, teams: TeamDirectory, users: UserDirect
 }
 
 /**
- * What the Streamable HTTP transport checks before it serves a request of a session (2025-11-25, §Sending Messages
- * to the Server and §Listening for Messages from the Server), in the words and order of the SDK's transport, which
- * clients and tests already know: the client must accept JSON and an event stream for a POST (an event stream for a
- * GET) and — after its `initialize` — speak a version served here. (That the body is JSON was settled when it was
- * parsed: `application/json` or any `+json` type.) Undefined: it may be served.
+ * What the Streamable HTTP transport checks before it serves a request (2025-11-25, §Sending Messages to the Server
+ * and §Listening for Messages from the Server), in the words of the SDK's transport, which clients and tests already
+ * know, and first, as it does — before any session is looked up or made for the request: the client must accept JSON
+ * and an event stream for a POST (an event stream for a GET), and a request in a session must speak a version served
+ * here (`sessionBound`; a request without a session id that names another version is the modern era's or refused by
+ * `requestShape`). That the body is JSON was settled when it was parsed (`application/json` or any `+json` type).
  */
-function transportRefusal(req: Request, kind: 'request' | 'stream', body: unknown): { status: number; message: string } | undefined {
+function transportRefusal(req: Request, kind: 'request' | 'stream', sessionBound: boolean): { status: number; message: string } | undefined {
   const accept = req.headers.accept ?? '';
-  if (kind === 'stream') {
-    if (!accept.includes('text/event-stream')) return { status: 406, message: 'Not Acceptable: Client must accept text/event-stream' };
-  } else {
-    if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
-      return { status: 406, message: 'Not Acceptable: Client must accept both application/json and text/event-stream' };
-    }
-    if ((body as { method?: unknown } | null)?.method === 'initialize') return undefined;
+  if (kind === 'stream' ? !accept.includes('text/event-stream') : !accept.includes('application/json') || !accept.includes('text/event-stream')) {
+    const message = kind === 'stream' ? 'Not Acceptable: Client must accept text/event-stream' : 'Not Acceptable: Client must accept both application/json and text/event-stream';
+    return { status: 406, message };
   }
   const version = req.headers['mcp-protocol-version'];
-  if (version !== undefined && (typeof version !== 'string' || !SUPPORTED_PROTOCOL_VERSIONS.includes(version))) {
+  if (sessionBound && version !== undefined && (typeof version !== 'string' || !SUPPORTED_PROTOCOL_VERSIONS.includes(version))) {
     return { status: 400, message: `Bad Request: Unsupported protocol version: ${String(version)} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})` };
   }
   return undefined;
+}
+
+/** Answers `refusal` if there is one; true when it did. */
+function refused(res: Response, refusal: { status: number; message: string } | undefined): boolean {
+  if (refusal) sendJsonRpcError(res, refusal.status, JSONRPC.SERVER_ERROR, refusal.message);
+  return refusal !== undefined;
 }
 
 /** The MCP routes, and the handlers of their POST (which `http/mcp-fast-lane.ts` runs without the router). */
@@ -260,11 +263,6 @@ export function mcpRouter(deps: McpEndpointDeps): { router: Router; postChain: R
         if (s.isClosed) return false;
         noteRequest({ sessionId: s.id });
         await opts.before?.(s);
-        const refusal = transportRefusal(req, opts.kind, body);
-        if (refusal) {
-          sendJsonRpcError(res, refusal.status, JSONRPC.SERVER_ERROR, refusal.message);
-          return true;
-        }
         const principal = res.locals.principal!;
         if (opts.kind === 'request') {
           await s.serve(body, res, principal.authInfo);
@@ -301,6 +299,7 @@ export function mcpRouter(deps: McpEndpointDeps): { router: Router; postChain: R
     const era = classifyEra({ httpMethod: 'POST', protocolVersionHeader: req.get('mcp-protocol-version'), mcpMethodHeader: req.get('mcp-method'), body });
     if (era.kind !== 'legacy') return modern(req, res, era, l.principal);
     const sessionId = req.get('mcp-session-id');
+    if (refused(res, transportRefusal(req, 'request', sessionId !== undefined))) return;
     const chat = chatFrom(req, config.chatIdHeader, Array.isArray(body) ? body[0] : body);
     if (chat === 'invalid') {
       return sendJsonRpcError(res, 400, JSONRPC.INVALID_REQUEST, `${config.chatIdHeader} must be 1–200 visible ASCII characters`);
@@ -319,9 +318,6 @@ export function mcpRouter(deps: McpEndpointDeps): { router: Router; postChain: R
       return;
     }
     if (shape.kind === 'initialize') {
-      // Refused before anything is made for it (the same check runs again, harmlessly, once the session exists).
-      const refusal = transportRefusal(req, 'request', body);
-      if (refusal) return sendJsonRpcError(res, refusal.status, JSONRPC.SERVER_ERROR, refusal.message);
       const s = await sessions.create(l.principal, shape.init, chat);
       await serve(req, res, async () => s, body, { kind: 'request' });
       return;
@@ -345,6 +341,7 @@ export function mcpRouter(deps: McpEndpointDeps): { router: Router; postChain: R
   const get: RequestHandler = async (req, res) => {
     const sessionId = req.get('mcp-session-id');
     if (!sessionId) return sendJsonRpcError(res, 400, JSONRPC.SERVER_ERROR, 'Bad Request: Mcp-Session-Id header is required');
+    if (refused(res, transportRefusal(req, 'stream', true))) return;
     const principal = res.locals.principal!;
     await serve(req, res, () => sessions.get(sessionId, principal), undefined, { kind: 'stream', before: async (s) => sessions.noteUse(s, 'echoed') });
   };

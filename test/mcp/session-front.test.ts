@@ -134,6 +134,15 @@ describe('the session front end', () => {
     const get = await fetch(url, { headers: { ...base, accept: 'application/json' } });
     expect(get.status).toBe(406);
     expect(await get.json()).toEqual(refusal('Not Acceptable: Client must accept text/event-stream'));
+    // Refused before any session is looked up or made: a request without a session id (which would be placed in a
+    // new session of its own) leaves no row behind.
+    const { userId } = await tokenFor(t.gw, { email: 'refusals@example.com', team: 'front' });
+    const rows = () => t.tdb.db.prisma.session.count({ where: { userId } });
+    const before = await rows();
+    const { 'mcp-session-id': _sid, ...sessionless } = base;
+    const implicit = await fetch(url, { method: 'POST', headers: { ...sessionless, accept: 'application/json', 'x-chat-id': 'refused-chat' }, body: ping });
+    expect(implicit.status).toBe(406);
+    expect(await rows()).toBe(before);
     // None of them hurt the session.
     await client.ping();
     await client.close();
