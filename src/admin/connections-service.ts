@@ -32,7 +32,8 @@ export async function revokeUserConnection(deps: ServiceDeps, p: AdminPrincipal,
   const teams = visibleTeams(p);
   const removed = await removeConnectionById(deps.db.prisma, { userId, ...(teams !== undefined ? { teamIds: teams } : {}) }, id);
   if (!removed) throw new NotFound('connection_not_found', `User ${userId} has no connection ${id}`);
-  const upstream = await deps.revokeUpstream?.(removed.tokens);
+  const revoke = await deps.upstreamRevoker?.(removed.tokens.toolServerId, removed.tokens.teamId);
+  const upstream = await revoke?.(removed.tokens);
   deps.audit.record({
     teamId: removed.json.teamId,
     actor: p.actor,
@@ -40,6 +41,6 @@ export async function revokeUserConnection(deps: ServiceDeps, p: AdminPrincipal,
     action: 'admin.connection_revoke',
     target: removed.json.toolServer,
     outcome: 'ok',
-    ...(typeof upstream === 'string' ? { detail: { upstream } } : {}),
+    ...(upstream !== undefined ? { detail: { upstream } } : {}),
   });
 }

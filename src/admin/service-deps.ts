@@ -11,7 +11,7 @@ import type { SecretBox } from '../security/secret-box.js';
 import type { TeamDirectory } from '../teams/team-directory.js';
 import type { UserDirectory } from '../teams/users.js';
 import type { SessionRuntime } from '../mcp/session-runtime.js';
-import type { RemovedConnection } from '../toolservers/oauth/upstream-tokens.js';
+import type { RemovedConnection, RevokeOutcome } from '../toolservers/oauth/upstream-tokens.js';
 
 export interface ServiceDeps {
   config: Config;
@@ -25,8 +25,9 @@ export interface ServiceDeps {
   clock: () => number;
   /** The 32-byte key that seals secrets at rest; the built-in issuer's signing keys are sealed with it. */
   encryptionKey: Buffer;
-  /** Revokes a removed connection at its tool server's authorization server (the app's; none in the CLI). */
-  revokeUpstream?: (removed: RemovedConnection) => Promise<unknown>;
-  /** The same for many connections of one tool server, its registration read now, before the tool server changes. */
-  upstreamRevoker?: (toolServerId: string, teamId: string) => Promise<(removed: RemovedConnection) => Promise<unknown>>;
+  /**
+   * Revokes removed connections of one tool server at its authorization server, with its registration read when this
+   * is called (before the tool server changes or goes). The app's; the CLI has none (it only deletes).
+   */
+  upstreamRevoker?: (toolServerId: string, teamId: string) => Promise<(removed: RemovedConnection) => Promise<RevokeOutcome>>;
 }

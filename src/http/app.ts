@@ -174,7 +174,7 @@ export function createApp(deps: AppDeps): App {
   const limits = createEndpointLimits(rateCounters, config.rateLimits);
   const authenticate = limits.authenticate(bearerAuth(verifier, metrics));
   const drain = createRequestDrain();
-  const services = createServices({ config, db, box, teams, users, sessions, audit, logger, clock, encryptionKey: deps.encryptionKey, revokeUpstream: (c) => upstreamOAuth.revoke(c), upstreamRevoker: (id, teamId) => upstreamOAuth.revoker(id, teamId) });
+  const services = createServices({ config, db, box, teams, users, sessions, audit, logger, clock, encryptionKey: deps.encryptionKey, upstreamRevoker: (id, teamId) => upstreamOAuth.revoker(id, teamId) });
 
   const app = express();
   app.disable('x-powered-by');

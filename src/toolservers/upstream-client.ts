@@ -341,6 +341,15 @@ function storedServer(stored: { capabilities?: Record<string, unknown> | undefin
   };
 }
 
+/** `text` as JSON, or undefined when it is not. */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Reopening a resumed session's standalone stream stops after this many in a row that ended early. */
 const STANDALONE_REOPENS = 3;
 const STANDALONE_REOPEN_MS = 1_000;
@@ -375,9 +384,9 @@ async function standaloneStream(o: { url: string; fetch: FetchLike; transport: S
       for await (const event of sseEvents(res.body)) {
         if (event.id !== undefined) lastEventId = event.id;
         if (!event.data) continue;
-        const message = JSONRPCMessageSchema.safeParse(JSON.parse(event.data));
+        const message = JSONRPCMessageSchema.safeParse(parseJson(event.data));
         if (message.success) o.transport.onmessage?.(message.data);
-        else o.logger.debug({ toolServer: o.name }, 'upstream standalone stream sent something that is not JSON-RPC');
+        else o.logger.debug({ toolServer: o.name }, 'upstream standalone stream sent something that is not JSON-RPC'); // skipped, not fatal
       }
     } catch (err) {
       if (o.signal.aborted) return;
