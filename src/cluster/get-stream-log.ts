@@ -7,7 +7,8 @@
  * Stream ids are `<replica>.G<n>.` — the `G` tells them from response streams.
  */
 import type { StoredEvent } from './event-store.js';
-import { frame, RETRY_MS, STORE_BACKLOG } from './response-stream.js';
+import { frame, RETRY_MS } from './response-stream.js';
+import { StoreQueue } from './store-queue.js';
 
 const KEPT = 256;
 let logs = 0;
@@ -28,8 +29,8 @@ export class GetStreamLog {
   private kept: StoredEvent[] = [];
   private storing = false;
   private grace: NodeJS.Timeout | undefined;
-  private chain: Promise<void> = Promise.resolve();
-  private toSave: StoredEvent[] = [];
+  /** What is sent while the stream is cut, on its way to the store. */
+  private readonly queue = new StoreQueue((events) => this.host.persist(this, events));
 
   constructor(
     private readonly host: GetLogHost,
@@ -63,7 +64,7 @@ export class GetStreamLog {
   cut(): void {
     if (this.storing) return;
     this.storing = true;
-    void this.save(this.kept.splice(0)); // never rejects: `persist` logs its failures
+    void this.queue.add(this.kept.splice(0)); // never rejects: `persist` logs its failures
     this.host.detached(this);
     this.grace = setTimeout(() => this.stop(), this.host.graceMs);
     this.grace.unref();
@@ -71,15 +72,14 @@ export class GetStreamLog {
 
   /** A message sent while the stream is cut; a promise: wait, the store is behind (see `STORE_BACKLOG`). */
   store(m: unknown): Promise<void> | undefined {
-    const stored = this.save([{ seq: ++this.seq, json: JSON.stringify(m) }]);
-    return this.toSave.length >= STORE_BACKLOG ? stored : undefined;
+    return this.queue.addOrWait([{ seq: ++this.seq, json: JSON.stringify(m) }]);
   }
 
   /** A new stream takes over: storing stops; `over` runs once everything is stored. False if it was not storing. */
   follow(over: () => void): boolean {
     if (!this.storing) return false;
     this.stop();
-    void this.chain.finally(over);
+    void this.queue.settled.finally(over);
     return true;
   }
 
@@ -92,12 +92,4 @@ export class GetStreamLog {
     this.host.attached(this);
   }
 
-  private save(events: StoredEvent[]): Promise<void> {
-    this.toSave.push(...events);
-    this.chain = this.chain.then(() => {
-      const batch = this.toSave.splice(0);
-      return batch.length ? this.host.persist(this, batch) : undefined;
-    });
-    return this.chain;
-  }
 }

@@ -15,6 +15,7 @@
 import type { ServerResponse } from 'node:http';
 import { needsDrain, whenWritable } from '../mcp/backpressure.js';
 import type { StoredEvent } from './event-store.js';
+import { StoreQueue } from './store-queue.js';
 
 /** The reconnection delay the priming event asks for. */
 export const RETRY_MS = 1_000;
@@ -28,12 +29,6 @@ export const RESUME_GRACE_MS = 5_000;
 export const PRIME_WITHIN_MS = 50;
 /** Events kept in memory per live stream, for the case it is cut (a client resumes from one it received lately). */
 const KEPT = 256;
-/**
- * Events a cut stream may have waiting for the store before its writer (the relay reading the upstream) waits too.
- * Below it the writer goes on, and what gathers while one statement runs goes in the next: waiting for every event's
- * write made the store one statement (and NOTIFY) per event (bench, events phase).
- */
-export const STORE_BACKLOG = 256;
 
 const EVENT_ID = /^([0-9a-f]{12})\.(G?[0-9a-z]{1,11})\.([A-Za-z0-9_-]*):(\d{1,9})$/;
 
@@ -96,7 +91,8 @@ export class ResponseStream {
   /** Told when the stream is over here (everything it sent is stored by then): the clients following it. */
   private followers: (() => void)[] | undefined;
   private grace: NodeJS.Timeout | undefined;
-  private chain: Promise<void> = Promise.resolve();
+  /** Events on their way to the store, once the stream is cut (none before: a whole stream costs no write). */
+  private queue: StoreQueue | undefined;
   private ended = false;
   /** The priming event, until it is sent (with the first event or the answer, or alone after `PRIME_WITHIN_MS`). */
   private priming: string | undefined;
@@ -152,8 +148,7 @@ export class ResponseStream {
     }
     const event = { seq: ++this.seq, json };
     if (this.cutAt !== undefined) {
-      const stored = this.save([event]);
-      return this.toSave.length >= STORE_BACKLOG ? stored : undefined;
+      return this.store().addOrWait([event]);
     }
     this.open();
     this.kept.push(event);
@@ -167,7 +162,7 @@ export class ResponseStream {
     const json = JSON.stringify(m);
     const event = { seq: ++this.seq, json };
     if (this.cutAt !== undefined) {
-      void this.save([event]).finally(() => this.close());
+      void this.store().add([event]).finally(() => this.close());
       return;
     }
     if (this.id) this.kept.push(event);
@@ -180,7 +175,7 @@ export class ResponseStream {
   /** The call ended with nothing owed to the client (cancelled). */
   abandon(): void {
     clearTimeout(this.grace);
-    if (this.cutAt !== undefined) void this.chain.finally(() => this.close());
+    if (this.cutAt !== undefined) void (this.queue?.settled ?? Promise.resolve()).finally(() => this.close());
     else this.close();
     if (!this.res.writableEnded) this.res.end();
   }
@@ -193,7 +188,7 @@ export class ResponseStream {
     if (this.ended || this.cutAt !== undefined) return;
     if (!this.id) return abort();
     this.cutAt = Date.now();
-    void this.save(this.kept.splice(0));
+    void this.store().add(this.kept.splice(0));
     this.grace = setTimeout(() => {
       if (!this.followers?.length) abort();
     }, this.host!.graceMs);
@@ -233,19 +228,12 @@ export class ResponseStream {
     this.cutAt = Date.now();
     clearTimeout(this.primeTimer);
     this.priming = undefined;
-    void this.save(this.kept.splice(0));
+    void this.store().add(this.kept.splice(0));
     if (!this.res.destroyed) this.res.destroy();
   }
 
-  /** Events waiting for the store: written in order, all that gathered meanwhile in one statement. */
-  private toSave: StoredEvent[] = [];
-  private save(events: StoredEvent[]): Promise<void> {
-    this.toSave.push(...events);
-    this.chain = this.chain.then(() => {
-      const batch = this.toSave.splice(0);
-      return batch.length ? this.host!.persist(this, batch) : undefined;
-    });
-    return this.chain;
+  private store(): StoreQueue {
+    return (this.queue ??= new StoreQueue((events) => this.host!.persist(this, events)));
   }
 
   /** `answered`: the answer went to the client's socket (as far as this replica knows). */
