@@ -13,11 +13,11 @@ const flows = new WeakMap<ServerResponse, ResponseFlow>();
 
 /**
  * From here on in this async context (a client request being answered on `res`), upstream streams read on its behalf
- * wait while `res` waits for `drain`.
+ * wait while `res` waits for `drain`. The requests of a batch share their response, and so its flow.
  */
 export function followClient(res: ServerResponse): void {
-  const flow = new ResponseFlow();
-  flows.set(res, flow);
+  let flow = flows.get(res);
+  if (!flow) flows.set(res, (flow = new ResponseFlow()));
   enterResponseFlow(flow);
 }
 
