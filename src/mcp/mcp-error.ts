@@ -2,8 +2,10 @@
  * The gateway's JSON-RPC errors, on SDK v2. v2 renamed `McpError`/`ErrorCode` to `ProtocolError`/`ProtocolErrorCode`,
  * dropped the "MCP error <code>: " prefix v1 put in every message, and moved the local failures (timeout, closed
  * connection) to `SdkError` with string codes. What our clients see stays as it was (CONTRACT.md): our errors keep
- * the v1 prefix and the v1 codes -32000 and -32001 for the gateway's own timeouts and closed streams, and an error an
- * upstream answered with is re-raised with the same text a v1 client gave it (`fromUpstream`).
+ * the v1 prefix and the v1 codes -32000 and -32001 for the gateway's own timeouts and closed streams. An error an
+ * upstream answered with reaches the client with the upstream's own words (`fromUpstream`), as the relay passes it:
+ * a v1 client prefixed it once more ("MCP error -32602: MCP error -32602: …" from a v1 upstream), so the same answer
+ * read differently depending on whether it came through the relay or the SDK client.
  */
 import { ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode } from '@modelcontextprotocol/server';
 
@@ -29,13 +31,20 @@ export class McpError extends ProtocolError {
     this.name = 'McpError';
   }
 
+  /** An error answer as its sender wrote it (no prefix added): an upstream's, passed on to the client. */
+  static answered(code: number, message: string, data?: unknown): McpError {
+    const err = new McpError(code, message, data);
+    err.message = message;
+    return err;
+  }
+
   /**
-   * An error the SDK client raised, as a v1 client raised it: an upstream's (or client's) error answer with the same
-   * words as before, a timeout or a closed connection with v1's codes. Our own errors and anything else pass unchanged.
+   * An error the SDK client raised, as the client must see it: an upstream's (or client's) error answer with its
+   * sender's words, a timeout or a closed connection with v1's codes. Our own errors and anything else pass unchanged.
    */
   static fromUpstream(err: unknown): unknown {
     if (err instanceof McpError) return err;
-    if (err instanceof ProtocolError) return new McpError(err.code, err.message, err.data);
+    if (err instanceof ProtocolError) return McpError.answered(err.code, err.message, err.data);
     if (err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout) return new McpError(ErrorCode.RequestTimeout, 'Request timed out', err.data);
     if (err instanceof SdkError && err.code === SdkErrorCode.ConnectionClosed) return new McpError(ErrorCode.ConnectionClosed, 'Connection closed');
     return err;

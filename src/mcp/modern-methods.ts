@@ -1,8 +1,8 @@
 /**
  * The 2026-07-28 methods a session answers for a modern client, from the session's own record and aggregator (no
- * SDK server, no replayed `initialize`): lists, prompts, resources, completions and tool calls. A `tools/call` of a
- * remote tool server goes through the relay (`toolservers/upstream-relay.ts`) to the tool server's legacy session,
- * as a legacy client's call does; built-in packs are called in-process. What the work sends on the way goes to the
+ * SDK server, no replayed `initialize`): lists, prompts, resources, completions and tool calls. A request for one
+ * remote tool server (`tools/call`, `prompts/get`, `resources/read`, `completion/complete`) goes through the relay
+ * (`toolservers/upstream-relay.ts`), as a legacy client's does; built-in packs are called in-process. What the work sends on the way goes to the
  * request's flight (`modern-flight.ts`), and so does what a tool server asks the client meanwhile (sampling,
  * elicitation, roots: put to the client as `input_required`). The client's `_meta` passes on to tool servers without the
  * envelope's own keys (an upstream speaking 2025-11-25 is not told it is being spoken to in 2026-07-28), so
@@ -11,7 +11,7 @@
 import type { AuthInfo } from '@modelcontextprotocol/server';
 import { CallToolRequestSchema, CompleteRequestSchema, GetPromptRequestSchema, ReadResourceRequestSchema } from '@modelcontextprotocol/core';
 import { ErrorCode, McpError } from './mcp-error.js';
-import { failureText, type Aggregator } from '../toolservers/aggregator.js';
+import { relayFailure, type Aggregator } from '../toolservers/aggregator.js';
 import type { CallContext } from '../toolservers/types.js';
 import { relay, sendToUpstream, type RelayMessage } from '../toolservers/upstream-relay.js';
 import type { Logger } from '../observability/logger.js';
@@ -53,13 +53,17 @@ const agg = (c: ModernCall): Aggregator => c.session.front.hooks.aggregator;
 /** The methods of 2026-07-28 a session serves (basic/index, server/*). */
 export const MODERN_METHODS: Readonly<Record<string, Method>> = {
   'tools/list': { cacheable: true, work: async (c, call) => ({ tools: await agg(c).listTools(call) }) },
-  'tools/call': { schema: CallToolRequestSchema, work: (c, call) => callTool(c, call) },
+  'tools/call': { schema: CallToolRequestSchema, work: (c, call) => relayed(c, call, 'tools/call', () => c.session.front.callTool(str(c.params.name), c.params.arguments as Record<string, unknown> | undefined, call)) },
   'prompts/list': { cacheable: true, remoteOnly: true, work: async (c, call) => ({ prompts: await agg(c).listPrompts(call) }) },
-  'prompts/get': { remoteOnly: true, schema: GetPromptRequestSchema, work: (c, call) => agg(c).getPrompt(str(c.params.name), c.params.arguments as Record<string, string> | undefined, call) },
+  'prompts/get': {
+    remoteOnly: true,
+    schema: GetPromptRequestSchema,
+    work: (c, call) => relayed(c, call, 'prompts/get', () => agg(c).getPrompt(str(c.params.name), c.params.arguments as Record<string, string> | undefined, call)),
+  },
   'resources/list': { cacheable: true, remoteOnly: true, work: async (c, call) => ({ resources: await agg(c).listResources(call) }) },
   'resources/templates/list': { cacheable: true, remoteOnly: true, work: async (c, call) => ({ resourceTemplates: await agg(c).listResourceTemplates(call) }) },
-  'resources/read': { cacheable: true, remoteOnly: true, schema: ReadResourceRequestSchema, work: (c, call) => agg(c).readResource(str(c.params.uri), call) },
-  'completion/complete': { remoteOnly: true, schema: CompleteRequestSchema, work: (c, call) => agg(c).complete(c.params as never, call) },
+  'resources/read': { cacheable: true, remoteOnly: true, schema: ReadResourceRequestSchema, work: (c, call) => relayed(c, call, 'resources/read', () => agg(c).readResource(str(c.params.uri), call)) },
+  'completion/complete': { remoteOnly: true, schema: CompleteRequestSchema, work: (c, call) => relayed(c, call, 'completion/complete', () => agg(c).complete(c.params as never, call)) },
 };
 
 /**
@@ -69,7 +73,7 @@ export const MODERN_METHODS: Readonly<Record<string, Method>> = {
  */
 export const CACHE_HINTS = { ttlMs: 0, cacheScope: 'private' } as const;
 
-/** An error a tool server answered with, passed to the client as it is. */
+/** An error a tool server answered with, passed to the client as it is (or the relay's for a failed tool server). */
 class UpstreamError extends Error {
   constructor(readonly rpc: JsonRpcError) {
     super(rpc.message);
@@ -97,16 +101,18 @@ export async function runModern(method: Method, c: ModernCall, logger: Logger): 
   }
 }
 
-/** A tool call: relayed to a remote tool server, or run by the session's front end (built-in packs). */
-async function callTool(c: ModernCall, call: CallContext): Promise<unknown> {
-  const name = str(c.params.name);
-  const target = agg(c).relayTarget(name);
-  if (!target) return c.session.front.callTool(name, c.params.arguments as Record<string, unknown> | undefined, call);
+/**
+ * A request for one tool server (`RELAYED_METHODS`): relayed to a remote tool server, or, where the relay declines it
+ * (a built-in pack, an `oauth` tool server, a policy's refusal, an unknown name), answered by `otherwise`.
+ */
+async function relayed(c: ModernCall, call: CallContext, method: string, otherwise: () => Promise<unknown>): Promise<unknown> {
+  const { inputResponses: _answers, requestState: _state, ...rest } = c.params;
+  const target = agg(c).relayTarget(method, rest);
+  if (!target) return otherwise();
 
   const hooks = c.session.front.hooks;
   const started = performance.now();
-  const { inputResponses: _answers, requestState: _state, ...rest } = c.params;
-  const params: Record<string, unknown> = { ...rest, name: target.name };
+  const params: Record<string, unknown> = { ...target.params };
   if (Object.keys(c.meta).length > 0) params._meta = c.meta;
   const answerUpstream = (id: string | number, reply: { result: unknown } | { error: JsonRpcError }) =>
     sendToUpstream(target.endpoint, { jsonrpc: '2.0', id, ...reply }, c.auth).catch((err: unknown) =>
@@ -114,7 +120,7 @@ async function callTool(c: ModernCall, call: CallContext): Promise<unknown> {
     );
   const result = await relay(
     target.endpoint,
-    { method: 'tools/call', params, auth: c.auth, controller: c.flight.controller },
+    { method, params, auth: c.auth, controller: c.flight.controller },
     {
       message: (m: RelayMessage) => {
         if (typeof m.method !== 'string') return;
@@ -130,18 +136,22 @@ async function callTool(c: ModernCall, call: CallContext): Promise<unknown> {
     },
   );
   const durationMs = performance.now() - started;
+  // Tool calls are audited and counted; the other relayed requests are not, as on the front end's path.
+  const tool = method === 'tools/call' ? str(c.params.name) : undefined;
   if (result.kind === 'aborted') {
-    hooks.onToolCall(name, 'error', durationMs);
+    if (tool !== undefined) hooks.onToolCall(tool, 'error', durationMs);
     return {};
   }
   if (result.kind === 'failed') {
     target.failed(result.err);
-    hooks.onToolCall(name, 'upstream_error', durationMs);
-    return { isError: true, content: [{ type: 'text', text: failureText(target.server, result.reason) }] };
+    if (tool !== undefined) hooks.onToolCall(tool, 'upstream_error', durationMs);
+    const failure = relayFailure(method, target.server, result.reason);
+    if ('error' in failure) throw new UpstreamError(failure.error);
+    return failure.result;
   }
   const { error, result: answer } = result.message;
   const outcome: ToolCallOutcome = error !== undefined ? 'error' : (answer as { isError?: unknown } | undefined)?.isError === true ? 'tool_error' : 'ok';
-  hooks.onToolCall(name, outcome, durationMs);
+  if (tool !== undefined) hooks.onToolCall(tool, outcome, durationMs);
   if (error !== undefined) throw new UpstreamError(error as JsonRpcError);
-  return answer;
+  return target.result(answer);
 }

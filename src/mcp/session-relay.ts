@@ -1,7 +1,9 @@
 /**
- * The relay's side of a session (docs/architecture.md §The relay): the client's `tools/call` for a remote tool
- * server is answered here, straight from the upstream (`toolservers/upstream-relay.ts`), without an SDK client. Also here: what belongs to such a call afterwards — the client's answers to the
- * requests an upstream made during it (sampling, elicitation, roots), and its cancellation.
+ * The relay's side of a session (docs/architecture.md §The relay): a client's request for one remote tool server —
+ * `tools/call`, `prompts/get`, `resources/read`, `completion/complete` (`RELAYED_METHODS`) — is answered here, straight
+ * from the upstream (`toolservers/upstream-relay.ts`), without an SDK client. Also here: what belongs to such a
+ * request afterwards — the client's answers to the requests an upstream made during it (sampling, elicitation,
+ * roots), and its cancellation.
  *
  * The response is an event stream, as an SDK server's responses are: whatever the upstream sends during the
  * call (progress, log messages, its requests) goes out as it arrives, then the answer with the client's id. Requests
@@ -11,7 +13,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { AuthInfo } from '@modelcontextprotocol/server';
-import { failureText, type Aggregator } from '../toolservers/aggregator.js';
+import { RELAYED_METHODS, relayFailure, type Aggregator } from '../toolservers/aggregator.js';
 import { relay, sendToUpstream, type RelayEndpoint, type RelayMessage } from '../toolservers/upstream-relay.js';
 import type { Logger } from '../observability/logger.js';
 import type { ToolCallOutcome } from './session-server.js';
@@ -35,7 +37,7 @@ function isRequest(m: RelayMessage): boolean {
 }
 
 export class SessionRelay {
-  /** Relayed calls in flight, by the client's request id: cancelled by `notifications/cancelled`. */
+  /** Relayed requests in flight, by the client's request id: cancelled by `notifications/cancelled`. */
   private callsMap: Map<string, AbortController> | undefined;
   /** Made on first use, as `asked` (an idle session keeps neither; see `switchable-aggregator.ts`). */
   private get calls(): Map<string, AbortController> {
@@ -63,13 +65,13 @@ export class SessionRelay {
   ) {}
 
   /**
-   * Serves `message` if it is the relay's: a `tools/call` of a tool on a relayable tool server, an answer to a request
-   * the relay passed on, or the cancellation of a relayed call. False: the session's server handles it.
+   * Serves `message` if it is the relay's: a request for one relayable tool server (`Aggregator.relayTarget`), an
+   * answer to a request the relay passed on, or the cancellation of a relayed request. False: the front end serves it.
    */
   serve(message: unknown, res: ServerResponse, auth: AuthInfo | undefined): Promise<boolean> | false {
     if (!message || typeof message !== 'object' || Array.isArray(message)) return false;
     const m = message as RelayMessage;
-    if (m.method === 'tools/call') return this.call(m, res, auth);
+    if (m.method !== undefined && RELAYED_METHODS.has(m.method)) return this.forward(m, m.method, res, auth);
     if (m.method === 'notifications/cancelled') {
       if (!this.cancel(m.params?.requestId)) return false;
       res.writeHead(202).end();
@@ -113,23 +115,22 @@ export class SessionRelay {
     return true;
   }
 
-  private async call(m: RelayMessage, res: ServerResponse, auth: AuthInfo | undefined): Promise<boolean> {
-    const params = m.params;
-    const name = params?.name;
-    if (typeof name !== 'string' || m.id === undefined) return false;
-    const target = this.opts.aggregator.relayTarget(name);
+  private async forward(m: RelayMessage, method: string, res: ServerResponse, auth: AuthInfo | undefined): Promise<boolean> {
+    if (m.id === undefined || !m.params || typeof m.params !== 'object') return false;
+    const target = this.opts.aggregator.relayTarget(method, m.params);
     if (!target) return false;
 
     const started = performance.now();
     const headers = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'mcp-session-id': this.opts.sessionId };
-    const stream = this.opts.streams.start(res, this.opts.sessionId, m.id, headers, this.opts.resumable);
+    // A completion answers at once (as on the front end's path): its stream is not made resumable.
+    const stream = this.opts.streams.start(res, this.opts.sessionId, m.id, headers, this.opts.resumable && method !== 'completion/complete');
     const { controller, done } = track(this.calls, idKey(m.id), res, (abort) => stream.cut(abort));
     const askedHere: string[] = [];
-    const span = tracingOn ? traceRelayCall(res, target.server, target.endpoint.url, target.name) : undefined;
+    const span = tracingOn ? traceRelayCall(res, target.server, target.endpoint.url, method, target.name) : undefined;
 
     const result = await relay(
       target.endpoint,
-      { method: 'tools/call', params: name === target.name ? params! : { ...params, name: target.name }, auth, controller, ...(span ? { trace: span.context } : {}) },
+      { method, params: target.params, auth, controller, ...(span ? { trace: span.context } : {}) },
       {
         message: (msg) => {
           if (!stream.wanted) return;
@@ -150,8 +151,10 @@ export class SessionRelay {
     span?.end(result);
     for (const id of askedHere) this.asked.delete(id);
     const durationMs = performance.now() - started;
+    // Tool calls are audited and counted (`onToolCall`); the other relayed requests are not, as on the front end's path.
+    const tool = method === 'tools/call' ? (m.params.name as string) : undefined;
     if (result.kind === 'aborted') {
-      this.opts.onToolCall(name, 'error', durationMs);
+      if (tool !== undefined) this.opts.onToolCall(tool, 'error', durationMs);
       stream.abandon();
       return true;
     }
@@ -159,14 +162,14 @@ export class SessionRelay {
     let outcome: ToolCallOutcome;
     if (result.kind === 'failed') {
       target.failed(result.err);
-      answer = { jsonrpc: '2.0', id: m.id, result: { isError: true, content: [{ type: 'text', text: failureText(target.server, result.reason) }] } };
+      answer = { jsonrpc: '2.0', id: m.id, ...relayFailure(method, target.server, result.reason) };
       outcome = 'upstream_error';
     } else {
       const a = result.message;
-      answer = a.error !== undefined ? { jsonrpc: '2.0', id: m.id, error: a.error } : { jsonrpc: '2.0', id: m.id, result: a.result };
+      answer = a.error !== undefined ? { jsonrpc: '2.0', id: m.id, error: a.error } : { jsonrpc: '2.0', id: m.id, result: target.result(a.result) };
       outcome = a.error !== undefined ? 'error' : (a.result as { isError?: unknown } | undefined)?.isError === true ? 'tool_error' : 'ok';
     }
-    this.opts.onToolCall(name, outcome, durationMs);
+    if (tool !== undefined) this.opts.onToolCall(tool, outcome, durationMs);
     if (tracingOn) traceAnswer(res, answer);
     stream.end(answer);
     return true;

@@ -299,24 +299,25 @@ export function createTracing(config: TracingConfig, logger: Logger): TracingImp
       else if (m?.result?.isError === true) state.toolError = true;
     },
 
-    relaySpan(res, toolServer, url, tool): UpstreamSpan {
+    relaySpan(res, toolServer, url, method, target): UpstreamSpan {
       const parent = requests.get(res)?.ctx ?? context.active();
-      const span = tracer.startSpan(
-        bounded(`tools/call ${tool}`),
-        {
-          kind: SpanKind.CLIENT,
-          attributes: {
-            [MCP_METHOD]: 'tools/call',
-            [TOOL_NAME]: bounded(tool),
-            [OPERATION]: 'execute_tool',
-            [TOOL_SERVER]: toolServer,
-            [ATTR_SERVER_ADDRESS]: url.hostname,
-            [ATTR_SERVER_PORT]: portOf(url),
-            [NETWORK_PROTOCOL]: 'http',
-          },
-        },
-        parent,
-      );
+      const attributes: Attributes = {
+        [MCP_METHOD]: method,
+        [TOOL_SERVER]: toolServer,
+        [ATTR_SERVER_ADDRESS]: url.hostname,
+        [ATTR_SERVER_PORT]: portOf(url),
+        [NETWORK_PROTOCOL]: 'http',
+      };
+      let name = method;
+      if (method === 'tools/call') {
+        attributes[TOOL_NAME] = bounded(target);
+        attributes[OPERATION] = 'execute_tool';
+        name = bounded(`${method} ${target}`);
+      } else if (method === 'prompts/get') {
+        attributes[PROMPT_NAME] = bounded(target);
+        name = bounded(`${method} ${target}`);
+      }
+      const span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
       const carrier: Record<string, string> = {};
       propagator.inject(trace.setSpan(parent, span), carrier, defaultTextMapSetter);
       return {

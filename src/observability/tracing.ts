@@ -44,7 +44,7 @@ export interface TracingImpl {
   arrival(req: IncomingMessage, res: ServerResponse, next: Next): void;
   request<Req extends IncomingMessage, Res extends ServerResponse>(req: Req, res: Res, body: unknown, team: string | undefined, serve: () => unknown): unknown;
   answer(res: ServerResponse, message: unknown): void;
-  relaySpan(res: ServerResponse, toolServer: string, url: URL, tool: string): UpstreamSpan;
+  relaySpan(res: ServerResponse, toolServer: string, url: URL, method: string, target: string): UpstreamSpan;
   fetch(toolServer: string, url: string | URL, init: RequestInit | undefined, headers: Headers, send: () => Promise<Response>): Promise<Response>;
   shutdown(): Promise<void>;
 }
@@ -101,8 +101,8 @@ export function traceAnswer(res: ServerResponse, message: unknown): void {
 }
 
 /** A client span for a relayed call (`mcp/session-relay.ts`), child of the request `res` answers. */
-export function traceRelayCall(res: ServerResponse, toolServer: string, url: URL, tool: string): UpstreamSpan | undefined {
-  return impl?.relaySpan(res, toolServer, url, tool);
+export function traceRelayCall(res: ServerResponse, toolServer: string, url: URL, method: string, target: string): UpstreamSpan | undefined {
+  return impl?.relaySpan(res, toolServer, url, method, target);
 }
 
 /** A client span around one request of an upstream's SDK client (`toolservers/upstream-client.ts`); sets `traceparent` in `headers`. */

@@ -52,11 +52,13 @@ export interface Aggregator {
   setLogLevel(level: LoggingLevel): Promise<void>;
   rootsChanged(): Promise<void>;
   /**
-   * Where the relay sends a call of tool `name`: a remote tool server it can reach, the name the tool has there,
-   * and how to report that server failing. Undefined when the tool is unknown or its server is not relayable
-   * (a built-in pack): the call then takes the session server's path.
+   * Where the relay sends request `method` (one of `RELAYED_METHODS`) with `params`: a remote tool server it can
+   * reach, the request as that server must see it, and how to give its answer back. Undefined when the request names
+   * nothing known, its server is not relayable (a built-in pack, an `oauth` tool server), the member may not use it,
+   * or its params are not what the method needs: the request then takes the front end's path, which answers each of
+   * those cases (the pack's result, "Unknown prompt", the policy's refusal, the schema's -32602).
    */
-  relayTarget(name: string): RelayTarget | undefined;
+  relayTarget(method: string, params: Record<string, unknown>): RelayTarget | undefined;
   /**
    * The `Mcp-Param-*` headers a 2026-07-28 client must send with a call of tool `name`, from its `x-mcp-header`
    * annotations as this session last listed them (listed first if it never has); undefined for none.
@@ -67,12 +69,28 @@ export interface Aggregator {
   close(opts?: { end?: boolean }): Promise<void>;
 }
 
+/** The requests for one tool server that the relay forwards (`upstream-relay.ts`); everything else is the front end's. */
+export const RELAYED_METHODS: ReadonlySet<string> = new Set(['tools/call', 'prompts/get', 'resources/read', 'completion/complete']);
+
 export interface RelayTarget {
   readonly server: string;
+  /** What the request is for, as the tool server knows it: the tool, the prompt, the resource URI, the completion's ref. */
   readonly name: string;
   readonly endpoint: RelayEndpoint;
+  /** The request's params as the tool server must see them (its own name or URI; the rest as the client sent it). */
+  readonly params: Record<string, unknown>;
+  /** The tool server's result as the client must see it (resource URIs in the gateway's namespace). */
+  result(r: unknown): unknown;
   /** Logs and counts the tool server failing, as for any other request. */
   failed(err: unknown): void;
+}
+
+/** The answer to a relayed request whose tool server failed: a tool error for a call, else a JSON-RPC error naming it. */
+export function relayFailure(method: string, server: string, reason: string): { result: CallToolResult } | { error: { code: number; message: string } } {
+  const text = failureText(server, reason);
+  if (method === 'tools/call') return { result: { isError: true, content: [{ type: 'text', text }] } };
+  const err = new McpError(ErrorCode.InternalError, text);
+  return { error: { code: err.code, message: err.message } };
 }
 
 /** Results of calls whose tool server failed (rather than answered with a tool error): audited as such. */
@@ -125,6 +143,21 @@ export function failureText(server: string, reason: string): string {
 
 function failureMessage(server: string, err: unknown): string {
   return failureText(server, upstreamFailureReason(err));
+}
+
+const same = (r: unknown) => r;
+
+/**
+ * A `resources/read` result with its contents' URIs in the gateway's namespace. Read only as far as that needs: a
+ * result without a `contents` list passes as it is (the client's SDK judges it, as it would the tool server's own).
+ */
+function wrapContents(server: string, r: unknown): unknown {
+  const contents = (r as { contents?: unknown } | null | undefined)?.contents;
+  if (!Array.isArray(contents)) return r;
+  return {
+    ...(r as object),
+    contents: contents.map((c: unknown) => (c && typeof c === 'object' && typeof (c as { uri?: unknown }).uri === 'string' ? { ...c, uri: wrapUri(server, (c as { uri: string }).uri) } : c)),
+  };
 }
 
 export function createAggregator(
@@ -231,6 +264,51 @@ export function createAggregator(
     }
   }
 
+  /** What a relayable request is for (see `relayTarget`): its server, policy kind and name there, and its params there. */
+  function relayRoute(
+    method: string,
+    params: Record<string, unknown>,
+  ): { server: ToolServerConnection; kind: PolicyKind; name: string; params: Record<string, unknown>; what: string; result?: (r: unknown) => unknown } | undefined {
+    switch (method) {
+      case 'tools/call':
+      case 'prompts/get': {
+        if (typeof params.name !== 'string') return undefined;
+        const tool = method === 'tools/call';
+        const t = routeName(tool ? 'tool' : 'prompt', params.name);
+        if (!t) return undefined;
+        return { server: t.server, kind: tool ? 'tools' : 'prompts', name: t.name, params: t.name === params.name ? params : { ...params, name: t.name }, what: tool ? 'call a tool' : 'get a prompt' };
+      }
+      case 'resources/read': {
+        if (typeof params.uri !== 'string') return undefined;
+        const t = routeUri(params.uri);
+        if (!t) return undefined;
+        const server = t.server;
+        return {
+          server,
+          kind: 'resources',
+          name: t.uri,
+          params: t.uri === params.uri ? params : { ...params, uri: t.uri },
+          what: 'read a resource',
+          ...(server.prefix ? { result: (r: unknown) => wrapContents(server.name, r) } : {}),
+        };
+      }
+      case 'completion/complete': {
+        const ref = params.ref as { type?: unknown; name?: unknown; uri?: unknown } | undefined;
+        if (ref?.type === 'ref/prompt' && typeof ref.name === 'string') {
+          const t = routeName('prompt', ref.name);
+          return t && { server: t.server, kind: 'prompts', name: t.name, params: { ...params, ref: { ...ref, name: t.name } }, what: 'complete' };
+        }
+        if (ref?.type === 'ref/resource' && typeof ref.uri === 'string') {
+          const t = routeUri(ref.uri);
+          return t && { server: t.server, kind: 'resources', name: t.uri, params: { ...params, ref: { ...ref, uri: t.uri } }, what: 'complete' };
+        }
+        return undefined;
+      }
+      default:
+        return undefined;
+    }
+  }
+
   const resourceKey = { kind: 'resource' as const, of: (r: { uri: string }) => r.uri };
   const toolPolicy = { kind: 'tools' as const, of: (t: Tool) => t.name };
   const promptPolicy = { kind: 'prompts' as const, of: (p: Prompt) => p.name };
@@ -266,13 +344,21 @@ export function createAggregator(
         return result;
       }
     },
-    relayTarget(name) {
-      const target = routeName('tool', name);
-      const endpoint = target?.server.relay;
-      if (!target || !endpoint) return undefined;
-      // A refused call takes `callTool`, which answers the refusal: the relay never sees it.
-      if (access !== undefined && denialOf(access, target.server.name, 'tools', target.name) !== undefined) return undefined;
-      return { server: target.server.name, name: target.name, endpoint, failed: (err) => failed(target.server, 'call a tool', err) };
+    relayTarget(method, params) {
+      const route = relayRoute(method, params);
+      const endpoint = route?.server.relay;
+      if (!route || !endpoint) return undefined;
+      // A refused request takes the front end's path, which answers the refusal: the relay never sees it.
+      if (access !== undefined && denialOf(access, route.server.name, route.kind, route.name) !== undefined) return undefined;
+      const { server } = route;
+      return {
+        server: server.name,
+        name: route.name,
+        endpoint,
+        params: route.params,
+        result: route.result ?? same,
+        failed: (err) => failed(server, route.what, err),
+      };
     },
     listPrompts: (call) => gather('list prompts', (c) => c.listPrompts?.(call), (c, p) => ({ ...p, name: prefixName(c.name, p.name) }), { kind: 'prompt', of: (p) => p.name }, promptPolicy),
     async getPrompt(name, args, call) {
@@ -289,8 +375,7 @@ export function createAggregator(
       if (!target) throw new McpError(ErrorCode.InvalidParams, `Unknown resource ${uri}`);
       allow(target.server.name, 'resources', target.uri);
       const r = await forward(target.server, 'resources', () => target.server.readResource?.(target.uri, call));
-      if (!target.server.prefix) return r;
-      return { ...r, contents: r.contents.map((c) => ({ ...c, uri: wrapUri(target.server.name, c.uri) })) };
+      return target.server.prefix ? (wrapContents(target.server.name, r) as ReadResourceResult) : r;
     },
     async subscribeResource(uri, call) {
       const target = routeUri(uri);

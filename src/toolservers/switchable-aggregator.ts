@@ -35,8 +35,8 @@ export class SwitchableAggregator implements Aggregator {
   callTool(...a: Params<'callTool'>) {
     return this.current.callTool(...a);
   }
-  relayTarget(name: string): RelayTarget | undefined {
-    return this.current.relayTarget(name);
+  relayTarget(method: string, params: Record<string, unknown>): RelayTarget | undefined {
+    return this.current.relayTarget(method, params);
   }
   paramHeaders(...a: Params<'paramHeaders'>) {
     return this.current.paramHeaders(...a);
@@ -98,8 +98,8 @@ export class LazyAggregator implements Aggregator {
   callTool(...a: Params<'callTool'>) {
     return this.use().callTool(...a);
   }
-  relayTarget(name: string): RelayTarget | undefined {
-    return this.use().relayTarget(name);
+  relayTarget(method: string, params: Record<string, unknown>): RelayTarget | undefined {
+    return this.use().relayTarget(method, params);
   }
   paramHeaders(...a: Params<'paramHeaders'>) {
     return this.use().paramHeaders(...a);

@@ -1,6 +1,6 @@
 /**
- * JSON-RPC errors read the same on SDK v2 as they did on v1 (`mcp/mcp-error.ts`): the gateway's own errors carry
- * the "MCP error <code>: " prefix, an upstream's error answer reaches the client with the words a v1 client gave it,
+ * JSON-RPC errors on SDK v2 (`mcp/mcp-error.ts`): the gateway's own errors carry v1's "MCP error <code>: " prefix,
+ * an upstream's error answer reaches the client with the upstream's own words — relayed or through the SDK client —,
  * and a timeout or closed connection of the v2 client keeps v1's codes — for single requests and for batches alike.
  */
 import { describe, expect, it } from 'vitest';
@@ -27,7 +27,7 @@ async function errorsOf(res: Response): Promise<Map<unknown, RpcError>> {
 }
 
 describe('the wire text of errors on SDK v2', () => {
-  it('is what v1 sent, alone and in a batch: our errors and an upstream’s', async () => {
+  it('is the same alone and in a batch: our errors with v1’s prefix, an upstream’s in its own words', async () => {
     const { token } = await tokenFor(t.gw, { email: 'errors@example.com', team: 'errtext' });
     const { client, transport } = await connectClient(`${t.gw.url}/t/errtext/mcp`, token);
     const headers = { authorization: `Bearer ${token}`, 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-11-25' };
@@ -42,14 +42,15 @@ describe('the wire text of errors on SDK v2', () => {
 
     for (const answered of [front, batched]) {
       expect(answered.get('ours')).toEqual({ code: ErrorCode.InvalidParams, message: 'MCP error -32602: Unknown prompt nowhere__greet' });
-      // The upstream (an SDK v1 server) said "MCP error -32602: Prompt missing not found"; a v1 client prefixed it once more.
-      expect(answered.get('theirs')).toMatchObject({ code: ErrorCode.InvalidParams, message: expect.stringMatching(/^MCP error -32602: MCP error -32602: .*missing/) });
+      // The upstream (an SDK v1 server) said "MCP error -32602: Prompt missing not found", and so does the gateway —
+      // relayed (a single request) or through the SDK client (a batch). A v1 client used to prefix it once more.
+      expect(answered.get('theirs')).toMatchObject({ code: ErrorCode.InvalidParams, message: expect.stringMatching(/^MCP error -32602: Prompt missing not found/) });
     }
     expect(batched.get('theirs')).toEqual(front.get('theirs'));
     await client.close();
   });
 
-  it('keeps v1’s codes for the SDK client’s timeouts and closed connections, and its prefix for error answers', () => {
+  it('keeps v1’s codes for the SDK client’s timeouts and closed connections, and an error answer’s own words', () => {
     const timeout = McpError.fromUpstream(new SdkError(SdkErrorCode.RequestTimeout, 'Request timed out', { timeout: 5 })) as McpError;
     expect(timeout).toBeInstanceOf(McpError);
     expect({ code: timeout.code, message: timeout.message }).toEqual({ code: -32001, message: 'MCP error -32001: Request timed out' });
@@ -59,8 +60,10 @@ describe('the wire text of errors on SDK v2', () => {
     expect({ code: closed.code, message: closed.message }).toEqual({ code: -32000, message: 'MCP error -32000: Connection closed' });
     expect(isConnectionClosed(closed)).toBe(true);
 
+    // An error answer keeps its sender's words.
     const answer = McpError.fromUpstream(new ProtocolError(ProtocolErrorCode.MethodNotFound, 'Method not found', { m: 1 })) as McpError;
-    expect({ code: answer.code, message: answer.message, data: answer.data }).toEqual({ code: -32601, message: 'MCP error -32601: Method not found', data: { m: 1 } });
+    expect(answer).toBeInstanceOf(McpError);
+    expect({ code: answer.code, message: answer.message, data: answer.data }).toEqual({ code: -32601, message: 'Method not found', data: { m: 1 } });
     // Ours pass as they are (not prefixed twice); anything else too.
     const own = new McpError(ErrorCode.InvalidParams, 'no');
     expect(McpError.fromUpstream(own)).toBe(own);

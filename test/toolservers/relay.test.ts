@@ -7,6 +7,7 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
 import { tokenFor, useTestGateway } from '../helpers/gateway.js';
 import { connectClient, rawPost } from '../helpers/mcp-client.js';
 import { listenOnLoopback, type LoopbackServer } from '../helpers/loopback-server.js';
@@ -19,7 +20,7 @@ const t = useTestGateway({ upstreamTimeouts: { callMs: 1_500, maxCallMs: 4_000 }
 interface Seen {
   id?: string | number;
   method?: string;
-  params?: { name?: string; requestId?: unknown; _meta?: Record<string, unknown> };
+  params?: { name?: string; uri?: string; ref?: { name?: string; uri?: string }; argument?: { value?: string }; arguments?: Record<string, string>; requestId?: unknown; _meta?: Record<string, unknown> };
 }
 
 const seen: Seen[] = [];
@@ -56,10 +57,30 @@ function startRawUpstream(): Promise<LoopbackServer> {
       seen.push(m);
       if (m.method === 'initialize') {
         res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'raw-session' });
-        return void res.end(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'raw', version: '1' } } }));
+        const capabilities = { tools: {}, prompts: {}, resources: {}, completions: {} };
+        return void res.end(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: '2025-11-25', capabilities, serverInfo: { name: 'raw', version: '1' } } }));
       }
       if (m.id === undefined) return void res.writeHead(202).end();
       if (req.headers['mcp-session-id'] !== 'raw-session') return void res.writeHead(400).end('no session');
+      const json = (body: object) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ jsonrpc: '2.0', id: m.id, ...body }));
+      };
+      switch (m.method) {
+        case 'prompts/get': {
+          if (m.params?.name === 'fail') return void res.writeHead(500, { 'content-type': 'text/plain' }).end('secret-internal-detail');
+          if (m.params?.name !== 'greet') return json({ error: { code: -32602, message: `no prompt ${m.params?.name}` } });
+          // On an event stream, with progress first (the client's own token: the relay passes `_meta` as it is).
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          const progress = { jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: m.params._meta?.progressToken, progress: 1 } };
+          const answer = { jsonrpc: '2.0', id: m.id, result: { messages: [{ role: 'user', content: { type: 'text', text: `hello ${m.params.arguments?.who}` } }] } };
+          return void res.end(`data: ${JSON.stringify(progress)}\n\ndata: ${JSON.stringify(answer)}\n\n`);
+        }
+        case 'resources/read':
+          return json({ result: { contents: [{ uri: m.params?.uri, text: 'the doc' }, { uri: `${m.params?.uri}#part`, text: 'a part' }] } });
+        case 'completion/complete':
+          return json({ result: { completion: { values: [`${m.params?.ref?.name ?? m.params?.ref?.uri}:${m.params?.argument?.value}`], hasMore: false } } });
+      }
       const answer = (text: string) => JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { content: [{ type: 'text', text }] } });
       switch (m.params?.name) {
         case 'sse': {
@@ -177,5 +198,55 @@ describe('the relay', () => {
     await pending;
     const call = callsSeen('hang').at(-1)!;
     await expect.poll(() => seen.some((m) => m.method === 'notifications/cancelled' && m.params?.requestId === call.id), { timeout: 1_000 }).toBe(true);
+  });
+
+  it('forwards prompts/get, resources/read and completion/complete too: the tool server’s own names and URIs there, the client’s here', async () => {
+    const requestsSeen = (method: string) => seen.filter((m) => m.method === method);
+    const progress: unknown[] = [];
+    const prompt = await client.getPrompt({ name: 'raw__greet', arguments: { who: 'Ada' } }, { onprogress: (p) => void progress.push(p) });
+    expect(prompt.messages[0]!.content).toEqual({ type: 'text', text: 'hello Ada' });
+    expect(progress).toEqual([{ progress: 1 }]);
+    const resource = await client.readResource({ uri: 'switchboard://raw/raw%3A%2F%2Fdoc' });
+    expect(resource.contents.map((c) => c.uri)).toEqual(['switchboard://raw/raw%3A%2F%2Fdoc', 'switchboard://raw/raw%3A%2F%2Fdoc%23part']);
+    const completion = await client.complete({ ref: { type: 'ref/prompt', name: 'raw__greet' }, argument: { name: 'who', value: 'A' } });
+    expect(completion.completion.values).toEqual(['greet:A']);
+
+    // Each went out once, with the relay's own request id (the SDK client numbers its requests) and unwrapped.
+    const [get] = requestsSeen('prompts/get');
+    const [read] = requestsSeen('resources/read');
+    const [complete] = requestsSeen('completion/complete');
+    expect([get?.id, read?.id, complete?.id]).toEqual([expect.stringMatching(/^sb-\d+$/), expect.stringMatching(/^sb-\d+$/), expect.stringMatching(/^sb-\d+$/)]);
+    expect([get?.params?.name, read?.params?.uri, complete?.params?.ref?.name]).toEqual(['greet', 'raw://doc', 'greet']);
+  });
+
+  it('answers those with a JSON-RPC error naming a failed tool server, and passes the tool server’s own error as it is', async () => {
+    const sessionId = (client.transport as { sessionId?: string } | undefined)?.sessionId;
+    const headers = { authorization: `Bearer ${token}`, 'mcp-session-id': sessionId!, 'mcp-protocol-version': '2025-11-25' };
+    const errorOf = async (body: object) => {
+      const text = await (await rawPost(`${t.gw.url}/t/relay/mcp`, { jsonrpc: '2.0', ...body }, headers)).text();
+      return (JSON.parse(text.split('\n').find((l) => l.startsWith('data: {'))!.slice(6)) as { error?: unknown }).error;
+    };
+    const failed = await errorOf({ id: 'f', method: 'prompts/get', params: { name: 'raw__fail' } });
+    expect(failed).toEqual({ code: -32603, message: 'MCP error -32603: Tool server raw failed: answered HTTP 500 (details are in the gateway log)' });
+    expect(JSON.stringify(failed)).not.toContain('secret');
+    expect(await errorOf({ id: 'n', method: 'prompts/get', params: { name: 'raw__nope' } })).toEqual({ code: -32602, message: 'no prompt nope' });
+    expect(seen.filter((m) => m.method === 'prompts/get' && m.params?.name === 'nope').map((m) => m.id)).toEqual([expect.stringMatching(/^sb-\d+$/)]);
+  });
+
+  it('forwards them for a 2026-07-28 client as well', async () => {
+    const before = seen.length;
+    const modern = new ModernClient({ name: 'v2-auto', version: '2' }, { versionNegotiation: { mode: 'auto' } });
+    await modern.connect(new ModernTransport(new URL(`${t.gw.url}/t/relay/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    expect(modern.getProtocolEra()).toBe('modern');
+    expect((await modern.getPrompt({ name: 'raw__greet', arguments: { who: 'Bo' } })).messages[0]!.content).toEqual({ type: 'text', text: 'hello Bo' });
+    expect((await modern.readResource({ uri: 'switchboard://raw/raw%3A%2F%2Fdoc' })).contents[0]!.uri).toBe('switchboard://raw/raw%3A%2F%2Fdoc');
+    expect((await modern.complete({ ref: { type: 'ref/resource', uri: 'switchboard://raw/raw%3A%2F%2F%7Bid%7D' }, argument: { name: 'id', value: 'x' } })).completion.values).toEqual(['raw://{id}:x']);
+    const relayed = seen.slice(before).filter((m) => m.method === 'prompts/get' || m.method === 'resources/read' || m.method === 'completion/complete');
+    expect(relayed.map((m) => [m.method, typeof m.id === 'string' && m.id.startsWith('sb-')])).toEqual([
+      ['prompts/get', true],
+      ['resources/read', true],
+      ['completion/complete', true],
+    ]);
+    await modern.close();
   });
 });
