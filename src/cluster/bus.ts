@@ -37,6 +37,11 @@ export type Broadcast =
    * the client (with its `sb-ask:` id) — then `ack`: the replica that wrote it to an open stream tells `from` (`ack`).
    */
   | { kind: 'session-message'; sessionId: string; from: string; message: { method: string; params?: unknown; id?: string }; ack?: string }
+  /**
+   * A new upstream session of the session was opened on `from`, where its client does not listen: the replica where
+   * it listens opens that upstream session's standalone stream (`UpstreamClient.listen`).
+   */
+  | { kind: 'upstream-opened'; sessionId: string; from: string }
   /** The client cancelled request `requestId` of the session, and the replica it reached does not serve it. */
   | { kind: 'cancelled'; sessionId: string; requestId: string | number; from: string }
   /** `leaving`: the replica is shutting down (its last word): it is dead from now on, without waiting for silence. */
@@ -66,6 +71,7 @@ const CHANNEL = {
   'events-appended': 'switchboard_events',
   'session-message': 'switchboard_session_message',
   cancelled: 'switchboard_cancelled',
+  'upstream-opened': 'switchboard_upstream_opened',
   heartbeat: 'switchboard_heartbeat',
 } as const satisfies Record<Broadcast['kind'], string>;
 const directChannel = (replica: string) => `switchboard_to_${replica}`;
@@ -101,6 +107,8 @@ export interface ClusterBus {
   onResync(fn: () => void | Promise<void>): () => void;
   /** Whether `replica` has been heard from recently (this one always is). */
   alive(replica: string): boolean;
+  /** Whether any other replica has been heard from recently (or this one has not listened long enough to know). */
+  peers(): boolean;
   /** A fresh token `x` and a promise: true once some replica sends `{ type: 'ack', x }` here, false after `timeoutMs`. */
   awaitAck(timeoutMs: number): { x: string; acked: Promise<boolean> };
   /** Starts listening and beating; resolves once this replica hears the others. */
@@ -215,6 +223,13 @@ export function createClusterBus(deps: { db: Database; logger: Logger; clock?: (
         waitingAcks.set(x, done);
       });
       return { x, acked };
+    },
+    peers() {
+      if (!db.shared) return false;
+      const now = clock();
+      if (startedAt > now - deadAfterMs) return true;
+      for (const [other, last] of seen) if (other !== replica && last > now - deadAfterMs) return true;
+      return false;
     },
     alive(other) {
       if (other === replica || !db.shared) return true;

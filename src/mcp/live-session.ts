@@ -16,7 +16,7 @@ import type { ClientCapabilities, LoggingLevel } from '@modelcontextprotocol/ser
 import type { Logger } from '../observability/logger.js';
 import { SessionRelay } from './session-relay.js';
 import { SessionFront } from './session-front.js';
-import type { SessionStream } from './session-stream.js';
+import type { SessionStream, StreamAudience } from './session-stream.js';
 import type { ClusterBus } from '../cluster/bus.js';
 import { homeOf, isAnswer } from '../cluster/request-home.js';
 import type { RelayMessage } from '../toolservers/upstream-relay.js';
@@ -79,7 +79,7 @@ export interface SessionRecord {
   logLevel: string | null;
 }
 
-export class LiveSession {
+export class LiveSession implements StreamAudience {
   readonly id: string;
   /** Mutable where it may change during the session: the chat (attached later), the user's e-mail and role (see `get`). */
   readonly context: SessionContext & { chat: string | null; user: SessionContext['user']; role: SessionContext['role'] };
@@ -134,6 +134,12 @@ export class LiveSession {
     // The session is the relay's and the front end's hooks itself: no objects or closures per session for them.
     this.relay = new SessionRelay(this);
     this.front = new SessionFront(this, init.stream, this);
+    init.stream.audience = this;
+  }
+
+  /** The client started listening here, or has stopped: the tool servers' upstream streams follow (`listen`). */
+  audienceChanged(listening: boolean): void {
+    this.aggregator.listen(listening);
   }
 
   get sessionId(): string {

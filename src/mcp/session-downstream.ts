@@ -36,6 +36,9 @@ export class SessionHub implements SessionDownstream {
   resourceUpdated(uri: string): void {
     void this.stream.notify({ method: 'notifications/resources/updated', params: { uri } }).catch(ignore);
   }
+  upstreamOpenedUnheard(): void {
+    this.stream.upstreamOpenedUnheard();
+  }
 }
 
 const ignore = () => undefined;

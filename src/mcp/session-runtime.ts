@@ -536,6 +536,12 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
       const cancels = bus.on('cancelled', (m) => {
         if (m.from !== replica) live.peek(m.sessionId)?.cancelForwarded(m.requestId);
       });
+      // Another replica opened an upstream session where the client does not listen: if it listens here, its
+      // standalone stream is opened here.
+      const upstreams = bus.on('upstream-opened', (m) => {
+        const s = m.from === replica ? undefined : live.peek(m.sessionId);
+        if (s?.stream.listening) s.aggregator.listen(true);
+      });
       const tools = bus.on('tools-changed', (m) => {
         if (m.from !== replica) applyToolsChanged(m.teamId);
       });
@@ -551,6 +557,8 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
         toolServerDefs.clear();
         await Promise.all(gone.map((id) => endLocal(id)));
         for (const teamId of new Set([...live.values()].map((s) => s.teamId))) applyToolsChanged(teamId);
+        // Upstream sessions opened elsewhere meanwhile (`upstream-opened`): the listening sessions look again.
+        for (const s of live.values()) if (s.stream.listening) s.aggregator.listen(true);
         logger.info({ sessionsClosedMeanwhile: gone.length }, 'LISTEN connection re-established; caught up on session closes and tool-server changes');
       });
       return async () => {
@@ -559,6 +567,7 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
         tools();
         answers();
         cancels();
+        upstreams();
         messages();
       };
     },

@@ -26,10 +26,20 @@ import type { ClusterBus } from '../cluster/bus.js';
 import type { ResumableStreams } from '../cluster/resumable-streams.js';
 import type { GetStreamLog } from '../cluster/get-stream-log.js';
 
-/** How long a request to the client waits for a replica to say it was written to the client's GET stream. */
 /** How long a take-over remembers what it replayed (see `replayed`). */
 const REPLAYED_KEPT_MS = 5_000;
+/** How long a request to the client waits for a replica to say it was written to the client's GET stream. */
 export const ASK_DELIVERY_MS = 1_000;
+/**
+ * How long the client still counts as listening here after its last stream ended: what comes meanwhile is kept for
+ * its return (the stored tail, `cluster/get-stream-log.ts`), so the upstream streams stay open as long.
+ */
+export const LISTEN_GRACE_MS = 5_000;
+
+/** Told when the session's client starts listening on this replica, and when it has stopped (the live session). */
+export interface StreamAudience {
+  audienceChanged(listening: boolean): void;
+}
 
 /** Someone else who hears the session's notifications: a 2026-07-28 `subscriptions/listen` stream (`modern-listen.ts`). */
 export interface StreamListener {
@@ -63,6 +73,12 @@ export class SessionStream {
    * stream) can reach this replica over the bus after the replay, and must not be sent twice.
    */
   private replayed: Map<string, number> | undefined;
+  /** Told when the client starts and stops listening here (`listening`). */
+  audience: StreamAudience | undefined;
+  /** What `audience` was last told. */
+  private heard = false;
+  /** Set while the last stream has ended but `LISTEN_GRACE_MS` has not passed. */
+  private quiet: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly sessionId: string,
@@ -83,6 +99,7 @@ export class SessionStream {
   open(res: ServerResponse, opts: { resumable?: boolean; lastEventId?: string | undefined } = {}): Promise<void> | false {
     if (this.res && !this.res.destroyed) return false;
     this.res = res;
+    this.heardNow();
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'mcp-session-id': this.sessionId });
     const log = opts.resumable && this.streams ? this.streams.getLog(this.sessionId) : undefined;
     this.log = log;
@@ -117,6 +134,7 @@ export class SessionStream {
           this.res = undefined;
           // Lost by the client (not ended by the session): keep what follows for a moment, for its return.
           if (this.log === log) log?.cut();
+          this.maybeQuiet();
         }
         resolve();
       });
@@ -170,7 +188,44 @@ export class SessionStream {
   /** Hands every notification to `l` too, until the returned function is called or the stream closes. */
   listen(l: StreamListener): () => void {
     (this.listeners ??= new Set()).add(l);
-    return () => void this.listeners?.delete(l);
+    this.heardNow();
+    return () => {
+      this.listeners?.delete(l);
+      this.maybeQuiet();
+    };
+  }
+
+  /** Whether the client listens on this replica: its GET stream is open here, or a `subscriptions/listen` stream. */
+  get listening(): boolean {
+    return (this.res !== undefined && !this.res.destroyed) || (this.listeners?.size ?? 0) > 0;
+  }
+
+  private heardNow(): void {
+    clearTimeout(this.quiet);
+    this.quiet = undefined;
+    if (this.heard) return;
+    this.heard = true;
+    this.audience?.audienceChanged(true);
+  }
+
+  /** The client may have stopped listening here: `audience` is told once `LISTEN_GRACE_MS` pass without its return. */
+  private maybeQuiet(): void {
+    if (!this.heard || this.quiet || this.listening) return;
+    this.quiet = setTimeout(() => {
+      this.quiet = undefined;
+      if (!this.heard || this.listening) return;
+      this.heard = false;
+      this.audience?.audienceChanged(false);
+    }, LISTEN_GRACE_MS).unref();
+  }
+
+  /**
+   * A new upstream session of this session was opened here, where the client does not listen: the other replicas
+   * are told, so the one where it listens opens that session's standalone stream. Nothing to tell without them.
+   */
+  upstreamOpenedUnheard(): void {
+    if (this.listening || !this.bus.shared || !this.bus.peers()) return;
+    void this.bus.publish({ kind: 'upstream-opened', sessionId: this.sessionId, from: this.replica }).catch(() => undefined);
   }
 
   /** How many listeners are attached. */
@@ -249,6 +304,10 @@ export class SessionStream {
 
   /** Ends the stream (the session is over or leaves memory); requests waiting on the client fail. */
   close(): void {
+    // The session's tool servers close with it: nothing to tell the audience.
+    clearTimeout(this.quiet);
+    this.quiet = undefined;
+    this.heard = false;
     for (const p of [...(this.pendingMap?.values() ?? [])]) p.reject(new McpError(ErrorCode.ConnectionClosed, 'Session closed'));
     const listeners = [...(this.listeners ?? [])];
     this.listeners = undefined;

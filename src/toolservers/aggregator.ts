@@ -51,6 +51,8 @@ export interface Aggregator {
   complete(params: CompleteRequest['params'], call: CallContext): Promise<CompleteResult>;
   setLogLevel(level: LoggingLevel): Promise<void>;
   rootsChanged(): Promise<void>;
+  /** The session's client listens on this replica, or no longer does (`ToolServerConnection.listen`). */
+  listen(on: boolean): void;
   /**
    * Where the relay sends request `method` (one of `RELAYED_METHODS`) with `params`: a remote tool server it can
    * reach, the request as that server must see it, and how to give its answer back. Undefined when the request names
@@ -410,6 +412,9 @@ export function createAggregator(
     },
     async rootsChanged() {
       await Promise.allSettled(connections.map((c) => c.rootsChanged?.()));
+    },
+    listen(on) {
+      for (const c of connections) c.listen?.(on);
     },
     async close(o) {
       await Promise.allSettled(connections.map((c) => c.close(o)));

@@ -163,6 +163,8 @@ export function dualEraConnection(opts: DualEraOptions): ToolServerConnection {
     // A legacy upstream session hears these (a modern upstream gets them in every request's envelope).
     setLogLevel: (level) => legacy.setLogLevel?.(level) ?? Promise.resolve(),
     rootsChanged: () => legacy.rootsChanged?.() ?? Promise.resolve(),
+    // A modern upstream has no standalone stream (its listen stream follows subscriptions: `modern-upstream-listen.ts`).
+    listen: (on) => legacy.listen?.(on),
     async close(o) {
       await Promise.all([legacy.close(o), modernMade?.close(o)]);
     },

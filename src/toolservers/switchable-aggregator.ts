@@ -14,16 +14,28 @@ type Params<K extends keyof Aggregator> = Aggregator[K] extends (...args: infer 
 
 /** Delegates every call to the current aggregator; `swap` points it at another one. */
 export class SwitchableAggregator implements Aggregator {
+  /** The session's client listens here (`listen`): the current aggregator's upstream streams are open. */
+  private listening = false;
   constructor(private current: Aggregator) {}
 
   /**
    * Calls already running on the old aggregator finish there; it is closed after a grace period (as an eviction:
-   * its upstream sessions stay open, and the new aggregator reuses their stored ids).
+   * its upstream sessions stay open, and the new aggregator reuses their stored ids). Its upstream standalone
+   * streams move to the new one at once (an upstream allows one per session).
    */
   swap(next: Aggregator): void {
     const old = this.current;
     this.current = next;
+    if (this.listening) {
+      old.listen(false);
+      next.listen(true);
+    }
     setTimeout(() => void old.close().catch(() => undefined), SWAP_GRACE_MS).unref();
+  }
+
+  listen(on: boolean): void {
+    this.listening = on;
+    this.current.listen(on);
   }
 
   get hasRemote(): boolean {
@@ -133,6 +145,12 @@ export class LazyAggregator implements Aggregator {
   }
   async rootsChanged() {
     await this.made?.rootsChanged();
+  }
+  listen(on: boolean): void {
+    // A listening client needs the connections (an upstream session another replica opened is resumed here).
+    if (on) {
+      if (this.hasRemote) this.use().listen(true);
+    } else this.made?.listen(false);
   }
   async close(...a: Params<'close'>) {
     await this.made?.close(...a);

@@ -56,6 +56,11 @@ export interface SessionDownstream extends Downstream {
   listChanged(kind: 'tools' | 'prompts' | 'resources'): void;
   /** `uri` as the client knows it (already namespaced). */
   resourceUpdated(uri: string): void;
+  /**
+   * A new upstream session was opened on this replica while the client does not listen here: a replica where it
+   * listens is told, to open that session's standalone stream (`UpstreamClient.listen`).
+   */
+  upstreamOpenedUnheard?(): void;
 }
 
 /** Per-call context: the request's own credentials, cancellation and downstream stream. */
@@ -89,6 +94,12 @@ export interface ToolServerConnection {
   /** The client changed its log level / roots: passed on to tool servers already connected. */
   setLogLevel?(level: LoggingLevel): Promise<void>;
   rootsChanged?(): Promise<void>;
+  /**
+   * The session's client listens on this replica (`on`), or no longer does: a remote tool server keeps its upstream
+   * session's standalone stream open only meanwhile (`UpstreamClient.listen`). `true` again: look for an upstream
+   * session another replica opened since.
+   */
+  listen?(on: boolean): void;
   /** `end`: the session is over for good (close upstream sessions too), not merely evicted from memory. */
   close(opts?: { end?: boolean }): Promise<void>;
   /** A remote tool server reachable by the relay: calls are forwarded as JSON-RPC (`upstream-relay.ts`). */

@@ -67,6 +67,11 @@ export interface UpstreamClientOptions {
   fetch: FetchLike;
   /** The same network's connection pool, for requests the relay forwards (`upstream-relay.ts`); none: no relay. */
   dispatcher?: Dispatcher;
+  /**
+   * This client initialized a new upstream session while the session's client does not listen here: a replica where
+   * it does listen may want to open that session's standalone stream (`listen`).
+   */
+  onOpenedUnheard?: () => void;
 }
 
 /** The downstream request an upstream request serves. */
@@ -86,8 +91,8 @@ interface Connected {
   client: Client;
   transport: StreamableHTTPClientTransport;
   server: UpstreamServer;
-  /** Ends the standalone stream the gateway opened itself (a resumed session's). */
-  standalone?: AbortController;
+  /** Ends the upstream session's standalone stream, while it is open (`listen`). */
+  standalone?: AbortController | undefined;
 }
 
 /** What the SDK client threw, as the gateway passes it on (errors read as on SDK v1: `mcp/mcp-error.ts`). */
@@ -116,6 +121,8 @@ export class UpstreamClient {
   private closed = false;
   /** The credentials of the latest client request: used for what is sent outside one (initialize, streams). */
   private lastAuth: AuthInfo | undefined;
+  /** The session's client listens on this replica: the upstream session's standalone stream is kept open. */
+  private listening = false;
 
   /** How the relay reaches this client's upstream session; undefined without a connection pool. */
   readonly relay: RelayEndpoint | undefined;
@@ -171,6 +178,50 @@ export class UpstreamClient {
     return runForUpstream(this, scope, () => fn(fresh.client, fresh.server)).catch(asV1);
   }
 
+  /**
+   * Whether the session's client listens on this replica (a GET stream, a `subscriptions/listen` stream). The
+   * upstream session's standalone stream — list changes, resource updates, the upstream's own requests — is open
+   * only then: what comes on it is for a listening client (a notification for none is dropped anyway), so the
+   * sessions of clients that never listen (ChatGPT's connector) hold no upstream connection between requests.
+   * `listen(true)` while listening looks again for an upstream session another replica opened meanwhile (stored
+   * with the gateway session): its stream is opened here, where the client listens.
+   */
+  listen(on: boolean): void {
+    const was = this.listening;
+    this.listening = on;
+    if (this.closed) return;
+    if (!on) {
+      if (was) void this.current?.then((c) => this.unstream(c)).catch(() => undefined);
+      return;
+    }
+    void this.streamStored(was).catch((err: unknown) => this.opts.logger.debug({ err, toolServer: this.opts.name }, 'could not open the upstream standalone stream'));
+  }
+
+  /** Opens the standalone stream of the upstream session held here or stored (`recheck`: the store may have a newer one). */
+  private async streamStored(recheck: boolean): Promise<void> {
+    const held = this.current ? await this.current.catch(() => undefined) : undefined;
+    if (held && !recheck) return this.stream(held);
+    const stored = this.resumeStored || recheck ? await this.opts.sessions.load(this.opts.name, { reread: recheck }) : undefined;
+    if (held && (!stored || held.transport.sessionId === stored.id)) return this.stream(held);
+    if (!stored || !this.listening || this.closed) return;
+    if (held) await this.reset('another replica opened a newer upstream session', 'debug');
+    this.resumeStored = true;
+    this.stream(await this.connection());
+  }
+
+  /** Opens `conn`'s standalone stream if the client listens here and it is not open yet. */
+  private stream(conn: Connected): void {
+    if (!this.listening || this.closed || conn.standalone || this.current === undefined) return;
+    conn.standalone = new AbortController();
+    const { opts } = this;
+    void standaloneStream({ url: opts.url, fetch: this.authorizedFetch(), transport: conn.transport, signal: conn.standalone.signal, logger: opts.logger, name: opts.name });
+  }
+
+  private unstream(conn: Connected): void {
+    conn.standalone?.abort();
+    conn.standalone = undefined;
+  }
+
   /** True once this gateway session has an upstream session here: connected now, or stored to be resumed. */
   async hasUpstreamSession(): Promise<boolean> {
     if (this.current) return true;
@@ -207,8 +258,8 @@ export class UpstreamClient {
     return this.current;
   }
 
-  private async reset(why: string): Promise<void> {
-    this.opts.logger.info({ toolServer: this.opts.name }, `${why}; re-initializing`);
+  private async reset(why: string, level: 'info' | 'debug' = 'info'): Promise<void> {
+    this.opts.logger[level]({ toolServer: this.opts.name }, `${why}; re-initializing`);
     const old = this.current;
     this.current = undefined;
     this.resumeStored = false;
@@ -229,17 +280,14 @@ export class UpstreamClient {
     const client = new Client(UPSTREAM_CLIENT_INFO, { capabilities, versionNegotiation: { mode: 'legacy' } });
     this.wire(client, capabilities);
     const transport = new StreamableHTTPClientTransport(new URL(opts.url), {
-      fetch: this.authorizedFetch(),
+      fetch: withoutStandalone(this.authorizedFetch()),
       ...(stored ? { sessionId: stored.id } : {}),
     });
     if (stored) {
       if (stored.protocolVersion) transport.setProtocolVersion(stored.protocolVersion);
       await client.connect(transport);
-      // The SDK opens the standalone stream only after its own `initialize`; a resumed session's is opened here.
-      const standalone = new AbortController();
-      void standaloneStream({ url: opts.url, fetch: this.authorizedFetch(), transport, signal: standalone.signal, logger: opts.logger, name: opts.name });
       opts.logger.debug({ toolServer: opts.name, upstreamSession: stored.id }, 'resumed upstream session');
-      return { client, transport, server: storedServer(stored), standalone };
+      return this.opened({ client, transport, server: storedServer(stored) });
     }
     await client.connect(transport, { timeout: opts.timeouts.connectMs });
     const serverInfo = client.getServerVersion();
@@ -258,7 +306,14 @@ export class UpstreamClient {
     if (level && server.capabilities.logging) {
       await client.setLoggingLevel(level).catch((err: unknown) => opts.logger.debug({ err, toolServer: opts.name }, 'upstream refused logging/setLevel'));
     }
-    return { client, transport, server };
+    if (!this.listening && transport.sessionId) opts.onOpenedUnheard?.();
+    return this.opened({ client, transport, server });
+  }
+
+  /** A connection made: its standalone stream is opened at once if the client listens here (`listen`). */
+  private opened(conn: Connected): Connected {
+    this.stream(conn);
+    return conn;
   }
 
   /** Passes the client's log level on to a connected upstream. */
@@ -350,24 +405,45 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** Reopening a resumed session's standalone stream stops after this many in a row that ended early. */
+/**
+ * The transport's fetch, minus the standalone stream the SDK opens by itself after `initialize` (a GET without
+ * `Last-Event-ID`): answered here with 405, which the SDK takes as "the server offers none". The gateway opens that
+ * stream itself, where and while the client listens (`UpstreamClient.listen`). GETs that resume a response stream
+ * (with `Last-Event-ID`) pass.
+ */
+function withoutStandalone(fetch: FetchLike): FetchLike {
+  return (url, init) => {
+    if (init?.method === 'GET' && !new Headers(init.headers).has('last-event-id')) return Promise.resolve(new Response(null, { status: 405 }));
+    return fetch(url, init);
+  };
+}
+
+/** Reopening a standalone stream stops after this many in a row that ended early. */
 const STANDALONE_REOPENS = 3;
 const STANDALONE_REOPEN_MS = 1_000;
 const STANDALONE_SHORT_LIVED_MS = 60_000;
+/**
+ * How many times in a row a stream refused with 409 (the upstream holds another stream of the session: one being
+ * closed, or another replica's during a take-over, whose client listened there a few seconds ago) is asked again.
+ */
+const STANDALONE_CONFLICTS = 10;
 
 /**
- * A resumed upstream session's standalone stream (the GET of Streamable HTTP). The SDK's transport opens it only
- * after the `notifications/initialized` it sends itself, which a resumed session never sends again, and has no
- * public call that opens it (`resumeStream` needs a `Last-Event-ID`). So the gateway opens it: a GET carrying the
+ * An upstream session's standalone stream (the GET of Streamable HTTP), opened while the client listens (`listen`).
+ * The SDK's transport opens it only after the `notifications/initialized` it sends itself (never again for a resumed
+ * session), not on demand, and has no public call that opens it (`resumeStream` needs a `Last-Event-ID`). So the
+ * gateway opens it: a GET carrying the
  * session's id and version and, through the transport's own fetch, its credentials; each message is handed to the
  * client as its transport hands messages over (`onmessage`, the Transport interface's callback), so requests on it
  * are answered by the client over the transport as usual. A stream that ends is reopened after a pause (from its
- * last event id, if the upstream gives ids), a few times in a row at most; 405 (the upstream offers no such stream),
- * 404 (the session is gone: the next request initializes anew) and other refusals end it. Never rejects.
+ * last event id, if the upstream gives ids), a few times in a row at most; 409 (another stream of the session is
+ * still open upstream) is asked again for a few seconds; 405 (the upstream offers no such stream), 404 (the session
+ * is gone: the next request initializes anew) and other refusals end it. Never rejects.
  */
 async function standaloneStream(o: { url: string; fetch: FetchLike; transport: StreamableHTTPClientTransport; signal: AbortSignal; logger: Logger; name: string }): Promise<void> {
   let lastEventId: string | undefined;
   let failures = 0;
+  let conflicts = 0;
   while (!o.signal.aborted && failures < STANDALONE_REOPENS) {
     const opened = Date.now();
     try {
@@ -376,11 +452,17 @@ async function standaloneStream(o: { url: string; fetch: FetchLike; transport: S
       if (o.transport.protocolVersion) headers['mcp-protocol-version'] = o.transport.protocolVersion;
       if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
       const res = await o.fetch(o.url, { method: 'GET', headers, signal: o.signal });
+      if (res.status === 409 && ++conflicts <= STANDALONE_CONFLICTS) {
+        await res.body?.cancel().catch(() => undefined);
+        await new Promise((r) => setTimeout(r, STANDALONE_REOPEN_MS).unref());
+        continue;
+      }
       if (!res.ok || !res.body || !res.headers.get('content-type')?.includes('text/event-stream')) {
         await res.body?.cancel().catch(() => undefined);
         if (res.status !== 405) o.logger.debug({ toolServer: o.name, status: res.status }, 'upstream standalone stream refused');
         return;
       }
+      conflicts = 0;
       for await (const event of sseEvents(res.body)) {
         if (event.id !== undefined) lastEventId = event.id;
         if (!event.data) continue;

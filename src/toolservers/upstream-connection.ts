@@ -136,6 +136,7 @@ export function upstreamConnection(opts: {
     complete: (params, call) => client.run(scope(call), (c) => c.request({ method: 'completion/complete', params }, CompleteResultSchema, requestOptions(call))),
     setLogLevel: (level) => client.setLogLevel(level),
     rootsChanged: () => client.rootsChanged(),
+    listen: (on) => client.listen(on),
     close: (o) => {
       unwatch?.();
       return client.close(o);

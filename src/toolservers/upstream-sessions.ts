@@ -19,7 +19,8 @@ const record = z.object({
 export type UpstreamSessionRecord = z.infer<typeof record>;
 
 export interface UpstreamSessionStore {
-  load(server: string): Promise<UpstreamSessionRecord | undefined>;
+  /** `reread`: read the row again (another replica may have stored a session since it was read here). */
+  load(server: string, opts?: { reread?: boolean }): Promise<UpstreamSessionRecord | undefined>;
   save(server: string, rec: UpstreamSessionRecord): Promise<void>;
   forget(server: string): Promise<void>;
 }
@@ -33,7 +34,8 @@ export function upstreamSessionStore(prisma: PrismaClient, sessionId: string, lo
       .then((r) => (r?.upstreamSessions && typeof r.upstreamSessions === 'object' && !Array.isArray(r.upstreamSessions) ? (r.upstreamSessions as Record<string, unknown>) : {})));
 
   return {
-    async load(server) {
+    async load(server, o) {
+      if (o?.reread) all = undefined;
       const raw = (await read())[server];
       // A bare string (an id without the initialize result) is accepted as well.
       const parsed = record.safeParse(typeof raw === 'string' ? { id: raw } : raw);

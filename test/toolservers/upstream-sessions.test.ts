@@ -43,11 +43,11 @@ describe('upstream sessions', () => {
     // The resumed client still knows what the upstream offers (restored, not re-initialized).
     expect((await again.client.listPrompts()).prompts.map((p) => p.name)).toEqual(['up__greet']);
 
-    // The resumed upstream session's standalone stream is open again (the gateway opens it: no initialize was sent),
-    // and what the upstream announces on it reaches the client's own stream.
-    await expect.poll(() => t.up.requests.some((r) => r.httpMethod === 'GET' && r.sessionId === stored!.id)).toBe(true);
+    // Once the client listens, the resumed upstream session's standalone stream is open again (the gateway opens it:
+    // no initialize was sent), and what the upstream announces on it reaches the client's own stream.
     const stream = await fetch(endpoint(), { headers: { authorization: `Bearer ${token2}`, accept: 'text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' } });
     expect(stream.status).toBe(200);
+    await expect.poll(() => t.up.requests.some((r) => r.httpMethod === 'GET' && r.sessionId === stored!.id)).toBe(true);
     const reader = stream.body!.getReader();
     let seen = '';
     const reading = (async () => {

@@ -98,6 +98,7 @@ export function oauthConnection(opts: {
     ...(optional('complete') ? { complete: (p, call) => connected(() => inner.complete!(p, call), () => ({ completion: { values: [] } })) } : {}),
     ...(inner.setLogLevel ? { setLogLevel: (level) => inner.setLogLevel!(level) } : {}),
     ...(inner.rootsChanged ? { rootsChanged: () => inner.rootsChanged!() } : {}),
+    ...(inner.listen ? { listen: (on: boolean) => inner.listen!(on) } : {}),
     close: (o) => inner.close(o),
   } satisfies ToolServerConnection;
 }
