@@ -3,50 +3,29 @@
  * open only while the session's client listens — and on the replica where it listens (`UpstreamClient.listen`). A
  * client that never opens a GET stream (ChatGPT's connector) leaves no upstream connection open between requests.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, TEST_DATABASE_URL, type TestDatabase } from '../helpers/database.js';
-import { startTestGateway, tokenFor, TEST_ENCRYPTION_KEY, type TestGateway } from '../helpers/gateway.js';
+import { describe, expect, it } from 'vitest';
+import { TEST_DATABASE_URL } from '../helpers/database.js';
+import { tokenFor, type TestGateway } from '../helpers/gateway.js';
 import { INIT, rawPost } from '../helpers/mcp-client.js';
-import { startUpstream, type UpstreamFixture } from '../fixtures/upstream-server.js';
-import { createTeam } from '../../src/teams/team-admin.js';
-import { addToolServer } from '../../src/toolservers/tool-server-config.js';
+import { useTwoReplicasWithUpstream } from '../fixtures/upstream-server.js';
 import { LISTEN_GRACE_MS } from '../../src/mcp/session-stream.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.skipIf(!TEST_DATABASE_URL)('upstream standalone streams follow the client (needs TEST_DATABASE_URL: a real PostgreSQL)', () => {
-  let tdb: TestDatabase;
-  let a: TestGateway;
-  let b: TestGateway;
-  let up: UpstreamFixture;
-
-  beforeAll(async () => {
-    tdb = await createTestDatabase();
-    a = await startTestGateway(tdb.db);
-    // Replica B: its own pool and listener on the same database, as replicas behind one load balancer.
-    b = await startTestGateway(await tdb.open(), { encryptionKey: TEST_ENCRYPTION_KEY, env: { PUBLIC_URL: a.url } });
-    up = await startUpstream('up');
-    const team = await createTeam(tdb.db.prisma, { slug: 'listen', name: 'Listen' });
-    await addToolServer(tdb.db.prisma, a.app.box, team.id, { name: 'up', kind: 'remote', url: up.url });
-  });
-  afterAll(async () => {
-    await up?.close();
-    await a?.close();
-    await b?.close();
-    await tdb?.drop();
-  });
+  const t = useTwoReplicasWithUpstream({ slug: 'listen', name: 'Listen' });
 
   const endpoint = (gw: TestGateway) => `${gw.url}/t/listen/mcp`;
 
   /** A session opened the way a client that never listens opens it: initialize, initialized, no GET. */
   async function session(email: string): Promise<{ sid: string; headers: Record<string, string> }> {
-    const { token } = await tokenFor(a, { email, team: 'listen' });
-    const res = await rawPost(endpoint(a), INIT, { authorization: `Bearer ${token}` });
+    const { token } = await tokenFor(t.a, { email, team: 'listen' });
+    const res = await rawPost(endpoint(t.a), INIT, { authorization: `Bearer ${token}` });
     expect(res.status).toBe(200);
     await res.text();
     const sid = res.headers.get('mcp-session-id')!;
     const headers = { authorization: `Bearer ${token}`, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' };
-    expect((await rawPost(endpoint(a), { jsonrpc: '2.0', method: 'notifications/initialized' }, headers)).status).toBe(202);
+    expect((await rawPost(endpoint(t.a), { jsonrpc: '2.0', method: 'notifications/initialized' }, headers)).status).toBe(202);
     return { sid, headers };
   }
 
@@ -57,7 +36,7 @@ describe.skipIf(!TEST_DATABASE_URL)('upstream standalone streams follow the clie
   }
 
   async function upstreamSessionOf(sid: string): Promise<string> {
-    const row = await tdb.db.prisma.session.findUniqueOrThrow({ where: { id: sid }, select: { upstreamSessions: true } });
+    const row = await t.tdb.db.prisma.session.findUniqueOrThrow({ where: { id: sid }, select: { upstreamSessions: true } });
     return (row.upstreamSessions as { up: { id: string } }).up.id;
   }
 
@@ -85,7 +64,7 @@ describe.skipIf(!TEST_DATABASE_URL)('upstream standalone streams follow the clie
     await expect
       .poll(
         () => {
-          up.announceToolsChanged();
+          t.up.announceToolsChanged();
           return stream.text();
         },
         { timeout: 5_000 },
@@ -95,66 +74,66 @@ describe.skipIf(!TEST_DATABASE_URL)('upstream standalone streams follow the clie
 
   it('a client that does not listen holds no upstream stream; one opens when it listens and closes after the grace', async () => {
     const { sid, headers } = await session('quiet@example.com');
-    await echo(a, headers, 'one');
+    await echo(t.a, headers, 'one');
     const upstream = await upstreamSessionOf(sid);
     // The SDK client would have opened it right after its initialize, before the call's answer: none was.
     await sleep(300);
-    expect(up.requests.filter((r) => r.httpMethod === 'GET' && r.sessionId === upstream)).toEqual([]);
+    expect(t.up.requests.filter((r) => r.httpMethod === 'GET' && r.sessionId === upstream)).toEqual([]);
 
-    const stream = await listen(a, headers);
-    await expect.poll(() => up.openStreams.get(upstream)).toBe(1);
+    const stream = await listen(t.a, headers);
+    await expect.poll(() => t.up.openStreams.get(upstream)).toBe(1);
     await hears(stream);
 
     // The client goes away: the upstream stream stays for the grace (the client may come back), then closes.
     await stream.close();
     await sleep(500);
-    expect(up.openStreams.get(upstream)).toBe(1);
-    await expect.poll(() => up.openStreams.get(upstream), { timeout: LISTEN_GRACE_MS + 3_000 }).toBe(0);
+    expect(t.up.openStreams.get(upstream)).toBe(1);
+    await expect.poll(() => t.up.openStreams.get(upstream), { timeout: LISTEN_GRACE_MS + 3_000 }).toBe(0);
   });
 
   it('the replica where the client listens opens the stream of an upstream session another replica opened, before or after', async () => {
     // Opened on A first, then the client listens on B: B resumes it from the session's row.
     const first = await session('before@example.com');
-    await echo(a, first.headers, 'before');
+    await echo(t.a, first.headers, 'before');
     const firstUpstream = await upstreamSessionOf(first.sid);
-    const onB = await listen(b, first.headers);
-    await expect.poll(() => up.openStreams.get(firstUpstream)).toBe(1);
+    const onB = await listen(t.b, first.headers);
+    await expect.poll(() => t.up.openStreams.get(firstUpstream)).toBe(1);
     await hears(onB);
     await onB.close();
 
     // The client listens on B first; A opens the upstream session for a call and says so: B opens its stream.
     const second = await session('after@example.com');
-    const listening = await listen(b, second.headers);
+    const listening = await listen(t.b, second.headers);
     await sleep(100);
-    await echo(a, second.headers, 'after');
+    await echo(t.a, second.headers, 'after');
     const secondUpstream = await upstreamSessionOf(second.sid);
-    await expect.poll(() => up.openStreams.get(secondUpstream)).toBe(1);
+    await expect.poll(() => t.up.openStreams.get(secondUpstream)).toBe(1);
     await hears(listening);
     await listening.close();
   });
 
   it('a tool-server change moves the stream to the session’s new connections (an upstream allows one per session)', async () => {
     const { sid, headers } = await session('change@example.com');
-    await echo(a, headers, 'x');
+    await echo(t.a, headers, 'x');
     const upstream = await upstreamSessionOf(sid);
-    const stream = await listen(a, headers);
-    await expect.poll(() => up.openStreams.get(upstream)).toBe(1);
-    const opened = () => up.requests.filter((r) => r.httpMethod === 'GET' && r.sessionId === upstream).length;
+    const stream = await listen(t.a, headers);
+    await expect.poll(() => t.up.openStreams.get(upstream)).toBe(1);
+    const opened = () => t.up.requests.filter((r) => r.httpMethod === 'GET' && r.sessionId === upstream).length;
     const before = opened();
 
-    const team = await tdb.db.prisma.team.findUniqueOrThrow({ where: { slug: 'listen' } });
-    await a.app.sessions.toolsChanged(team.id);
+    const team = await t.tdb.db.prisma.team.findUniqueOrThrow({ where: { slug: 'listen' } });
+    await t.a.app.sessions.toolsChanged(team.id);
     // The new connections open their own stream on the same upstream session, and the old one's is closed at once
     // (not after the old connections' grace): still one open, and the upstream's announcements still arrive.
     await expect.poll(() => opened(), { timeout: 5_000 }).toBeGreaterThan(before);
-    await expect.poll(() => up.openStreams.get(upstream), { timeout: 5_000 }).toBe(1);
+    await expect.poll(() => t.up.openStreams.get(upstream), { timeout: 5_000 }).toBe(1);
     // The gateway's own list_changed for the change comes first; the upstream's must follow it.
     await expect.poll(() => stream.text()).toContain('notifications/tools/list_changed');
     const seen = stream.text().length;
     await expect
       .poll(
         () => {
-          up.announceToolsChanged();
+          t.up.announceToolsChanged();
           return stream.text().slice(seen);
         },
         { timeout: 5_000 },
