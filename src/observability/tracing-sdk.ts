@@ -152,6 +152,22 @@ function markAnswer(span: Span, message: { error?: unknown; result?: unknown } |
   }
 }
 
+/**
+ * A client span's name and attributes for a request to tool server `toolServer` at `url`: where it goes and, for a
+ * JSON-RPC request (`method`), what it asks (`tools/call <tool>`, `prompts/get <prompt>`). No name without a method.
+ */
+function upstreamRequest(toolServer: string, url: URL, method: string | undefined, target: string | undefined): { name: string | undefined; attributes: Attributes } {
+  const attributes: Attributes = { [TOOL_SERVER]: toolServer, [ATTR_SERVER_ADDRESS]: url.hostname, [ATTR_SERVER_PORT]: portOf(url), [NETWORK_PROTOCOL]: 'http' };
+  if (method === undefined) return { name: undefined, attributes };
+  attributes[MCP_METHOD] = method;
+  if (target === undefined || (method !== 'tools/call' && method !== 'prompts/get')) return { name: method, attributes };
+  if (method === 'tools/call') {
+    attributes[TOOL_NAME] = bounded(target);
+    attributes[OPERATION] = 'execute_tool';
+  } else attributes[PROMPT_NAME] = bounded(target);
+  return { name: bounded(`${method} ${target}`), attributes };
+}
+
 export function createTracing(config: TracingConfig, logger: Logger): TracingImpl {
   const version = packageVersion();
   diag.setLogger(
@@ -301,23 +317,8 @@ export function createTracing(config: TracingConfig, logger: Logger): TracingImp
 
     relaySpan(res, toolServer, url, method, target): UpstreamSpan {
       const parent = requests.get(res)?.ctx ?? context.active();
-      const attributes: Attributes = {
-        [MCP_METHOD]: method,
-        [TOOL_SERVER]: toolServer,
-        [ATTR_SERVER_ADDRESS]: url.hostname,
-        [ATTR_SERVER_PORT]: portOf(url),
-        [NETWORK_PROTOCOL]: 'http',
-      };
-      let name = method;
-      if (method === 'tools/call') {
-        attributes[TOOL_NAME] = bounded(target);
-        attributes[OPERATION] = 'execute_tool';
-        name = bounded(`${method} ${target}`);
-      } else if (method === 'prompts/get') {
-        attributes[PROMPT_NAME] = bounded(target);
-        name = bounded(`${method} ${target}`);
-      }
-      const span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
+      const { name, attributes } = upstreamRequest(toolServer, url, method, target);
+      const span = tracer.startSpan(name ?? method, { kind: SpanKind.CLIENT, attributes }, parent);
       const carrier: Record<string, string> = {};
       propagator.inject(trace.setSpan(parent, span), carrier, defaultTextMapSetter);
       return {
@@ -337,17 +338,9 @@ export function createTracing(config: TracingConfig, logger: Logger): TracingImp
       const u = typeof url === 'string' ? new URL(url) : url;
       const method = init?.method ?? 'GET';
       const rpc = typeof init?.body === 'string' ? SDK_REQUEST.exec(init.body) : null;
-      const attributes: Attributes = {
-        [ATTR_HTTP_REQUEST_METHOD]: method,
-        [TOOL_SERVER]: toolServer,
-        [ATTR_SERVER_ADDRESS]: u.hostname,
-        [ATTR_SERVER_PORT]: portOf(u),
-        [NETWORK_PROTOCOL]: 'http',
-      };
-      if (rpc?.[1]) attributes[MCP_METHOD] = rpc[1];
-      if (rpc?.[1] === 'tools/call' && rpc[2]) attributes[TOOL_NAME] = rpc[2];
-      if (rpc?.[1] === 'prompts/get' && rpc[2]) attributes[PROMPT_NAME] = rpc[2];
-      const name = rpc?.[1] ? (rpc[2] && (rpc[1] === 'tools/call' || rpc[1] === 'prompts/get') ? `${rpc[1]} ${rpc[2]}` : rpc[1]) : method;
+      const request = upstreamRequest(toolServer, u, rpc?.[1], rpc?.[2]);
+      const attributes: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: method, ...request.attributes };
+      const name = request.name ?? method;
       const parent = context.active();
       const span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
       propagator.inject(trace.setSpan(parent, span), headers, headersSetter);

@@ -129,6 +129,7 @@ describe.each(['http/json', 'http/protobuf'] as const)('tracing on, exporting %s
       const { client, transport } = await connectClient(`${gw.url}/t/${slug}/mcp`, token, { headers: { traceparent: ctx.traceparent } });
       expect(textOf(await client.callTool({ name: 'up__echo', arguments: { text: SECRET_ARGUMENT } }))).toBe(`up:${SECRET_ARGUMENT}`);
       expect((await client.callTool({ name: 'up__fail', arguments: {} })).isError).toBe(true);
+      expect((await client.getPrompt({ name: 'up__greet', arguments: { who: 'Ada' } })).messages.length).toBeGreaterThan(0);
       sessionId = transport.sessionId;
       await client.close();
     } finally {
@@ -172,6 +173,16 @@ describe.each(['http/json', 'http/protobuf'] as const)('tracing on, exporting %s
 
     const calls = up.requests.slice(upstreamFrom).filter((r) => r.rpcMethod === 'tools/call');
     expect(calls.map((r) => r.headers.traceparent)).toContain(`00-${ctx.traceId}-${upstreamCall.spanId}-01`);
+  });
+
+  it('gives a relayed prompts/get its own client span under the request’s server span', () => {
+    const server = byName(spans, 'prompts/get up__greet', ctx.traceId);
+    expect(server.kind).toBe(SERVER);
+    const upstreamGet = byName(spans, 'prompts/get greet', ctx.traceId);
+    expect(upstreamGet.kind).toBe(CLIENT);
+    expect(upstreamGet.parentSpanId).toBe(server.spanId);
+    expect(upstreamGet.attributes).toMatchObject({ 'mcp.method.name': 'prompts/get', 'gen_ai.prompt.name': 'greet', 'switchboard.tool_server': 'up' });
+    expect(upstreamGet.attributes['gen_ai.tool.name']).toBeUndefined();
   });
 
   it("traces the upstream's SDK-client requests (its initialize) in the request that needed them", () => {
