@@ -59,11 +59,14 @@ describe.skipIf(!TEST_DATABASE_URL)('the cluster bus over PostgreSQL (needs TEST
   it('a replica that stops beating is dead after the threshold; one that beats is alive', async () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(a.alive(b.replica)).toBe(true);
+    expect(a.peers()).toBe(true);
     // Never heard of, and A has listened for longer than the threshold: dead (a forged or stale replica id).
     expect(a.alive('0123456789ab')).toBe(false);
     // A replica shutting down says so: dead at once, not after the threshold.
     await b.close();
     await expect.poll(() => a.alive(b.replica), { timeout: 200, interval: 20 }).toBe(false);
+    // B was A's only peer: A now knows it is alone (what it would announce to others has no one to hear it).
+    expect(a.peers()).toBe(false);
   });
 });
 
@@ -79,6 +82,7 @@ describe('the cluster bus on the embedded database', () => {
     await bus.send('elsewhere', { type: 'gone', x: 'x1' });
     await expect.poll(() => got.length).toBe(2);
     expect(bus.alive('elsewhere')).toBe(true);
+    expect(bus.peers()).toBe(false); // one process: no other replica to tell anything
     await bus.close();
     await db.close();
   });
