@@ -141,4 +141,22 @@ describe.skipIf(!TEST_DATABASE_URL)('upstream standalone streams follow the clie
       .toContain('notifications/tools/list_changed');
     await stream.close();
   });
+
+  it('an upstream session that expires while the client listens is replaced, and the new one’s stream opened', async () => {
+    const { sid, headers } = await session('expiry@example.com');
+    await echo(t.a, headers, 'old');
+    const old = await upstreamSessionOf(sid);
+    const stream = await listen(t.a, headers);
+    await expect.poll(() => t.up.openStreams.get(old)).toBe(1);
+
+    t.up.expireSessions();
+    // The next call meets 404, initializes anew, and — the client listening — opens the new session's stream.
+    await echo(t.a, headers, 'new');
+    const fresh = await upstreamSessionOf(sid);
+    expect(fresh).not.toBe(old);
+    await expect.poll(() => t.up.openStreams.get(fresh)).toBe(1);
+    await hears(stream);
+    await stream.close();
+  });
 });
+
