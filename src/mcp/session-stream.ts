@@ -117,7 +117,8 @@ export class SessionStream {
         .then(async (events) => {
           for (const e of events) {
             if (this.res !== res) break;
-            replayed.set(e.json, (replayed.get(e.json) ?? 0) + 1);
+            const key = canonicalJson(JSON.parse(e.json));
+            replayed.set(key, (replayed.get(key) ?? 0) + 1);
             await writeRaw(res, log!.frameJson(e.json));
           }
         })
@@ -148,7 +149,7 @@ export class SessionStream {
       return true;
     }
     if (this.replayed?.size) {
-      const json = JSON.stringify(m);
+      const json = canonicalJson(m);
       const n = this.replayed.get(json);
       if (n !== undefined) {
         if (n > 1) this.replayed.set(json, n - 1);
@@ -318,6 +319,17 @@ export class SessionStream {
     this.log = undefined;
     if (res && !res.writableEnded) res.end();
   }
+}
+
+/**
+ * `value` as JSON with every object's keys in one order: the same text for the same message whoever wrote it. The
+ * event store keeps messages as `jsonb`, which gives them back with its own key order and spacing, so a replayed
+ * event and the same message arriving live never had the same `JSON.stringify` text.
+ */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
 }
 
 const noStream = () => new McpError(ErrorCode.ConnectionClosed, 'The client has no stream open to receive the request');

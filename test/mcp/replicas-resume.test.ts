@@ -158,6 +158,10 @@ describe.skipIf(!TEST_DATABASE_URL)('response streams resumed on another replica
 
     const again = new SseReader(await openGet(t.b, second.id));
     await again.next((e) => updated(e) && (e.message!.params as { uri: string }).uri === 'file:///4');
+    // A replayed message that reaches B again (the old holder broadcast it too, having no stream) is not sent twice —
+    // though the store gives it back as jsonb text, keys in another order than the message's own.
+    const onB = t.b.app.sessions.liveSessionsOfTeam(team).find((s) => s.id === sid)!;
+    expect(await onB.stream.deliver({ method: 'notifications/resources/updated', params: { uri: 'file:///4' } })).toBe(true);
     onA().hub.resourceUpdated('file:///5'); // A no longer holds the stream: broadcast, and B sends it
     await again.next((e) => updated(e) && (e.message!.params as { uri: string }).uri === 'file:///5');
     expect([...uris(first.events), ...uris(again.events)]).toEqual(['file:///1', 'file:///2', 'file:///3', 'file:///4', 'file:///5']);
