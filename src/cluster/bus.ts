@@ -41,7 +41,7 @@ export type Broadcast =
    * A new upstream session of the session was opened on `from`, where its client does not listen: the replica where
    * it listens opens that upstream session's standalone stream (`UpstreamClient.listen`).
    */
-  | { kind: 'upstream-opened'; sessionId: string; from: string }
+  | { kind: 'upstream-opened'; sessionId: string; toolServer: string; from: string }
   /** The client cancelled request `requestId` of the session, and the replica it reached does not serve it. */
   | { kind: 'cancelled'; sessionId: string; requestId: string | number; from: string }
   /** `leaving`: the replica is shutting down (its last word): it is dead from now on, without waiting for silence. */

@@ -36,8 +36,8 @@ export class SessionHub implements SessionDownstream {
   resourceUpdated(uri: string): void {
     void this.stream.notify({ method: 'notifications/resources/updated', params: { uri } }).catch(ignore);
   }
-  upstreamOpenedUnheard(): void {
-    this.stream.upstreamOpenedUnheard();
+  upstreamOpenedUnheard(toolServer: string): void {
+    this.stream.upstreamOpenedUnheard(toolServer);
   }
 }
 

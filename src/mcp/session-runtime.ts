@@ -539,8 +539,7 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
       // Another replica opened an upstream session where the client does not listen: if it listens here, its
       // standalone stream is opened here.
       const upstreams = bus.on('upstream-opened', (m) => {
-        const s = m.from === replica ? undefined : live.peek(m.sessionId);
-        if (s?.stream.listening) s.aggregator.listen(true);
+        if (m.from !== replica) live.peek(m.sessionId)?.aggregator.lookAgain(m.toolServer);
       });
       const tools = bus.on('tools-changed', (m) => {
         if (m.from !== replica) applyToolsChanged(m.teamId);
@@ -558,7 +557,7 @@ export function createSessionRuntime(deps: SessionRuntimeDeps) {
         await Promise.all(gone.map((id) => endLocal(id)));
         for (const teamId of new Set([...live.values()].map((s) => s.teamId))) applyToolsChanged(teamId);
         // Upstream sessions opened elsewhere meanwhile (`upstream-opened`): the listening sessions look again.
-        for (const s of live.values()) if (s.stream.listening) s.aggregator.listen(true);
+        for (const s of live.values()) s.aggregator.lookAgain();
         logger.info({ sessionsClosedMeanwhile: gone.length }, 'LISTEN connection re-established; caught up on session closes and tool-server changes');
       });
       return async () => {

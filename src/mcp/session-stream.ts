@@ -221,12 +221,12 @@ export class SessionStream {
   }
 
   /**
-   * A new upstream session of this session was opened here, where the client does not listen: the other replicas
-   * are told, so the one where it listens opens that session's standalone stream. Nothing to tell without them.
+   * A new upstream session of this session's `toolServer` was opened here, where the client does not listen: the other
+   * replicas are told, so the one where it listens opens that session's standalone stream. Nothing to tell without them.
    */
-  upstreamOpenedUnheard(): void {
-    if (this.listening || !this.bus.shared || !this.bus.peers()) return;
-    void this.bus.publish({ kind: 'upstream-opened', sessionId: this.sessionId, from: this.replica }).catch(() => undefined);
+  upstreamOpenedUnheard(toolServer: string): void {
+    if (!this.bus.shared || !this.bus.peers()) return;
+    void this.bus.publish({ kind: 'upstream-opened', sessionId: this.sessionId, toolServer, from: this.replica }).catch(() => undefined);
   }
 
   /** How many listeners are attached. */

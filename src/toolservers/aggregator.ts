@@ -54,6 +54,11 @@ export interface Aggregator {
   /** The session's client listens on this replica, or no longer does (`ToolServerConnection.listen`). */
   listen(on: boolean): void;
   /**
+   * While the client listens here: `toolServer` (every remote one, without it) looks for an upstream session another
+   * replica opened since, to open its stream here.
+   */
+  lookAgain(toolServer?: string): void;
+  /**
    * Where the relay sends request `method` (one of `RELAYED_METHODS`) with `params`: a remote tool server it can
    * reach, the request as that server must see it, and how to give its answer back. Undefined when the request names
    * nothing known, its server is not relayable (a built-in pack, an `oauth` tool server), the member may not use it,
@@ -391,21 +396,11 @@ export function createAggregator(
       await forward(target.server, 'resource subscriptions', async () => (await target.server.unsubscribeResource?.(target.uri, call), true));
     },
     async complete(params, call) {
-      const ref = params.ref;
-      const target =
-        ref.type === 'ref/prompt'
-          ? (() => {
-              const t = routeName('prompt', ref.name);
-              return t && { server: t.server, ref: { ...ref, name: t.name } };
-            })()
-          : (() => {
-              const t = routeUri(ref.uri);
-              return t && { server: t.server, ref: { ...ref, uri: t.uri } };
-            })();
-      if (!target) return { completion: { values: [], hasMore: false } };
-      if (ref.type === 'ref/prompt') allow(target.server.name, 'prompts', (target.ref as { name: string }).name);
-      else allow(target.server.name, 'resources', (target.ref as { uri: string }).uri);
-      return forward(target.server, 'completions', () => target.server.complete?.({ ...params, ref: target.ref }, call));
+      // Routed as the relay routes it (the ref's prompt or resource, and the policy that covers it).
+      const route = relayRoute('completion/complete', params);
+      if (!route) return { completion: { values: [], hasMore: false } };
+      allow(route.server.name, route.kind, route.name);
+      return forward(route.server, 'completions', () => route.server.complete?.(route.params as CompleteRequest['params'], call));
     },
     async setLogLevel(level) {
       await Promise.allSettled(connections.map((c) => c.setLogLevel?.(level)));
@@ -415,6 +410,10 @@ export function createAggregator(
     },
     listen(on) {
       for (const c of connections) c.listen?.(on);
+    },
+    lookAgain(toolServer) {
+      // `listen(true)` on a connection that listens already is its "look again".
+      for (const c of connections) if (toolServer === undefined || c.name === toolServer) c.listen?.(true);
     },
     async close(o) {
       await Promise.allSettled(connections.map((c) => c.close(o)));

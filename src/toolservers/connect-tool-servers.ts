@@ -156,7 +156,7 @@ function upstreamOf(
     onNotification,
     fetch,
     ...(relay ? { dispatcher: deps.network.dispatcherFor(network) } : {}),
-    ...(downstream.upstreamOpenedUnheard ? { onOpenedUnheard: () => downstream.upstreamOpenedUnheard!() } : {}),
+    ...(downstream.upstreamOpenedUnheard ? { onOpenedUnheard: () => downstream.upstreamOpenedUnheard!(def.name) } : {}),
   });
   const shared = deps.listings ? { listing: { cache: deps.listings, key: listing.key, server: listing.server, onChange: () => downstream.listChanged('tools') } } : {};
   const connection = upstreamConnection({ name: def.name, prefix: def.prefix, client, timeouts, ...shared });

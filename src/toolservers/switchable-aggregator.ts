@@ -38,6 +38,11 @@ export class SwitchableAggregator implements Aggregator {
     this.current.listen(on);
   }
 
+  /** Only while listening: a session whose client does not listen here opens no upstream stream. */
+  lookAgain(toolServer?: string): void {
+    if (this.listening) this.current.lookAgain(toolServer);
+  }
+
   get hasRemote(): boolean {
     return this.current.hasRemote;
   }
@@ -151,6 +156,9 @@ export class LazyAggregator implements Aggregator {
     if (on) {
       if (this.hasRemote) this.use().listen(true);
     } else this.made?.listen(false);
+  }
+  lookAgain(toolServer?: string): void {
+    this.made?.lookAgain(toolServer);
   }
   async close(...a: Params<'close'>) {
     await this.made?.close(...a);

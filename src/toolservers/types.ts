@@ -60,7 +60,7 @@ export interface SessionDownstream extends Downstream {
    * A new upstream session was opened on this replica while the client does not listen here: a replica where it
    * listens is told, to open that session's standalone stream (`UpstreamClient.listen`).
    */
-  upstreamOpenedUnheard?(): void;
+  upstreamOpenedUnheard?(toolServer: string): void;
 }
 
 /** Per-call context: the request's own credentials, cancellation and downstream stream. */

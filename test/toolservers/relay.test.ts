@@ -249,4 +249,15 @@ describe('the relay', () => {
     ]);
     await modern.close();
   });
+
+  it('routes a completion in a batch (the front end’s path) the same way: the prompt’s own name upstream', async () => {
+    const sessionId = (client.transport as { sessionId?: string } | undefined)?.sessionId;
+    const headers = { authorization: `Bearer ${token}`, 'mcp-session-id': sessionId!, 'mcp-protocol-version': '2025-03-26' };
+    const batch = [{ jsonrpc: '2.0', id: 'b1', method: 'completion/complete', params: { ref: { type: 'ref/prompt', name: 'raw__greet' }, argument: { name: 'who', value: 'Z' } } }];
+    const text = await (await rawPost(`${t.gw.url}/t/relay/mcp`, batch, headers)).text();
+    expect(text).toContain('"values":["greet:Z"]');
+    const upstreamSeen = seen.filter((m) => m.method === 'completion/complete' && m.params?.argument?.value === 'Z');
+    expect(upstreamSeen.map((m) => m.params?.ref?.name)).toEqual(['greet']);
+  });
 });
+
