@@ -426,7 +426,7 @@ const STANDALONE_SHORT_LIVED_MS = 60_000;
  * How many times in a row a stream refused with 409 (the upstream holds another stream of the session: one being
  * closed, or another replica's during a take-over, whose client listened there a few seconds ago) is asked again.
  */
-const STANDALONE_CONFLICTS = 10;
+const STANDALONE_CONFLICTS = 15;
 
 /**
  * An upstream session's standalone stream (the GET of Streamable HTTP), opened while the client listens (`listen`).
@@ -453,8 +453,9 @@ async function standaloneStream(o: { url: string; fetch: FetchLike; transport: S
       if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
       const res = await o.fetch(o.url, { method: 'GET', headers, signal: o.signal });
       if (res.status === 409 && ++conflicts <= STANDALONE_CONFLICTS) {
+        // Soon at first (a stream this process just closed is usually gone upstream within milliseconds), then slower.
         await res.body?.cancel().catch(() => undefined);
-        await new Promise((r) => setTimeout(r, STANDALONE_REOPEN_MS).unref());
+        await new Promise((r) => setTimeout(r, Math.min(STANDALONE_REOPEN_MS, 25 * 2 ** conflicts)).unref());
         continue;
       }
       if (!res.ok || !res.body || !res.headers.get('content-type')?.includes('text/event-stream')) {

@@ -370,8 +370,14 @@ describe('subscriptions/listen', () => {
     const team = await t.tdb.db.prisma.team.findUniqueOrThrow({ where: { slug: 'modern' } });
     await t.gw.app.sessions.toolsChanged(team.id);
     await expect.poll(() => heard).toContain('tools');
-    await metaUpstream.updated();
-    await expect.poll(() => heard).toContain(`updated ${config}`);
+    // The tool-server change moved the upstream session's stream to the session's new connections; announced until
+    // it arrives (the upstream stream opens asynchronously, as the client's listen did at first).
+    await expect
+      .poll(async () => {
+        await metaUpstream.updated();
+        return heard;
+      }, { timeout: 5_000 })
+      .toContain(`updated ${config}`);
     await sub.close();
     expect(await sub.closed).toBe('local');
     await client.close();
