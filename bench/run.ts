@@ -102,7 +102,14 @@ async function startGatewayTarget(spec: GatewayTargetSpec): Promise<GatewayTarge
   };
   // BENCH_CPU_PROF_DIR: also profile the gateway's whole life with `node --cpu-prof` (written when it exits).
   // As `npm start` runs it (`bin/node-flags.mjs`): async context frames on Node 22/23.
-  const execArgv = ['--expose-gc', ...asyncContextFlags(), ...(process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [])];
+  // BENCH_PERF_MAP=1: the gateway writes /tmp/perf-<pid>.map, so `perf record` names its JavaScript functions.
+  const execArgv = [
+    '--expose-gc',
+    ...asyncContextFlags(),
+    ...(process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : []),
+    ...(process.env.BENCH_PERF_MAP === '1' ? ['--perf-basic-prof-only-functions'] : []),
+    ...(process.env.BENCH_GATEWAY_FLAGS?.split(/\s+/).filter(Boolean) ?? []),
+  ];
   const first = await forkBenchChild<GatewayReady>('./gateway-process.ts', { execArgv, env });
   const processes = [first];
   for (let i = 1; i < spec.replicas; i++) processes.push(await forkBenchChild<GatewayReady>('./gateway-process.ts', { execArgv, env: { ...env, BENCH_JOIN_DATABASE: first.ready.database } }));

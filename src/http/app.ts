@@ -10,6 +10,7 @@ import type { RequestListener } from 'node:http';
 import { mcpFastLane } from './mcp-fast-lane.js';
 import helmet from 'helmet';
 import cors, { type CorsOptions } from 'cors';
+import { fixedHeaders } from './fixed-headers.js';
 import type { IncomingMessage } from 'node:http';
 import { requestLog } from '../observability/request-log.js';
 import { isLoopbackUrl, type Config } from '../config/config.js';
@@ -192,12 +193,15 @@ export function createApp(deps: AppDeps): App {
       next();
     },
     drain.middleware,
-    helmet({
-      // Discovery documents and the MCP endpoint are fetched cross-origin by browser-based clients.
-      crossOriginResourcePolicy: { policy: 'cross-origin' },
-      contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
-    }),
-    cors(corsOptions(config)),
+    // Set from a list made once for requests without Origin (`fixed-headers.ts`); run as they are for the others.
+    fixedHeaders([
+      helmet({
+        // Discovery documents and the MCP endpoint are fetched cross-origin by browser-based clients.
+        crossOriginResourcePolicy: { policy: 'cross-origin' },
+        contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+      }),
+      cors(corsOptions(config)),
+    ]),
     hostAndOriginCheck(config),
   ];
   for (const m of everyRequest) app.use(m);

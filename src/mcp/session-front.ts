@@ -33,6 +33,7 @@ import { idKey, sseEvent, track } from './in-flight.js';
 import { followClient, needsDrain, whenWritable } from './backpressure.js';
 import { JSONRPC } from './jsonrpc-errors.js';
 import type { ResumableStreams } from '../cluster/resumable-streams.js';
+import { endStream } from '../cluster/response-stream.js';
 import { tracingOn, traceAnswer } from '../observability/tracing.js';
 
 /** What the front end needs of its session. */
@@ -264,14 +265,9 @@ export class SessionFront {
     return { code: ErrorCode.InternalError, message: 'Internal error in the gateway; it has been logged' };
   }
 
-  private head(res: ServerResponse): void {
-    if (!res.headersSent) res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'mcp-session-id': this.session.id });
-  }
-
   private answer(res: ServerResponse, m: unknown): void {
     if (tracingOn) traceAnswer(res, m);
-    this.head(res);
-    res.end(sseEvent(m));
+    endStream(res, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'mcp-session-id': this.session.id }, sseEvent(m));
   }
 }
 

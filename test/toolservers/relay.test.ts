@@ -149,6 +149,10 @@ describe('the relay', () => {
     const body = await res.text();
     expect(body).toContain('"id":0');
     expect(body).toContain('plain json');
+    // Answered at once: the whole event stream in one piece, with its length (no chunked framing).
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    expect(res.headers.get('content-length')).toBe(String(Buffer.byteLength(body)));
+    expect(res.headers.get('transfer-encoding')).toBeNull();
     const upstreamIds = callsSeen('json').map((m) => m.id);
     expect(upstreamIds.length).toBe(1);
     expect(upstreamIds[0]).toMatch(/^sb-\d+$/);
