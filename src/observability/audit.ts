@@ -17,7 +17,7 @@
  */
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
-import { AUDIT_BATCH_MAX, insertStatement, isRefusedRecord, toAuditRow, type AuditEntry, type AuditRow } from './audit-rows.js';
+import { AUDIT_BATCH_MAX, AUDIT_INSERT, AUDIT_INSERT_NAME, insertParams, isRefusedRecord, toAuditRow, type AuditEntry, type AuditRow } from './audit-rows.js';
 
 export { AUDIT_BATCH_MAX, type AuditEntry } from './audit-rows.js';
 
@@ -54,7 +54,7 @@ export interface AuditLogOptions {
 
 /** Where records go: `Database.sql` (pg or PGlite). */
 export interface AuditSql {
-  query(text: string, params: unknown[]): Promise<unknown>;
+  query(text: string, params: unknown[], name?: string): Promise<unknown>;
 }
 
 type DropReason = 'buffer_full' | 'refused' | 'shutdown';
@@ -99,7 +99,6 @@ export function createAuditLog(sql: AuditSql, logger: Logger, opts: AuditLogOpti
   const clock = opts.clock ?? Date.now;
   const metrics = opts.metrics;
   const queue: AuditRow[] = [];
-  const statements = new Map<number, string>();
   const backoff = wakeableSleep();
   let timer: NodeJS.Timeout | undefined;
   let writing: Promise<void> | undefined;
@@ -114,14 +113,7 @@ export function createAuditLog(sql: AuditSql, logger: Logger, opts: AuditLogOpti
 
   const drop = (reason: DropReason, n: number) => metrics?.auditDropped.inc({ reason }, n);
 
-  const insert = (rows: AuditRow[]) => {
-    let text = statements.get(rows.length);
-    if (!text) {
-      text = insertStatement(rows.length);
-      if (statements.size < 64) statements.set(rows.length, text);
-    }
-    return sql.query(text, rows.flatMap((r) => r.params));
-  };
+  const insert = (rows: AuditRow[]) => sql.query(AUDIT_INSERT, insertParams(rows), AUDIT_INSERT_NAME);
 
   function noteUnavailable(err: unknown): void {
     if (closed || unavailableSince !== undefined) return;

@@ -72,6 +72,18 @@ describe('audit log batching', () => {
     expect(await rows(sessionId)).toMatchObject([{ chat: 'c\uFFFDhat', target: 'a\uFFFDb', detail: { 'k\uFFFD': 'v\uFFFD', n: 1, b: true, z: null } }]);
   });
 
+  it('stores any text as it was given, in a batch of several (quotes, backslashes, braces, commas, NULL, emoji)', async () => {
+    const audit = createAuditLog(tdb.db.sql, createLogger({ level: 'silent' }), { lingerMs: 1_000 });
+    const sessionId = randomUUID();
+    const texts = ['plain', 'a "quoted", {braced} \\ back\\slash', 'NULL', '', ' spaced ', 'über 🙂', "it's"];
+    for (const text of texts) audit.record({ teamId, actor: 'user:x', sessionId, chat: text, action: 'tool_call', target: text, outcome: 'ok', durationMs: 7, detail: { text } });
+    audit.record({ teamId, actor: 'user:x', sessionId, action: 'tool_call', outcome: 'ok' });
+    await audit.flush();
+    const stored = await rows(sessionId);
+    expect(stored.map((r) => [r.target, r.chat, (r.detail as { text?: string } | null)?.text ?? null])).toEqual([...texts.map((x) => [x, x, x]), [null, null, null]]);
+    expect(stored.slice(0, -1).every((r) => r.durationMs === 7)).toBe(true);
+  });
+
   it('a record that cannot be written is logged and costs only itself, not its batch', async () => {
     const logs = new LogCapture();
     const metrics = createMetrics();
