@@ -17,6 +17,7 @@ import type { AuthInfo } from '@modelcontextprotocol/server';
 import { upstreamFailureReason } from './aggregator.js';
 import { UpstreamFailure } from './upstream-failure.js';
 import { mirroredHeaders } from './param-headers.js';
+import { send, type UpstreamResponse } from './upstream-exchange.js';
 import { askClient, completed, inputRequiredOf, MAX_INPUT_ROUNDS, modernHeaders, retryParams, withEnvelope, type ModernLink } from './modern-upstream.js';
 
 /** A JSON-RPC message as it travels through the relay: parsed once, never validated beyond its shape. */
@@ -183,35 +184,38 @@ export async function relay(ep: RelayEndpoint, call: RelayCall, sink: RelaySink)
   try {
     for (let attempt = 0; ; attempt++) {
       const session = await ep.session(call.auth);
-      const res = await ep.dispatcher.request({
-        origin: ep.url.origin,
-        path: ep.url.pathname + ep.url.search,
-        method: 'POST',
-        headers: await requestHeaders(ep, call.auth, session, call.trace, session.modern ? { method: call.method, params } : undefined),
-        body: requestBody(id, call, params, session),
-        signal: controller.signal,
-        // Our own timers decide (progress restarts them); undici's would cut a slow call at its own limits.
-        headersTimeout: 0,
-        bodyTimeout: 0,
-      });
+      const res = await send(
+        ep.dispatcher,
+        {
+          origin: ep.url.origin,
+          path: ep.url.pathname + ep.url.search,
+          method: 'POST',
+          headers: await requestHeaders(ep, call.auth, session, call.trace, session.modern ? { method: call.method, params } : undefined),
+          body: requestBody(id, call, params, session),
+          // Our own timers decide (progress restarts them); undici's would cut a slow call at its own limits.
+          headersTimeout: 0,
+          bodyTimeout: 0,
+        },
+        controller.signal,
+      );
       sent.yes = true;
-      if (res.statusCode === 404 && session.id && attempt === 0) {
+      if (res.status === 404 && session.id && attempt === 0) {
         // The upstream forgot the session (expired, restarted) and did not handle the request: once more, anew.
-        await res.body.dump();
+        await res.dump();
         await ep.sessionGone(session.id);
         continue;
       }
-      if (res.statusCode !== 200) {
-        const text = await res.body.text().catch(() => '');
-        if (session.modern && res.statusCode === 400 && call.method === 'tools/call' && !relisted && errorCode(text) === HEADER_MISMATCH) {
+      if (res.status !== 200) {
+        const text = await res.text().catch(() => '');
+        if (session.modern && res.status === 400 && call.method === 'tools/call' && !relisted && errorCode(text) === HEADER_MISMATCH) {
           // The tool's x-mcp-header annotations changed since the listing its headers came from: list, send again.
           relisted = true;
           session.modern.toolsStale();
           continue;
         }
         // A modern request refused as a legacy server refuses it: the remembered era is wrong.
-        if (session.modern && (res.statusCode === 400 || res.statusCode === 404 || res.statusCode === 405) && !isModernError(text)) session.modern.mismatch();
-        throw new RelayFailure(`answered HTTP ${res.statusCode}`, new Error(`HTTP ${res.statusCode}: ${text.slice(0, 500)}`));
+        if (session.modern && (res.status === 400 || res.status === 404 || res.status === 405) && !isModernError(text)) session.modern.mismatch();
+        throw new RelayFailure(`answered HTTP ${res.status}`, new Error(`HTTP ${res.status}: ${text.slice(0, 500)}`));
       }
       const answer = await readAnswer(ep, call, session, res, id, sink, progressed);
       if (!session.modern) return { kind: 'answer', message: answer };
@@ -247,15 +251,15 @@ async function readAnswer(
   ep: RelayEndpoint,
   call: RelayCall,
   session: UpstreamSession,
-  res: Dispatcher.ResponseData,
+  res: UpstreamResponse,
   id: string,
   sink: RelaySink,
   progressed: () => void,
 ): Promise<RelayMessage> {
-  const type = String(res.headers['content-type'] ?? '');
+  const type = res.contentType;
   if (type.includes('text/event-stream')) {
     const position: StreamPosition = {};
-    let answer = await readEvents(res.body, id, sink, progressed, position);
+    let answer = await readEvents(res, id, sink, progressed, position);
     // The upstream closed the stream before answering (2025-11-25 SSE polling): resume it where it ended. A modern
     // upstream's streams are not resumable.
     for (let resumed = 0; !answer && !session.modern && position.lastEventId !== undefined && resumed < MAX_RESUMES; resumed++) {
@@ -266,11 +270,11 @@ async function readAnswer(
     throw new RelayFailure('connection closed', new Error('the upstream ended its event stream without answering'));
   }
   if (type.includes('application/json')) {
-    const m = parseMessage(await res.body.text());
+    const m = parseMessage(await res.text());
     if (m && m.id === id && (m.result !== undefined || m.error !== undefined)) return m;
     throw new RelayFailure('protocol error', new Error('the upstream answered JSON that is not the response to the request'));
   }
-  await res.body.dump();
+  await res.dump();
   throw new RelayFailure('protocol error', new Error(`the upstream answered with content type ${JSON.stringify(type)}`));
 }
 
@@ -306,7 +310,7 @@ async function resume(
   session: UpstreamSession,
   position: StreamPosition,
   signal: AbortSignal,
-  read: (body: Dispatcher.ResponseData['body']) => Promise<RelayMessage | undefined>,
+  read: (res: UpstreamResponse) => Promise<RelayMessage | undefined>,
 ): Promise<RelayMessage | undefined> {
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(done, Math.min(position.retryMs ?? 0, MAX_RETRY_MS));
@@ -324,12 +328,12 @@ async function resume(
   delete headers['content-type'];
   headers.accept = 'text/event-stream';
   headers['last-event-id'] = position.lastEventId!;
-  const res = await ep.dispatcher.request({ origin: ep.url.origin, path: ep.url.pathname + ep.url.search, method: 'GET', headers, signal, headersTimeout: 0, bodyTimeout: 0 });
-  if (res.statusCode !== 200 || !String(res.headers['content-type'] ?? '').includes('text/event-stream')) {
-    await res.body.dump();
-    throw new RelayFailure(`answered HTTP ${res.statusCode}`, new Error(`resuming the event stream: HTTP ${res.statusCode}`));
+  const res = await send(ep.dispatcher, { origin: ep.url.origin, path: ep.url.pathname + ep.url.search, method: 'GET', headers, headersTimeout: 0, bodyTimeout: 0 }, signal);
+  if (res.status !== 200 || !res.contentType.includes('text/event-stream')) {
+    await res.dump();
+    throw new RelayFailure(`answered HTTP ${res.status}`, new Error(`resuming the event stream: HTTP ${res.status}`));
   }
-  return read(res.body);
+  return read(res);
 }
 
 function parseMessage(text: string): RelayMessage | undefined {
@@ -343,58 +347,66 @@ function parseMessage(text: string): RelayMessage | undefined {
 
 /**
  * Reads an SSE response (https://html.spec.whatwg.org/multipage/server-sent-events.html) event by event until the
- * answer to `id` arrives; everything before it goes to `sink`. Events without data (a priming event) and event
- * types other than `message` are skipped.
+ * answer to `id` arrives; everything before it goes to `sink` (a promise from it holds the upstream's connection
+ * until it settles: the client reads slowly). Events without data (a priming event) and event types other than
+ * `message` are skipped.
  *
  * The answer resolves the promise at once; the rest of the stream (its end, which a server sends right after the
- * answer) is still read, so the connection goes back to the pool rather than being destroyed (which costs an
- * `AbortError` per call), unless the upstream keeps the stream open for longer than `LINGER_MS`.
+ * answer) is still read, so the connection goes back to the pool rather than being destroyed, unless the upstream
+ * keeps the stream open for longer than `LINGER_MS`.
  */
-function readEvents(body: Dispatcher.ResponseData['body'], id: string, sink: RelaySink, progressed: () => void, position: StreamPosition): Promise<RelayMessage | undefined> {
+function readEvents(res: UpstreamResponse, id: string, sink: RelaySink, progressed: () => void, position: StreamPosition): Promise<RelayMessage | undefined> {
   return new Promise((resolve, reject) => {
     let answered = false;
     let linger: NodeJS.Timeout | undefined;
-    void (async () => {
-      const decoder = new StringDecoder('utf8');
-      let buffer = '';
-      /** A chunk that ends in CR may be half of a CRLF: it waits for the next one. */
-      let cr = '';
-      for await (const bytes of body as AsyncIterable<Buffer>) {
-        if (answered) continue;
+    const decoder = new StringDecoder('utf8');
+    let buffer = '';
+    /** A chunk that ends in CR may be half of a CRLF: it waits for the next one. */
+    let cr = '';
+    /** The complete events in `buffer`, in order, until the answer or a message the client must take first. */
+    const events = (): void | Promise<void> => {
+      let end: number;
+      while (!answered && (end = buffer.indexOf('\n\n')) !== -1) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const event = parseEvent(block);
+        if (event.id !== undefined) position.lastEventId = event.id;
+        if (event.retry !== undefined) position.retryMs = event.retry;
+        const data = event.data;
+        if (!data) continue; // no data: a priming event (2025-11-25), a comment, another event type
+        const m = parseMessage(data);
+        if (!m) throw new RelayFailure('protocol error', new Error('the upstream sent an event that is not JSON-RPC'));
+        progressed();
+        if (m.id === id && m.method === undefined) {
+          answered = true;
+          linger = setTimeout(() => res.destroy(), LINGER_MS).unref();
+          resolve(m);
+        } else if (m.method !== undefined) {
+          const waiting = sink.message(m);
+          if (waiting) return waiting.then(events);
+        }
+        // Anything else (a response to an id that is not ours) belongs to no one here and is dropped.
+      }
+    };
+    res
+      .read((bytes) => {
+        if (answered) return;
         let chunk = cr + decoder.write(bytes);
         cr = chunk.endsWith('\r') ? '\r' : '';
         if (cr) chunk = chunk.slice(0, -1);
         buffer += chunk.includes('\r') ? chunk.replace(/\r\n?/g, '\n') : chunk;
-        let end: number;
-        while (!answered && (end = buffer.indexOf('\n\n')) !== -1) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const event = parseEvent(block);
-          if (event.id !== undefined) position.lastEventId = event.id;
-          if (event.retry !== undefined) position.retryMs = event.retry;
-          const data = event.data;
-          if (!data) continue; // no data: a priming event (2025-11-25), a comment, another event type
-          const m = parseMessage(data);
-          if (!m) throw new RelayFailure('protocol error', new Error('the upstream sent an event that is not JSON-RPC'));
-          progressed();
-          if (m.id === id && m.method === undefined) {
-            answered = true;
-            linger = setTimeout(() => body.destroy(), LINGER_MS).unref();
-            resolve(m);
-          } else if (m.method !== undefined) {
-            const waiting = sink.message(m);
-            if (waiting) await waiting;
-          }
-          // Anything else (a response to an id that is not ours) belongs to no one here and is dropped.
-        }
-      }
-      if (!answered) resolve(undefined);
-    })()
-      .catch((err: unknown) => {
-        if (!body.destroyed) body.destroy();
-        if (!answered) reject(err instanceof Error ? err : new Error(String(err)));
+        return events();
       })
-      .finally(() => clearTimeout(linger));
+      .then(
+        () => {
+          clearTimeout(linger);
+          if (!answered) resolve(undefined);
+        },
+        (err: unknown) => {
+          clearTimeout(linger);
+          if (!answered) reject(err instanceof Error ? err : new Error(String(err)));
+        },
+      );
   });
 }
 
