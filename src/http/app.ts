@@ -13,6 +13,7 @@ import cors, { type CorsOptions } from 'cors';
 import { fixedHeaders } from './fixed-headers.js';
 import type { IncomingMessage } from 'node:http';
 import { requestLog } from '../observability/request-log.js';
+import { httpMetrics } from '../observability/http-metrics.js';
 import { isLoopbackUrl, type Config } from '../config/config.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../observability/logger.js';
@@ -183,15 +184,7 @@ export function createApp(deps: AppDeps): App {
   // Every request passes these, in this order (the MCP POST route too, through `mcp-fast-lane.ts`).
   const everyRequest: RequestHandler[] = [
     requestLog(logger),
-    (req, res, next) => {
-      const end = metrics.httpDuration.startTimer();
-      res.once('finish', () => {
-        const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
-        metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
-        end({ method: req.method, route });
-      });
-      next();
-    },
+    httpMetrics(metrics),
     drain.middleware,
     // Set from a list made once for requests without Origin (`fixed-headers.ts`); run as they are for the others.
     fixedHeaders([
