@@ -14,6 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import path from 'node:path';
@@ -52,7 +53,10 @@ const phases = benchPhases(process.env.BENCH_PHASES);
 // BENCH_GATEWAY_CODE: the gateway runs `dist/` (compiled, as `npm start` runs it; the default) or `src/` (`gateway-code.ts`).
 const code = gatewayCode(process.env.BENCH_GATEWAY_CODE ?? 'dist');
 const on = (phase: Phase) => phases.has(phase);
-const specs = gatewayTargets(benchReplicas(process.env.BENCH_REPLICAS), benchTracingModes(process.env.BENCH_TRACING));
+// BENCH_BASELINE: a directory holding another checkout (with its node_modules), whose gateway is measured beside this one.
+const baseline = process.env.BENCH_BASELINE ? path.resolve(process.env.BENCH_BASELINE) : undefined;
+if (baseline && !existsSync(path.join(baseline, 'bench/gateway-process.ts'))) throw new Error(`BENCH_BASELINE: ${baseline} holds no checkout of this project (no bench/gateway-process.ts)`);
+const specs = gatewayTargets(benchReplicas(process.env.BENCH_REPLICAS), benchTracingModes(process.env.BENCH_TRACING), baseline);
 
 // BENCH_CLIENT_ERA: the protocol era the load generator speaks to the gateway; BENCH_UPSTREAM_ERA: the upstream's
 // (direct and nginx requests reach the upstream, so they speak its era). Both legacy (2025-11-25) unless modern.
@@ -67,6 +71,7 @@ if (code === 'dist') {
   // the sources (under its build lock), then answers `--help`.
   log('gateway code: dist/ (building it first if the sources are newer)');
   execFileSync(process.execPath, [fileURLToPath(new URL('../bin/switchboard.mjs', import.meta.url)), '--help'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (baseline) execFileSync(process.execPath, [path.join(baseline, 'bin/switchboard.mjs'), '--help'], { cwd: baseline, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 const upstream = await forkBenchChild<{ url: string }>('./upstream-process.ts', { env: { BENCH_UPSTREAM_ERA: eras.upstream } });
 const nginx = await startNginx(upstream.ready.url);
@@ -110,9 +115,10 @@ async function startGatewayTarget(spec: GatewayTargetSpec): Promise<GatewayTarge
     ...(process.env.BENCH_PERF_MAP === '1' ? ['--perf-basic-prof-only-functions'] : []),
     ...(process.env.BENCH_GATEWAY_FLAGS?.split(/\s+/).filter(Boolean) ?? []),
   ];
-  const first = await forkBenchChild<GatewayReady>('./gateway-process.ts', { execArgv, env });
+  const file = spec.root ? path.join(spec.root, 'bench/gateway-process.ts') : './gateway-process.ts';
+  const first = await forkBenchChild<GatewayReady>(file, { execArgv, env });
   const processes = [first];
-  for (let i = 1; i < spec.replicas; i++) processes.push(await forkBenchChild<GatewayReady>('./gateway-process.ts', { execArgv, env: { ...env, BENCH_JOIN_DATABASE: first.ready.database } }));
+  for (let i = 1; i < spec.replicas; i++) processes.push(await forkBenchChild<GatewayReady>(file, { execArgv, env: { ...env, BENCH_JOIN_DATABASE: first.ready.database } }));
   const balancer = spec.replicas > 1 ? await startBalancer(processes.map((p) => p.ready.endpoint), publicPort) : undefined;
   const token = (await first.call<string[]>('tokens', { prefix: 'calls', count: 1 }))[0]!;
   return { ...spec, processes, balancer, sink, url: balancer?.url ?? first.ready.endpoint, database: first.ready.database, token };

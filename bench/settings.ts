@@ -73,17 +73,22 @@ export interface GatewayTargetSpec {
   label: string;
   replicas: number;
   tracing: TracingMode | undefined;
+  /** Another checkout whose gateway this target runs (`BENCH_BASELINE`); absent: this one. */
+  root?: string;
 }
 
 /**
  * The gateway targets of a run: one untraced per replica count (the first keyed `gateway`: the one the ratios and
- * the other phases use), then one traced per tracing mode with the first replica count.
+ * the other phases use), then one traced per tracing mode with the first replica count, then — with `baseline`, a
+ * directory holding another checkout (`BENCH_BASELINE`, e.g. a `git worktree` of the previous commit) — that
+ * checkout's gateway, measured in the same rounds as this one.
  */
-export function gatewayTargets(replicas: readonly number[], tracing: readonly TracingMode[]): GatewayTargetSpec[] {
+export function gatewayTargets(replicas: readonly number[], tracing: readonly TracingMode[], baseline?: string): GatewayTargetSpec[] {
   const times = (n: number) => (n > 1 || replicas.length > 1 ? ` ×${n}` : '');
   const first = replicas[0] ?? 1;
   return [
     ...replicas.map((n, i) => ({ key: i === 0 ? 'gateway' : `gateway-x${n}`, label: `gateway${times(n)}`, replicas: n, tracing: undefined })),
     ...tracing.map((mode) => ({ key: `gateway-traced-${mode}`, label: `gateway${times(first)} traced (${mode})`, replicas: first, tracing: mode })),
+    ...(baseline ? [{ key: 'baseline', label: `baseline gateway (${baseline})`, replicas: 1, tracing: undefined, root: baseline }] : []),
   ];
 }

@@ -71,6 +71,13 @@ describe('gateway targets', () => {
     ]);
   });
 
+  it('adds another checkout’s gateway last, measured in the same rounds (BENCH_BASELINE)', () => {
+    expect(gatewayTargets([1], [], '/tmp/base')).toEqual([
+      { key: 'gateway', label: 'gateway', replicas: 1, tracing: undefined },
+      { key: 'baseline', label: 'baseline gateway (/tmp/base)', replicas: 1, tracing: undefined, root: '/tmp/base' },
+    ]);
+  });
+
   it('reads numbers strictly', () => {
     expect(benchNumber('BENCH_SECONDS', undefined, 5)).toBe(5);
     expect(benchNumber('BENCH_SECONDS', '0.5', 5)).toBe(0.5);
