@@ -177,10 +177,8 @@ export async function relay(ep: RelayEndpoint, call: RelayCall, sink: RelaySink)
   // One budget restarted by every message from the upstream (progress included), one in total.
   const total = setTimeout(timeUp, ep.timeouts.maxCallMs);
   let idle = setTimeout(timeUp, ep.timeouts.callMs);
-  const progressed = () => {
-    clearTimeout(idle);
-    idle = setTimeout(timeUp, ep.timeouts.callMs);
-  };
+  // The same timer, started again (no new one per message).
+  const progressed = () => void idle.refresh();
   try {
     for (let attempt = 0; ; attempt++) {
       const session = await ep.session(call.auth);
@@ -226,7 +224,7 @@ export async function relay(ep: RelayEndpoint, call: RelayCall, sink: RelaySink)
       // The client answers at human pace: only the total budget applies meanwhile.
       clearTimeout(idle);
       const responses = await askClient(session.modern, id, input.inputRequests, (m) => sink.message(m), controller.signal);
-      progressed();
+      idle = setTimeout(timeUp, ep.timeouts.callMs);
       params = retryParams(params, responses, input.requestState);
       id = `sb-${++nextId}`; // mrtr: the retry is a new request
     }

@@ -95,6 +95,15 @@ function startRawUpstream(): Promise<LoopbackServer> {
         case 'json':
           res.writeHead(200, { 'content-type': 'application/json' });
           return void res.end(answer('plain json'));
+        case 'steady': {
+          // Longer than the call's idle budget (1.5 s) in all, with progress more often than that.
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          for (let i = 1; i <= 4; i++) {
+            await new Promise((r) => setTimeout(r, 600));
+            res.write(`data: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: m.params._meta?.progressToken ?? 0, progress: i } })}\n\n`);
+          }
+          return void res.end(`data: ${answer('kept going')}\n\n`);
+        }
         case 'fail':
           res.writeHead(500, { 'content-type': 'text/plain' });
           return void res.end('secret-internal-detail');
@@ -173,6 +182,13 @@ describe('the relay', () => {
     expect(r.isError).toBe(true);
     expect(textOf(r)).toBe('Tool server raw failed: answered HTTP 500 (details are in the gateway log)');
     expect(JSON.stringify(r)).not.toContain('secret-internal-detail');
+  });
+
+  it('gives a call that keeps sending progress more than its idle budget: every message starts it again', async () => {
+    const started = Date.now();
+    const r = await client.callTool({ name: 'raw__steady', arguments: {} }, undefined, { onprogress: () => undefined });
+    expect(textOf(r)).toBe('kept going');
+    expect(Date.now() - started).toBeGreaterThan(2_000);
   });
 
   it('times out a call the upstream never answers, and tells the upstream it gave up', async () => {
