@@ -70,7 +70,9 @@ export function createResumableStreams(deps: { db: Database; bus: ClusterBus; lo
    * Answered streams' tails in two generations, the older dropped every `ANSWERED_KEPT_MS`: one map write per call
    * and one timer per replica, instead of a timer per call.
    */
-  type Answered = { sessionId: string; stream: ResponseStream; tail: StoredEvent[] };
+  // The stream's ids only, not the stream: it holds its response, and with it the whole request, which would then
+  // live for these seconds too — thousands of them a second under load, every one promoted to the old generation.
+  type Answered = { sessionId: string; id: string; tail: StoredEvent[] };
   let answered = new Map<string, Answered>();
   let answeredBefore = new Map<string, Answered>();
   /** Characters kept in the newer generation (a bound on memory when answers are large and many). */
@@ -95,7 +97,7 @@ export function createResumableStreams(deps: { db: Database; bus: ClusterBus; lo
       const bytes = tail.reduce((n, e) => n + e.json.length, 0);
       if (answeredBytes + bytes > ANSWERED_KEPT_BYTES) return;
       answeredBytes += bytes;
-      answered.set(s.id!, { sessionId: s.sessionId, stream: s, tail });
+      answered.set(s.id!, { sessionId: s.sessionId, id: s.id!, tail });
     },
     async persist(s, events) {
       if (!events.length) return;
@@ -127,7 +129,7 @@ export function createResumableStreams(deps: { db: Database; bus: ClusterBus; lo
       // Over, and stored before saying so (a follower reads the store once told).
       answered.delete(m.streamId);
       answeredBefore.delete(m.streamId);
-      void host.persist(done.stream, done.tail).finally(() => tell(false));
+      void host.persist(done, done.tail).finally(() => tell(false));
       return;
     }
     // Told again once the stream is over here: a follower of a call cancelled meanwhile ends too.
