@@ -169,6 +169,10 @@ describe.skipIf(!TEST_DATABASE_URL)('three gateway processes behind a round-robi
     const get = new SseReader(await fetch(endpoint(), { headers: { accept: 'text/event-stream', authorization: `Bearer ${token}`, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' } }));
     // Every replica holds the session and its tool server's session (each request went to the next one).
     for (let i = 0; i < 3; i++) await (await post({ jsonrpc: '2.0', id: 10 + i, method: 'tools/call', params: { name: 'up__echo', arguments: { text: 'x' } } }, { 'mcp-session-id': sid })).text();
+    // The replica holding the GET opens an upstream stream for the session once it learns of an upstream session
+    // (its own, or one another replica announces): that happens in the background; the measure starts once it did.
+    const streams = () => [...up.openStreams.values()].reduce((n, v) => n + v, 0);
+    await vi.waitFor(() => expect(streams()).toBeGreaterThan(0), { timeout: 5_000 });
     const started = Date.now();
     up.announceToolsChanged();
     await get.next((e) => e.message?.method === 'notifications/tools/list_changed', 3_000);
