@@ -38,7 +38,10 @@ const settings = {
   seconds: num('BENCH_SECONDS', 5),
   warmupSeconds: num('BENCH_WARMUP_SECONDS', 1),
   firstWarmupSeconds: num('BENCH_FIRST_WARMUP_SECONDS', 3),
-  rounds: num('BENCH_ROUNDS', 2),
+  // Three: the ratios are medians over the rounds, and with two a median is their mean — one round in which the
+  // whole machine ran at half speed (every process's CPU per call doubled, load generator and upstream included;
+  // seen on 2026-12-02) decided the run.
+  rounds: num('BENCH_ROUNDS', 3),
   handshakeSeconds: num('BENCH_HANDSHAKE_SECONDS', 4),
   // Enough new users for a whole phase at the gateway's rate (~800/s here): with 1,000 a gateway round ran ~1.2 s of
   // its 4, so its rate was a start-up-heavy slice while the direct and nginx rounds ran the full time.
