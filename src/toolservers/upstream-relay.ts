@@ -132,7 +132,7 @@ export async function sendToUpstream(ep: RelayEndpoint, message: RelayMessage, a
     if (message.method === undefined && message.id !== undefined) session.modern.waiting.get(String(message.id))?.(message);
     return;
   }
-  const { statusCode, body } = await ep.dispatcher.request({
+  const res = await send(ep.dispatcher, {
     origin: ep.url.origin,
     path: ep.url.pathname + ep.url.search,
     method: 'POST',
@@ -141,8 +141,8 @@ export async function sendToUpstream(ep: RelayEndpoint, message: RelayMessage, a
     headersTimeout: ep.timeouts.callMs,
     bodyTimeout: ep.timeouts.callMs,
   });
-  await body.dump();
-  if (statusCode >= 300) throw new RelayFailure(`answered HTTP ${statusCode}`);
+  await res.dump();
+  if (res.status >= 300) throw new RelayFailure(`answered HTTP ${res.status}`);
 }
 
 /** The protocol revision from which trace context travels in `_meta` as well as in headers. */
